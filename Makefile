@@ -1,0 +1,124 @@
+# unic - GNU make build.
+#   make            library (static + shared), tools, unit tests, guest binaries
+#   make check      every test: unit tests (ASan+UBSan), fuzzing, lab scenarios in QEMU
+#   make demo       the lab demo: pktgen -> fwd -> pcap across emulated NICs
+#   make install PREFIX=/usr/local
+# Layout: src/core (DMA, mempool, PCI, VFIO, device), src/drivers/<family>, apps/, tests/, bench/.
+
+CC       ?= cc
+PREFIX   ?= /usr/local
+BUILD    := build
+SOVER    := 0
+VERSION  := 0.1.0
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+BASE     := -std=c11 -D_GNU_SOURCE -Iinclude -Isrc/core $(WARN)
+CFLAGS   ?= -O2 -g
+SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -DUNIC_DEBUG=1
+
+LIB_SRC  := $(wildcard src/core/*.c) $(wildcard src/drivers/*/*.c)
+APP_SRC  := $(wildcard apps/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+LAB_SRC  := $(wildcard tests/lab/bin/*.c)
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+PIC_OBJ  := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
+SAN_OBJ  := $(LIB_SRC:%.c=$(BUILD)/san/%.o)
+APP_COMMON := $(wildcard apps/common/*.c)
+APP_BIN  := $(patsubst apps/%.c,$(BUILD)/bin/%,$(APP_SRC))
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+LAB_BIN  := $(patsubst tests/lab/bin/%.c,$(BUILD)/lab/bin/unic-lab-%,$(LAB_SRC))
+GUEST_APPS := $(patsubst apps/%.c,$(BUILD)/lab/bin/%,$(APP_SRC))
+
+# libpcap is used by unic-pcap only (the library itself needs nothing beyond libc).
+PCAP_LIBS := $(shell pkg-config --libs libpcap 2>/dev/null || echo -lpcap)
+PCAP_STATIC := $(shell pkg-config --static --libs libpcap 2>/dev/null || echo -lpcap)
+
+.PHONY: all lib apps tests lab-bins check unit lab fuzz demo bench install clean setup
+all: lib apps tests lab-bins
+
+lib: $(BUILD)/libunic.a $(BUILD)/libunic.so.$(SOVER)
+apps: $(APP_BIN)
+tests: $(UNIT_BIN)
+lab-bins: $(LAB_BIN) $(GUEST_APPS)
+
+$(BUILD)/obj/%.o: %.c include/unic.h src/core/internal.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(CFLAGS) -MMD -c $< -o $@
+$(BUILD)/pic/%.o: %.c include/unic.h src/core/internal.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(CFLAGS) -fPIC -MMD -c $< -o $@
+$(BUILD)/san/%.o: %.c include/unic.h src/core/internal.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(SANFLAGS) -MMD -c $< -o $@
+
+$(BUILD)/libunic.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/libunic-san.a: $(SAN_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/libunic.so.$(SOVER): $(PIC_OBJ)
+	$(CC) -shared -Wl,-soname,libunic.so.$(SOVER) -o $@ $^
+	ln -sf libunic.so.$(SOVER) $(BUILD)/libunic.so
+
+# Tools: host build (dynamic) and a static build for the guest initramfs.
+$(BUILD)/bin/unic-pcap: apps/unic-pcap.c $(APP_COMMON) $(BUILD)/libunic.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) -Iapps $(CFLAGS) -o $@ $< $(APP_COMMON) $(BUILD)/libunic.a $(PCAP_LIBS) -lm
+$(BUILD)/bin/%: apps/%.c $(APP_COMMON) $(BUILD)/libunic.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) -Iapps $(CFLAGS) -o $@ $< $(APP_COMMON) $(BUILD)/libunic.a -lm
+$(BUILD)/lab/bin/unic-pcap: apps/unic-pcap.c $(APP_COMMON) $(BUILD)/libunic.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) -Iapps $(CFLAGS) -static -o $@ $< $(APP_COMMON) $(BUILD)/libunic.a $(PCAP_STATIC) -lm
+$(BUILD)/lab/bin/unic-%: apps/unic-%.c $(APP_COMMON) $(BUILD)/libunic.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) -Iapps $(CFLAGS) -static -o $@ $< $(APP_COMMON) $(BUILD)/libunic.a -lm
+$(BUILD)/lab/bin/unic-lab-%: tests/lab/bin/%.c $(BUILD)/libunic.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) -Itests/lab/bin $(CFLAGS) -static -o $@ $< $(BUILD)/libunic.a -lm
+
+# Unit tests: sanitizer build of the library, one binary per tests/unit/test_*.c.
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libunic-san.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(SANFLAGS) -Itests/unit -o $@ $< $(BUILD)/libunic-san.a
+
+setup:
+	sudo_cmd= ; [ "$$(id -u)" = 0 ] || sudo_cmd=sudo ; $$sudo_cmd tests/lab/setup.sh
+
+unit: $(UNIT_BIN)
+	tests/run-unit $(UNIT_BIN)
+
+lab: all
+	tests/lab/run-all
+
+fuzz: lib
+	tests/fuzz/run
+
+# Every test; the last line is "N passed, N failed".
+check: setup all
+	tests/check
+
+demo: setup all
+	tests/lab/demo
+
+bench: setup all
+	bench/run
+
+install: lib apps
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -m 644 include/unic.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/libunic.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libunic.so.$(SOVER) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libunic.so.$(SOVER) $(DESTDIR)$(PREFIX)/lib/libunic.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' unic.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/unic.pc
+	[ -z "$(APP_BIN)" ] || install -m 755 $(APP_BIN) $(DESTDIR)$(PREFIX)/bin/
+	[ ! -d man ] || { install -d $(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/share/man/man1; \
+	  for f in man/*.3; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/share/man/man3/; done; \
+	  for f in man/*.1; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/share/man/man1/; done; true; }
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,175 @@
+/*
+ * unic.h - the one public header of unic, a user space network driver library.
+ *
+ * A unic program takes a NIC away from the kernel, maps its registers, gives it
+ * DMA memory and drives its descriptor rings itself, in poll mode.
+ *
+ *   struct unic_config cfg;
+ *   char err[UNIC_ERR_LEN];
+ *   unic_config_init(&cfg);
+ *   struct unic_dev *dev = unic_open("vfio:0000:00:04.0", &cfg, err, sizeof err);
+ *   if (!dev) { fprintf(stderr, "%s\n", err); return 1; }
+ *   struct unic_buf *bufs[32];
+ *   uint16_t n = unic_rx_burst(dev, 0, bufs, 32);
+ *   uint16_t sent = unic_tx_burst(dev, 0, bufs, n);   // tx owns what it took
+ *   unic_buf_free_bulk(bufs + sent, n - sent);         // the caller keeps the rest
+ *   unic_close(dev);
+ *
+ * Rules: the library never exits and never prints; it reports through return
+ * values, the error text of unic_open/unic_last_error, and the log hook.
+ */
+#ifndef UNIC_H
+#define UNIC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UNIC_VERSION_MAJOR 0
+#define UNIC_VERSION_MINOR 1
+#define UNIC_VERSION_PATCH 0
+#define UNIC_VERSION_STRING "0.1.0"
+
+/* Size of an error buffer that always fits unic's messages. */
+#define UNIC_ERR_LEN 256
+
+struct unic_dev;
+struct unic_mempool;
+
+/*
+ * A packet buffer. It lives at the start of a fixed-size mempool entry in DMA
+ * memory; the frame is at room[data_off], len bytes long. The fields are public
+ * so that the data path can be inlined; change only data_off and len.
+ */
+struct unic_buf {
+	uint64_t room_iova;        /* DMA address of room[0] (set by the pool) */
+	struct unic_mempool *pool; /* owner (set by the pool) */
+	uint32_t index;            /* entry number in the pool (set by the pool) */
+	uint16_t data_off;         /* frame start within room[] */
+	uint16_t len;              /* frame length in bytes, without FCS */
+	uint16_t room_size;        /* bytes in room[] (set by the pool) */
+	uint16_t rx_queue;         /* queue the frame was received on */
+	uint32_t rss_hash;         /* device RSS hash when it gives one, else 0 */
+	uint64_t user;             /* free for the application */
+	uint8_t pad_[24];
+	uint8_t room[];            /* headroom, then frame data */
+};
+
+/* Headroom left in front of every frame: room for a virtio header or a tunnel header. */
+#define UNIC_HEADROOM 128
+
+static inline void *unic_buf_data(struct unic_buf *b) { return b->room + b->data_off; }
+static inline uint64_t unic_buf_dma(const struct unic_buf *b) { return b->room_iova + b->data_off; }
+static inline uint16_t unic_buf_tailroom(const struct unic_buf *b)
+{
+	return (uint16_t)(b->room_size - b->data_off - b->len);
+}
+
+/* Mempool: fixed-size buffers, O(1) batch alloc/free, no system call on the hot path. */
+struct unic_mempool *unic_dev_mempool(struct unic_dev *dev);
+/* Allocates exactly n buffers (len 0, data_off UNIC_HEADROOM) or none: returns n or 0. */
+uint32_t unic_buf_alloc_bulk(struct unic_mempool *pool, struct unic_buf **bufs, uint32_t n);
+struct unic_buf *unic_buf_alloc(struct unic_mempool *pool);
+void unic_buf_free(struct unic_buf *buf);
+void unic_buf_free_bulk(struct unic_buf **bufs, uint32_t n);
+uint32_t unic_mempool_free_count(const struct unic_mempool *pool);
+uint32_t unic_mempool_size(const struct unic_mempool *pool);
+
+struct unic_config {
+	uint16_t rx_queues;     /* 0: 1 */
+	uint16_t tx_queues;     /* 0: 1 */
+	uint16_t rx_ring_size;  /* descriptors; 0: driver default */
+	uint16_t tx_ring_size;  /* descriptors; 0: driver default */
+	uint32_t pool_size;     /* buffers in the device's mempool; 0: enough for the rings */
+	uint16_t buf_size;      /* data room per buffer; 0: 2048 */
+	bool promisc;           /* start in promiscuous mode */
+	bool restore_driver;    /* on close, hand the device back to the kernel driver it had */
+	bool allow_unsafe;      /* a bare PCI address may fall back to no-IOMMU access */
+	bool force;             /* take a device whose kernel interface is up with an address or route */
+	bool probe_only;        /* map and identify the device, set up no queues */
+};
+
+void unic_config_init(struct unic_config *cfg);
+
+/*
+ * Opens a device. spec is one of:
+ *   0000:00:03.0             VFIO with an IOMMU; refused without one unless cfg->allow_unsafe
+ *   vfio:0000:00:03.0        VFIO with an IOMMU
+ *   vfio-noiommu:0000:00:03.0  VFIO in no-IOMMU mode (root; DMA is not confined)
+ *   sysfs:0000:00:03.0       sysfs resource0 + /proc/self/pagemap (root; DMA is not confined)
+ * Returns NULL and one line in err (if given) on failure.
+ */
+struct unic_dev *unic_open(const char *spec, const struct unic_config *cfg, char *err, size_t errlen);
+/* Stops the device, resets it, frees its memory; 0 or a negative errno. */
+int unic_close(struct unic_dev *dev);
+
+/* Non-blocking, batched, zero-copy. */
+uint16_t unic_rx_burst(struct unic_dev *dev, uint16_t queue, struct unic_buf **bufs, uint16_t n);
+uint16_t unic_tx_burst(struct unic_dev *dev, uint16_t queue, struct unic_buf **bufs, uint16_t n);
+
+struct unic_stats {
+	uint64_t rx_packets, rx_bytes;
+	uint64_t tx_packets, tx_bytes;
+	uint64_t rx_dropped;    /* no buffer, or frames that did not fit */
+	uint64_t rx_errors;     /* device reported an error on the frame */
+	uint64_t tx_errors;
+	uint64_t bad_device;    /* values written by the device that failed a check */
+	/* Counters the hardware keeps itself, where it has them (else 0). */
+	uint64_t hw_rx_packets, hw_tx_packets, hw_rx_missed;
+};
+int unic_stats(struct unic_dev *dev, struct unic_stats *st);
+int unic_queue_stats(struct unic_dev *dev, uint16_t rx_queue, uint64_t *rx_packets);
+
+struct unic_link {
+	bool up;
+	bool full_duplex;
+	uint32_t speed_mbps;    /* 0 when unknown */
+};
+int unic_link(struct unic_dev *dev, struct unic_link *link);
+int unic_mac(struct unic_dev *dev, uint8_t mac[6]);
+int unic_set_promisc(struct unic_dev *dev, bool on);
+
+enum unic_access {
+	UNIC_ACCESS_VFIO = 1,
+	UNIC_ACCESS_VFIO_NOIOMMU,
+	UNIC_ACCESS_SYSFS,
+	UNIC_ACCESS_VHOST_USER,
+};
+
+struct unic_info {
+	char name[64];          /* the spec it was opened with */
+	char pci_addr[16];      /* empty for non-PCI backends */
+	const char *driver;     /* "virtio-net", "igb", ... */
+	enum unic_access access;
+	uint16_t vendor_id, device_id;
+	uint16_t rx_queues, tx_queues;
+	uint16_t rx_ring_size, tx_ring_size;
+	char features[128];     /* driver-specific: negotiated features, ring type */
+};
+int unic_info(struct unic_dev *dev, struct unic_info *info);
+const char *unic_access_name(enum unic_access a);
+
+/* The text of the last error on this device (never NULL). */
+const char *unic_last_error(struct unic_dev *dev);
+
+enum unic_log_level { UNIC_LOG_ERR = 0, UNIC_LOG_WARN, UNIC_LOG_INFO, UNIC_LOG_DEBUG };
+typedef void (*unic_log_fn)(enum unic_log_level level, const char *msg, void *arg);
+/* No hook (the default): the library prints nothing. */
+void unic_set_log(unic_log_fn fn, void *arg, enum unic_log_level max_level);
+
+/* Parsed form of a device spec; exposed for tools and tests. */
+struct unic_spec {
+	enum unic_access access;   /* 0 for a bare PCI address */
+	char pci_addr[16];         /* canonical dddd:bb:ss.f */
+	char path[108];            /* vhost-user socket path */
+};
+int unic_parse_spec(const char *spec, struct unic_spec *out, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

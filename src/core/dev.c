@@ -1,0 +1,363 @@
+/*
+ * dev.c - opening and closing devices, and the calls every driver answers.
+ *
+ * unic_open() reads like the checklist a careful user would follow by hand:
+ * parse the spec, find the device and a driver for it, make sure nobody else
+ * uses it (another unic process, or the kernel with an address on it), take it
+ * through the chosen access method, identify it, then give it memory and start.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define PCI_CLASS_NETWORK 0x02
+#define DEFAULT_BUF_SIZE 2048
+#define DEFAULT_POOL_MIN 4096
+
+static const struct unic_driver *const pci_drivers[] = {
+	&unic_driver_virtio_net,
+	&unic_driver_igb,
+	&unic_driver_e1000e,
+	&unic_driver_vmxnet3,
+};
+
+void unic_config_init(struct unic_config *cfg)
+{
+	if (!cfg)
+		return;
+	memset(cfg, 0, sizeof *cfg);
+	cfg->rx_queues = 1;
+	cfg->tx_queues = 1;
+	cfg->restore_driver = true;
+}
+
+void unic_usleep(unsigned usec)
+{
+	struct timespec ts = { .tv_sec = usec / 1000000, .tv_nsec = (long)(usec % 1000000) * 1000 };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static struct unic_dev *dev_new(void)
+{
+	struct unic_dev *dev = calloc(1, sizeof *dev);
+	int i;
+
+	if (!dev)
+		return NULL;
+	dev->config_fd = dev->lock_fd = dev->vfio_group_fd = dev->vfio_device_fd = -1;
+	for (i = 0; i < UNIC_MAX_BARS; i++)
+		dev->bars[i].io_fd = -1;
+	return dev;
+}
+
+static int find_driver(struct unic_dev *dev)
+{
+	const char *bdf = dev->spec.pci_addr;
+	uint32_t vendor, device, class;
+	size_t i;
+
+	if (unic_pci_read_id(bdf, "vendor", &vendor) || unic_pci_read_id(bdf, "device", &device) ||
+	    unic_pci_read_id(bdf, "class", &class))
+		return unic_dev_error(dev, ENODEV, "no PCI device at %s (list them with 'unic-devbind --status' or lspci)", bdf);
+	dev->vendor_id = (uint16_t)vendor;
+	dev->device_id = (uint16_t)device;
+	for (i = 0; i < UNIC_ARRAY_SIZE(pci_drivers); i++)
+		if (pci_drivers[i]->match(dev->vendor_id, dev->device_id)) {
+			dev->drv = pci_drivers[i];
+			return 0;
+		}
+	if ((class >> 16) != PCI_CLASS_NETWORK)
+		return unic_dev_error(dev, ENODEV, "%s (%04x:%04x, class %06x) is not a network device", bdf, vendor, device, class);
+	return unic_dev_error(dev, ENOTSUP, "no unic driver for %s (%04x:%04x); supported: virtio-net, igb (82576), "
+			      "e1000e (82574L), vmxnet3", bdf, vendor, device);
+}
+
+/* One process per device: an advisory lock on the device's sysfs config file. */
+static int lock_device(struct unic_dev *dev)
+{
+	char path[128];
+
+	snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/config", dev->spec.pci_addr);
+	dev->lock_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (dev->lock_fd < 0)
+		return unic_dev_error(dev, errno, "cannot open %s: %s", path, strerror(errno));
+	if (flock(dev->lock_fd, LOCK_EX | LOCK_NB))
+		return unic_dev_error(dev, EBUSY, "%s is in use by another unic device handle or process", dev->spec.pci_addr);
+	return 0;
+}
+
+static int check_not_in_use(struct unic_dev *dev)
+{
+	char names[8][32], why[128];
+	int i, n = unic_pci_netdevs(dev->spec.pci_addr, names, 8);
+
+	for (i = 0; i < n; i++)
+		if (unic_netdev_in_use(names[i], why, sizeof why) && !dev->cfg.force)
+			return unic_dev_error(dev, EBUSY, "refusing %s: %s; take it down first "
+					      "('ip link set %s down') or pass force (--force)", dev->spec.pci_addr, why, names[i]);
+	return 0;
+}
+
+static int open_sysfs(struct unic_dev *dev)
+{
+	char path[128], drv[64];
+	int r;
+
+	if (geteuid() != 0)
+		return unic_dev_error(dev, EPERM, "sysfs mode needs root (physical addresses, resource files); "
+				      "use vfio: with an IOMMU as a user");
+	unic_pci_driver(dev->spec.pci_addr, drv, sizeof drv);
+	if (drv[0]) {
+		snprintf(dev->orig_driver, sizeof dev->orig_driver, "%s", drv);
+		if ((r = unic_pci_unbind(dev->spec.pci_addr)))
+			return unic_dev_error(dev, -r, "cannot unbind %s from %s: %s", dev->spec.pci_addr, drv, strerror(-r));
+	}
+	snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/config", dev->spec.pci_addr);
+	dev->config_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (dev->config_fd < 0)
+		return unic_dev_error(dev, errno, "cannot open %s: %s", path, strerror(errno));
+	dev->dma_mode = UNIC_DMA_PHYS;
+	return unic_pci_map_bars_sysfs(dev);
+}
+
+static int open_access(struct unic_dev *dev)
+{
+	enum unic_access a = dev->spec.access;
+
+	if (a == 0) {
+		if (unic_pci_iommu_group(dev->spec.pci_addr) >= 0)
+			a = UNIC_ACCESS_VFIO;
+		else if (dev->cfg.allow_unsafe)
+			a = UNIC_ACCESS_SYSFS;
+		else
+			return unic_dev_error(dev, EPERM, "%s has no IOMMU group, so DMA could not be confined: enable the "
+				"IOMMU, or ask for an unsafe mode explicitly (sysfs:%s or vfio-noiommu:%s, root)",
+				dev->spec.pci_addr, dev->spec.pci_addr, dev->spec.pci_addr);
+		dev->spec.access = a;
+	}
+	switch (a) {
+	case UNIC_ACCESS_VFIO: return unic_vfio_open(dev, false);
+	case UNIC_ACCESS_VFIO_NOIOMMU: return unic_vfio_open(dev, true);
+	case UNIC_ACCESS_SYSFS: return open_sysfs(dev);
+	default: return unic_dev_error(dev, ENOTSUP, "access method %s is not available in this build", unic_access_name(a));
+	}
+}
+
+static int setup_memory(struct unic_dev *dev)
+{
+	struct unic_config *c = &dev->cfg;
+	uint32_t need = (uint32_t)c->rx_queues * c->rx_ring_size + (uint32_t)c->tx_queues * c->tx_ring_size;
+	uint32_t n = c->pool_size ? c->pool_size : (2 * need > DEFAULT_POOL_MIN ? 2 * need : DEFAULT_POOL_MIN);
+
+	dev->pool = unic_mempool_create(dev, n, c->buf_size);
+	return dev->pool ? 0 : -ENOMEM;
+}
+
+static void release(struct unic_dev *dev)
+{
+	if (dev->drv && dev->drv->close)
+		dev->drv->close(dev);
+	unic_mempool_destroy(dev->pool);
+	dev->pool = NULL;
+	if (dev->config_fd >= 0 || dev->vfio_device_fd >= 0)
+		unic_pci_enable_bus_master(dev, false);
+	unic_pci_unmap_bars(dev);
+	unic_vfio_close(dev);
+	if (dev->config_fd >= 0)
+		close(dev->config_fd);
+	dev->config_fd = -1;
+	if (dev->cfg.restore_driver && dev->orig_driver[0] && dev->spec.pci_addr[0] &&
+	    unic_pci_bind(dev->spec.pci_addr, dev->orig_driver))
+		UNIC_WARN("could not hand %s back to %s", dev->spec.pci_addr, dev->orig_driver);
+	if (dev->lock_fd >= 0)
+		close(dev->lock_fd);
+	dev->lock_fd = -1;
+}
+
+static int normalize_config(struct unic_dev *dev)
+{
+	struct unic_config *c = &dev->cfg;
+
+	if (!c->rx_queues)
+		c->rx_queues = 1;
+	if (!c->tx_queues)
+		c->tx_queues = 1;
+	if (c->rx_queues > UNIC_MAX_QUEUES || c->tx_queues > UNIC_MAX_QUEUES)
+		return unic_dev_error(dev, EINVAL, "at most %d queues per direction", UNIC_MAX_QUEUES);
+	if (!c->rx_ring_size)
+		c->rx_ring_size = UNIC_DEFAULT_RING;
+	if (!c->tx_ring_size)
+		c->tx_ring_size = UNIC_DEFAULT_RING;
+	if (!c->buf_size)
+		c->buf_size = DEFAULT_BUF_SIZE;
+	return 0;
+}
+
+struct unic_dev *unic_open(const char *spec, const struct unic_config *cfg, char *err, size_t errlen)
+{
+	struct unic_dev *dev;
+	int r;
+
+	if (err && errlen)
+		err[0] = 0;
+	dev = dev_new();
+	if (!dev) {
+		unic_fmt(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (cfg)
+		dev->cfg = *cfg;
+	else
+		unic_config_init(&dev->cfg);
+	r = unic_parse_spec(spec, &dev->spec, dev->err, sizeof dev->err);
+	if (!r && dev->spec.access == UNIC_ACCESS_VHOST_USER)
+		r = unic_dev_error(dev, ENOTSUP, "vhost-user is not available in this build");
+	if (!r)
+		r = normalize_config(dev);
+	if (!r)
+		r = find_driver(dev);
+	if (!r)
+		r = lock_device(dev);
+	if (!r)
+		r = check_not_in_use(dev);
+	if (!r)
+		r = open_access(dev);
+	if (!r && unic_pci_enable_bus_master(dev, true))
+		r = unic_dev_error(dev, EIO, "cannot enable bus mastering on %s", dev->spec.pci_addr);
+	if (!r)
+		r = dev->drv->probe(dev);
+	if (!r && !dev->cfg.probe_only) {
+		r = setup_memory(dev);
+		if (!r)
+			r = dev->drv->start(dev);
+	}
+	if (r) {
+		unic_fmt(err, errlen, "%s", dev->err[0] ? dev->err : strerror(-r));
+		release(dev);
+		free(dev);
+		return NULL;
+	}
+	return dev;
+}
+
+int unic_close(struct unic_dev *dev)
+{
+	if (!dev)
+		return -EINVAL;
+	release(dev);
+	free(dev);
+	return 0;
+}
+
+uint16_t unic_rx_burst(struct unic_dev *dev, uint16_t queue, struct unic_buf **bufs, uint16_t n)
+{
+	if (unic_unlikely(!dev || !bufs || queue >= dev->num_rxq))
+		return 0;
+	return dev->drv->rx_burst(dev->rxq[queue], bufs, n);
+}
+
+uint16_t unic_tx_burst(struct unic_dev *dev, uint16_t queue, struct unic_buf **bufs, uint16_t n)
+{
+	if (unic_unlikely(!dev || !bufs || queue >= dev->num_txq))
+		return 0;
+	return dev->drv->tx_burst(dev->txq[queue], bufs, n);
+}
+
+int unic_stats(struct unic_dev *dev, struct unic_stats *st)
+{
+	int q;
+
+	if (!dev || !st)
+		return -EINVAL;
+	memset(st, 0, sizeof *st);
+	for (q = 0; q < dev->num_rxq; q++) {
+		const struct unic_queue_stats *s = dev->rxq_stats[q];
+		if (!s)
+			continue;
+		st->rx_packets += s->packets;
+		st->rx_bytes += s->bytes;
+		st->rx_dropped += s->dropped;
+		st->rx_errors += s->errors;
+		st->bad_device += s->bad_device;
+	}
+	for (q = 0; q < dev->num_txq; q++) {
+		const struct unic_queue_stats *s = dev->txq_stats[q];
+		if (!s)
+			continue;
+		st->tx_packets += s->packets;
+		st->tx_bytes += s->bytes;
+		st->tx_errors += s->errors;
+		st->bad_device += s->bad_device;
+	}
+	return dev->drv->stats ? dev->drv->stats(dev, st) : 0;
+}
+
+int unic_queue_stats(struct unic_dev *dev, uint16_t rx_queue, uint64_t *rx_packets)
+{
+	if (!dev || !rx_packets || rx_queue >= dev->num_rxq)
+		return -EINVAL;
+	*rx_packets = dev->rxq_stats[rx_queue] ? dev->rxq_stats[rx_queue]->packets : 0;
+	return 0;
+}
+
+int unic_link(struct unic_dev *dev, struct unic_link *link)
+{
+	if (!dev || !link)
+		return -EINVAL;
+	memset(link, 0, sizeof *link);
+	if (!dev->drv->link)
+		return unic_dev_error(dev, ENOTSUP, "%s cannot report link state", dev->drv->name);
+	return dev->drv->link(dev, link);
+}
+
+int unic_mac(struct unic_dev *dev, uint8_t mac[6])
+{
+	if (!dev || !mac)
+		return -EINVAL;
+	memcpy(mac, dev->mac, 6);
+	return 0;
+}
+
+int unic_set_promisc(struct unic_dev *dev, bool on)
+{
+	int r;
+
+	if (!dev)
+		return -EINVAL;
+	if (!dev->drv->set_promisc)
+		return unic_dev_error(dev, ENOTSUP, "%s cannot change promiscuous mode", dev->drv->name);
+	r = dev->drv->set_promisc(dev, on);
+	if (!r)
+		dev->cfg.promisc = on;
+	return r;
+}
+
+int unic_info(struct unic_dev *dev, struct unic_info *info)
+{
+	if (!dev || !info)
+		return -EINVAL;
+	memset(info, 0, sizeof *info);
+	if (dev->spec.access == UNIC_ACCESS_VHOST_USER)
+		snprintf(info->name, sizeof info->name, "vhost-user:%.50s", dev->spec.path);
+	else
+		snprintf(info->name, sizeof info->name, "%s:%s", unic_access_name(dev->spec.access), dev->spec.pci_addr);
+	snprintf(info->pci_addr, sizeof info->pci_addr, "%s", dev->spec.pci_addr);
+	info->driver = dev->drv->name;
+	info->access = dev->spec.access;
+	info->vendor_id = dev->vendor_id;
+	info->device_id = dev->device_id;
+	info->rx_queues = dev->num_rxq;
+	info->tx_queues = dev->num_txq;
+	info->rx_ring_size = dev->rx_ring_size;
+	info->tx_ring_size = dev->tx_ring_size;
+	snprintf(info->features, sizeof info->features, "%s", dev->features);
+	return 0;
+}

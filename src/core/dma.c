@@ -1,0 +1,193 @@
+/*
+ * dma.c - DMA memory from 2 MiB hugepages.
+ *
+ * Memory comes from memfd_create(MFD_HUGETLB): no hugetlbfs mount is needed, no
+ * file is left behind, and the fd can be shared with a vhost-user backend.
+ * Addresses the device sees depend on the device's access mode:
+ *   PHYS  physical addresses from /proc/self/pagemap (sysfs, vfio-noiommu; root)
+ *   VFIO  IOVAs mapped with VFIO_IOMMU_MAP_DMA into the process-wide container
+ *   VIRT  the virtual address itself (vhost-user: the backend maps our fd)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB 0x0004U
+#endif
+#ifndef MFD_HUGE_2MB
+#define MFD_HUGE_2MB (21U << 26)
+#endif
+
+/* /proc/self/pagemap: one 64-bit entry per 4 KiB page (Documentation/admin-guide/mm/pagemap.rst) */
+#define PAGEMAP_PRESENT (1ull << 63)
+#define PAGEMAP_PFN_MASK ((1ull << 55) - 1)
+#define SMALL_PAGE 4096u
+
+static long meminfo_value(const char *key)
+{
+	char line[128];
+	long v = -1;
+	size_t klen = strlen(key);
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (!strncmp(line, key, klen) && line[klen] == ':') {
+			v = strtol(line + klen + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+uint64_t unic_virt_to_phys(const void *virt, char *err, size_t errlen)
+{
+	uint64_t entry = 0;
+	uintptr_t va = (uintptr_t)virt;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0) {
+		unic_fmt(err, errlen, "cannot open /proc/self/pagemap: %s", strerror(errno));
+		return 0;
+	}
+	if (pread(fd, &entry, sizeof entry, (off_t)(va / SMALL_PAGE * sizeof entry)) != sizeof entry) {
+		unic_fmt(err, errlen, "cannot read /proc/self/pagemap: %s", strerror(errno));
+		close(fd);
+		return 0;
+	}
+	close(fd);
+	if (!(entry & PAGEMAP_PRESENT)) {
+		unic_fmt(err, errlen, "page at %p is not present (not faulted in)", virt);
+		errno = EFAULT;
+		return 0;
+	}
+	if ((entry & PAGEMAP_PFN_MASK) == 0) {
+		unic_fmt(err, errlen, "/proc/self/pagemap hides physical addresses: sysfs and vfio-noiommu "
+			 "modes need root (CAP_SYS_ADMIN); use vfio: with an IOMMU instead");
+		errno = EPERM;
+		return 0;
+	}
+	return (entry & PAGEMAP_PFN_MASK) * SMALL_PAGE + va % SMALL_PAGE;
+}
+
+/* Maps size bytes of fresh memfd memory, hugepage-backed unless the mode allows small pages. */
+static int map_memory(struct unic_dev *dev, size_t size, struct unic_dma *d)
+{
+	bool small = dev->dma_mode == UNIC_DMA_VIRT && meminfo_value("HugePages_Free") * 2048 * 1024 < (long)size;
+	size_t page = small ? SMALL_PAGE : UNIC_HUGEPAGE_SIZE;
+	int fd;
+
+	d->page_size = page;
+	d->size = (size + page - 1) / page * page;
+	d->npages = d->size / page;
+	fd = memfd_create("unic-dma", MFD_CLOEXEC | (small ? 0 : MFD_HUGETLB | MFD_HUGE_2MB));
+	if (fd < 0)
+		return unic_dev_error(dev, errno, "memfd_create for DMA memory failed: %s", strerror(errno));
+	if (ftruncate(fd, (off_t)d->size) < 0 ||
+	    (d->virt = mmap(NULL, d->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0)) == MAP_FAILED) {
+		int e = errno;
+		long free_pages = meminfo_value("HugePages_Free");
+		long total = meminfo_value("HugePages_Total");
+		close(fd);
+		d->virt = NULL;
+		if (small)
+			return unic_dev_error(dev, e, "cannot map %zu bytes of DMA memory: %s", d->size, strerror(e));
+		return unic_dev_error(dev, ENOMEM,
+			"not enough 2 MiB hugepages for %zu MiB of DMA memory (%ld free of %ld): reserve more "
+			"as root with 'echo %ld > /proc/sys/vm/nr_hugepages'",
+			d->size >> 20, free_pages, total, (total > 0 ? total : 0) + (long)d->npages + 64);
+	}
+	d->fd = fd;
+	/* MAP_POPULATE faulted the pages in; they are pinned for DMA by the kernel only under VFIO. */
+	return 0;
+}
+
+static int assign_iovas(struct unic_dev *dev, struct unic_dma *d)
+{
+	char err[UNIC_ERR_LEN];
+	size_t i;
+
+	d->mode = dev->dma_mode;
+	d->page_iova = calloc(d->npages, sizeof *d->page_iova);
+	if (!d->page_iova)
+		return unic_dev_error(dev, ENOMEM, "out of memory for the DMA page table");
+	switch (dev->dma_mode) {
+	case UNIC_DMA_VFIO: {
+		int r = unic_vfio_dma_map(d->virt, d->size, &d->iova);
+		if (r)
+			return unic_dev_error(dev, -r, "VFIO_IOMMU_MAP_DMA of %zu bytes failed: %s", d->size, strerror(-r));
+		d->contiguous = true;
+		break;
+	}
+	case UNIC_DMA_VIRT:
+		d->iova = (uint64_t)(uintptr_t)d->virt;
+		d->contiguous = true;
+		break;
+	default: /* UNIC_DMA_PHYS */
+		for (i = 0; i < d->npages; i++) {
+			d->page_iova[i] = unic_virt_to_phys((uint8_t *)d->virt + i * d->page_size, err, sizeof err);
+			if (!d->page_iova[i])
+				return unic_dev_error(dev, errno ? errno : EIO, "%s", err);
+		}
+		d->iova = d->page_iova[0];
+		d->contiguous = d->npages == 1;
+		return 0;
+	}
+	for (i = 0; i < d->npages; i++)
+		d->page_iova[i] = d->iova + i * d->page_size;
+	return 0;
+}
+
+int unic_dma_alloc_pages(struct unic_dev *dev, size_t size, struct unic_dma *out)
+{
+	int r;
+
+	memset(out, 0, sizeof *out);
+	out->fd = -1;
+	if (size == 0)
+		return unic_dev_error(dev, EINVAL, "DMA allocation of 0 bytes");
+	r = map_memory(dev, size, out);
+	if (!r)
+		r = assign_iovas(dev, out);
+	if (r)
+		unic_dma_free(out);
+	return r;
+}
+
+int unic_dma_alloc(struct unic_dev *dev, size_t size, struct unic_dma *out)
+{
+	int r;
+
+	if (dev->dma_mode == UNIC_DMA_PHYS && size > UNIC_HUGEPAGE_SIZE)
+		return unic_dev_error(dev, EINVAL,
+			"a physically contiguous DMA area of %zu bytes is larger than one 2 MiB hugepage: "
+			"use smaller rings, or vfio: with an IOMMU", size);
+	r = unic_dma_alloc_pages(dev, size, out);
+	if (!r && !out->contiguous) {
+		unic_dma_free(out);
+		return unic_dev_error(dev, EINVAL, "DMA area of %zu bytes is not contiguous", size);
+	}
+	return r;
+}
+
+void unic_dma_free(struct unic_dma *d)
+{
+	if (!d)
+		return;
+	if (d->mode == UNIC_DMA_VFIO && d->contiguous && d->virt)
+		unic_vfio_dma_unmap(d->iova, d->size);
+	if (d->virt)
+		munmap(d->virt, d->size);
+	if (d->fd >= 0)
+		close(d->fd);
+	free(d->page_iova);
+	memset(d, 0, sizeof *d);
+	d->fd = -1;
+}

@@ -1,0 +1,236 @@
+/*
+ * internal.h - what the core gives drivers, and the driver interface (ops table).
+ * Not installed: applications see only include/unic.h.
+ */
+#ifndef UNIC_INTERNAL_H
+#define UNIC_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "unic.h"
+
+#define UNIC_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define UNIC_MAX_QUEUES 16
+#define UNIC_MAX_BARS 6
+#define UNIC_HUGEPAGE_SIZE (2u * 1024 * 1024)
+#define unic_likely(x) __builtin_expect(!!(x), 1)
+#define unic_unlikely(x) __builtin_expect(!!(x), 0)
+
+/* ---- logging and errors (log.c) ---- */
+void unic_log(enum unic_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define UNIC_ERR(...) unic_log(UNIC_LOG_ERR, __VA_ARGS__)
+#define UNIC_WARN(...) unic_log(UNIC_LOG_WARN, __VA_ARGS__)
+#define UNIC_INFO(...) unic_log(UNIC_LOG_INFO, __VA_ARGS__)
+#define UNIC_DEBUG(...) unic_log(UNIC_LOG_DEBUG, __VA_ARGS__)
+/* Writes one error line into dev->err (and logs it); returns -err_no for chaining. */
+int unic_dev_error(struct unic_dev *dev, int err_no, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void unic_fmt(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- DMA memory (dma.c) ---- */
+/*
+ * One physically contiguous (IOVA-contiguous) DMA region. virt is zeroed.
+ * Regions come from 2 MiB hugepages; a region larger than a hugepage is only
+ * contiguous in IOVA space with an IOMMU, so such requests fail in physical mode.
+ */
+struct unic_dma {
+	void *virt;
+	uint64_t iova;       /* DMA address of virt[0] */
+	size_t size;         /* a multiple of the page size */
+	size_t page_size;    /* 2 MiB hugepages, or 4 KiB for plain memfd (vhost-user) */
+	uint64_t *page_iova; /* per-page DMA address; only page 0 when contiguous */
+	size_t npages;
+	bool contiguous;     /* iova is valid for the whole region */
+	int fd;              /* memfd backing it (vhost-user shares it) */
+	int mode;            /* enum unic_dma_mode */
+};
+
+enum unic_dma_mode {
+	UNIC_DMA_PHYS = 1,    /* iova = physical address from /proc/self/pagemap */
+	UNIC_DMA_VFIO,        /* iova mapped through VFIO_IOMMU_MAP_DMA into the shared container */
+	UNIC_DMA_VIRT,        /* iova = virtual address (vhost-user: the backend maps the fd) */
+};
+
+/* IOVA-contiguous region (rings): at most one hugepage in physical mode. */
+int unic_dma_alloc(struct unic_dev *dev, size_t size, struct unic_dma *out);
+/* Region of whole pages that need not be contiguous (mempools); use unic_dma_iova(). */
+int unic_dma_alloc_pages(struct unic_dev *dev, size_t size, struct unic_dma *out);
+void unic_dma_free(struct unic_dma *dma);
+static inline uint64_t unic_dma_iova(const struct unic_dma *d, size_t off)
+{
+	if (d->contiguous)
+		return d->iova + off;
+	return d->page_iova[off / d->page_size] + off % d->page_size;
+}
+/* Physical address of a mapped virtual address via /proc/self/pagemap; 0 + errno on failure. */
+uint64_t unic_virt_to_phys(const void *virt, char *err, size_t errlen);
+
+/* ---- mempool (mempool.c) ---- */
+struct unic_mempool {
+	struct unic_dma mem;
+	uint32_t entry_size;     /* bytes per entry: struct unic_buf + room */
+	uint32_t per_page;       /* entries per DMA page; entries never cross a page */
+	uint32_t num_entries;
+	uint32_t free_top;       /* number of indices on the free stack */
+	uint16_t room_size;
+	uint8_t *in_use;         /* debug builds: 1 while allocated (double-free check) */
+	struct unic_buf **free_stack; /* free entries, top at free_top - 1 */
+};
+struct unic_mempool *unic_mempool_create(struct unic_dev *dev, uint32_t num, uint16_t buf_size);
+void unic_mempool_destroy(struct unic_mempool *pool);
+static inline struct unic_buf *unic_mempool_entry(const struct unic_mempool *p, uint32_t i)
+{
+	return (struct unic_buf *)((uint8_t *)p->mem.virt + (size_t)(i / p->per_page) * p->mem.page_size +
+				   (size_t)(i % p->per_page) * p->entry_size);
+}
+
+/* ---- PCI (pci.c) ---- */
+struct unic_bar {
+	void *addr;              /* mmap'ed memory BAR, or NULL */
+	size_t size;
+	bool is_io;              /* I/O port BAR: accessed with pread/pwrite on io_fd */
+	int io_fd;               /* VFIO device fd, or the sysfs resourceN file; -1 if none */
+	uint64_t io_offset;      /* VFIO region offset; 0 for sysfs */
+};
+
+int unic_pci_read_id(const char *bdf, const char *file, uint32_t *val);
+int unic_pci_driver(const char *bdf, char *drv, size_t len); /* "" when unbound */
+int unic_pci_unbind(const char *bdf);
+int unic_pci_bind(const char *bdf, const char *driver);
+/* Maps the memory BARs (and opens the I/O BARs) through sysfs resourceN files. */
+int unic_pci_map_bars_sysfs(struct unic_dev *dev);
+void unic_pci_unmap_bars(struct unic_dev *dev);
+int unic_pci_config_read(struct unic_dev *dev, void *buf, size_t len, off_t off);
+int unic_pci_config_write(struct unic_dev *dev, const void *buf, size_t len, off_t off);
+int unic_pci_enable_bus_master(struct unic_dev *dev, bool on);
+/* Kernel interface names of a PCI device; returns the count found. */
+int unic_pci_netdevs(const char *bdf, char names[][32], int max);
+/* Non-zero and a reason when an interface is up with an address or a route. */
+int unic_netdev_in_use(const char *ifname, char *why, size_t len);
+
+/* I/O BAR access (legacy virtio): through VFIO region pread/pwrite or port I/O. */
+uint8_t unic_io_read8(struct unic_dev *dev, int bar, uint32_t off);
+uint16_t unic_io_read16(struct unic_dev *dev, int bar, uint32_t off);
+uint32_t unic_io_read32(struct unic_dev *dev, int bar, uint32_t off);
+void unic_io_write8(struct unic_dev *dev, int bar, uint32_t off, uint8_t v);
+void unic_io_write16(struct unic_dev *dev, int bar, uint32_t off, uint16_t v);
+void unic_io_write32(struct unic_dev *dev, int bar, uint32_t off, uint32_t v);
+
+/* ---- VFIO (vfio.c) ---- */
+/* Group viability, the process-wide container, the device fd; maps the BARs into dev->bars. */
+int unic_vfio_open(struct unic_dev *dev, bool noiommu);
+void unic_vfio_close(struct unic_dev *dev);
+bool unic_vfio_container_iommu(void);            /* true when DMA goes through MAP_DMA */
+int unic_vfio_dma_map(void *virt, size_t size, uint64_t *iova);
+int unic_vfio_dma_unmap(uint64_t iova, size_t size);
+int unic_vfio_reset(struct unic_dev *dev);
+/* MSI-X vectors as eventfds, for interrupt mode: fds[0..n) get one eventfd each. */
+int unic_vfio_msix_eventfds(struct unic_dev *dev, int *fds, unsigned n);
+/* IOMMU group number of a device, or -1 when it has none. */
+int unic_pci_iommu_group(const char *bdf);
+
+/* ---- memory-mapped registers ---- */
+static inline uint32_t unic_read32(const volatile void *base, uint32_t off)
+{
+	return *(const volatile uint32_t *)((const volatile uint8_t *)base + off);
+}
+static inline void unic_write32(volatile void *base, uint32_t off, uint32_t v)
+{
+	*(volatile uint32_t *)((volatile uint8_t *)base + off) = v;
+}
+static inline uint16_t unic_read16(const volatile void *base, uint32_t off)
+{
+	return *(const volatile uint16_t *)((const volatile uint8_t *)base + off);
+}
+static inline void unic_write16(volatile void *base, uint32_t off, uint16_t v)
+{
+	*(volatile uint16_t *)((volatile uint8_t *)base + off) = v;
+}
+static inline uint8_t unic_read8(const volatile void *base, uint32_t off)
+{
+	return *(const volatile uint8_t *)((const volatile uint8_t *)base + off);
+}
+static inline void unic_write8(volatile void *base, uint32_t off, uint8_t v)
+{
+	*(volatile uint8_t *)((volatile uint8_t *)base + off) = v;
+}
+/* Ordering of descriptor memory against the device (x86: compiler barrier suffices for wmb/rmb). */
+#define unic_wmb() atomic_thread_fence(memory_order_release)
+#define unic_rmb() atomic_thread_fence(memory_order_acquire)
+#define unic_mb() atomic_thread_fence(memory_order_seq_cst)
+
+/* Sleeps in a control path (reset waits); never on the data path. */
+void unic_usleep(unsigned usec);
+
+/* ---- the driver interface ---- */
+struct unic_driver {
+	const char *name;
+	/* PCI drivers: does this driver take vendor:device? */
+	bool (*match)(uint16_t vendor, uint16_t device);
+	/* Identify: reset if needed, read the MAC. Allocates dev->priv. No queues. */
+	int (*probe)(struct unic_dev *dev);
+	/* Set up queues from dev->cfg and start the device. */
+	int (*start)(struct unic_dev *dev);
+	/* Stop, reset, free everything probe and start took (dev->priv included). */
+	void (*close)(struct unic_dev *dev);
+	uint16_t (*rx_burst)(void *rxq, struct unic_buf **bufs, uint16_t n);
+	uint16_t (*tx_burst)(void *txq, struct unic_buf **bufs, uint16_t n);
+	/* Fill the hardware fields of st / fold clear-on-read counters; may be NULL. */
+	int (*stats)(struct unic_dev *dev, struct unic_stats *st);
+	int (*link)(struct unic_dev *dev, struct unic_link *link);
+	int (*set_promisc)(struct unic_dev *dev, bool on);
+};
+
+/* Software counters every queue keeps; the core sums them for unic_stats(). */
+struct unic_queue_stats {
+	uint64_t packets, bytes, dropped, errors, bad_device;
+};
+
+struct unic_dev {
+	struct unic_config cfg;
+	struct unic_spec spec;
+	const struct unic_driver *drv;
+	void *priv;                          /* driver state */
+	uint16_t vendor_id, device_id;
+	uint8_t mac[6];
+	char err[UNIC_ERR_LEN];
+	char orig_driver[64];                /* kernel driver it had, for restore */
+	char features[128];                  /* driver's description for unic_info */
+
+	/* queues: set by the driver's start(); the core dispatches through these */
+	uint16_t num_rxq, num_txq;
+	uint16_t rx_ring_size, tx_ring_size;
+	void *rxq[UNIC_MAX_QUEUES];
+	void *txq[UNIC_MAX_QUEUES];
+	struct unic_queue_stats *rxq_stats[UNIC_MAX_QUEUES]; /* driver-owned, may be NULL */
+	struct unic_queue_stats *txq_stats[UNIC_MAX_QUEUES];
+
+	struct unic_mempool *pool;           /* created by the core before start() */
+
+	/* device access */
+	struct unic_bar bars[UNIC_MAX_BARS];
+	int config_fd;                       /* sysfs config file, or -1 */
+	int lock_fd;                         /* held while open: one process per device */
+	int vfio_group_fd, vfio_device_fd;
+	uint64_t vfio_config_offset;         /* VFIO config region offset */
+	int dma_mode;                        /* enum unic_dma_mode for this device */
+	bool removed;                        /* device reads all-ones: surprise removal */
+
+	/* non-PCI backends (vhost-user) keep their transport here */
+	void *backend;
+};
+
+/* Every driver the library has; the core walks this to find one for a device. */
+extern const struct unic_driver unic_driver_virtio_net;
+extern const struct unic_driver unic_driver_igb;
+extern const struct unic_driver unic_driver_e1000e;
+extern const struct unic_driver unic_driver_vmxnet3;
+
+/* Default ring size when cfg leaves it 0 and the driver has no better figure. */
+#define UNIC_DEFAULT_RING 512
+
+#endif

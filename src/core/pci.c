@@ -1,0 +1,339 @@
+/*
+ * pci.c - PCI devices through sysfs: identity, driver binding, config space,
+ * BARs, and the kernel network interfaces that belong to a device.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <inttypes.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define SYSFS_PCI "/sys/bus/pci"
+/* PCI Local Bus Spec 3.0, 6.2.2: command register and its bus master enable bit */
+#define PCI_COMMAND 0x04
+#define PCI_COMMAND_MASTER 0x4
+/* include/linux/ioport.h: resource flags in sysfs "resource" */
+#define IORESOURCE_IO 0x100
+#define IORESOURCE_MEM 0x200
+
+static int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	n = n < 0 ? -errno : 0;
+	close(fd);
+	return (int)n;
+}
+
+int unic_pci_read_id(const char *bdf, const char *file, uint32_t *val)
+{
+	char path[256], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, SYSFS_PCI "/devices/%s/%s", bdf, file);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = 0;
+	*val = (uint32_t)strtoul(buf, NULL, 16);
+	return 0;
+}
+
+int unic_pci_driver(const char *bdf, char *drv, size_t len)
+{
+	char path[256], link[256];
+	ssize_t n;
+	const char *slash;
+
+	snprintf(path, sizeof path, SYSFS_PCI "/devices/%s/driver", bdf);
+	n = readlink(path, link, sizeof link - 1);
+	if (n < 0) {
+		drv[0] = 0;
+		return errno == ENOENT ? 0 : -errno;
+	}
+	link[n] = 0;
+	slash = strrchr(link, '/');
+	snprintf(drv, len, "%s", slash ? slash + 1 : link);
+	return 0;
+}
+
+int unic_pci_unbind(const char *bdf)
+{
+	char path[256];
+
+	snprintf(path, sizeof path, SYSFS_PCI "/devices/%s/driver/unbind", bdf);
+	if (access(path, F_OK))
+		return 0; /* no driver */
+	return write_file(path, bdf);
+}
+
+/* Binds to driver through driver_override (kernel >= 3.16), leaving other devices alone. */
+int unic_pci_bind(const char *bdf, const char *driver)
+{
+	char path[256], cur[64];
+	int r;
+
+	if (unic_pci_driver(bdf, cur, sizeof cur) == 0 && !strcmp(cur, driver))
+		return 0;
+	r = unic_pci_unbind(bdf);
+	if (r)
+		return r;
+	snprintf(path, sizeof path, SYSFS_PCI "/devices/%s/driver_override", bdf);
+	r = write_file(path, driver);
+	if (r)
+		return r;
+	r = write_file(SYSFS_PCI "/drivers_probe", bdf);
+	/* Clear the override so that a later rebind by others behaves as usual. */
+	write_file(path, "\n");
+	if (r)
+		return r;
+	if (unic_pci_driver(bdf, cur, sizeof cur) || strcmp(cur, driver))
+		return -ENODEV;
+	return 0;
+}
+
+int unic_pci_iommu_group(const char *bdf)
+{
+	char path[256], link[256];
+	ssize_t n;
+	const char *slash;
+
+	snprintf(path, sizeof path, SYSFS_PCI "/devices/%s/iommu_group", bdf);
+	n = readlink(path, link, sizeof link - 1);
+	if (n < 0)
+		return -1;
+	link[n] = 0;
+	slash = strrchr(link, '/');
+	return slash ? atoi(slash + 1) : -1;
+}
+
+int unic_pci_config_read(struct unic_dev *dev, void *buf, size_t len, off_t off)
+{
+	ssize_t n;
+
+	if (dev->vfio_device_fd >= 0)
+		n = pread(dev->vfio_device_fd, buf, len, (off_t)dev->vfio_config_offset + off);
+	else
+		n = pread(dev->config_fd, buf, len, off);
+	return n == (ssize_t)len ? 0 : -EIO;
+}
+
+int unic_pci_config_write(struct unic_dev *dev, const void *buf, size_t len, off_t off)
+{
+	ssize_t n;
+
+	if (dev->vfio_device_fd >= 0)
+		n = pwrite(dev->vfio_device_fd, buf, len, (off_t)dev->vfio_config_offset + off);
+	else
+		n = pwrite(dev->config_fd, buf, len, off);
+	return n == (ssize_t)len ? 0 : -EIO;
+}
+
+int unic_pci_enable_bus_master(struct unic_dev *dev, bool on)
+{
+	uint16_t cmd;
+
+	if (unic_pci_config_read(dev, &cmd, sizeof cmd, PCI_COMMAND))
+		return -EIO;
+	cmd = on ? (uint16_t)(cmd | PCI_COMMAND_MASTER) : (uint16_t)(cmd & ~PCI_COMMAND_MASTER);
+	return unic_pci_config_write(dev, &cmd, sizeof cmd, PCI_COMMAND);
+}
+
+int unic_pci_map_bars_sysfs(struct unic_dev *dev)
+{
+	char path[256], line[128];
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof path, SYSFS_PCI "/devices/%s/resource", dev->spec.pci_addr);
+	f = fopen(path, "r");
+	if (!f)
+		return unic_dev_error(dev, errno, "cannot read %s: %s", path, strerror(errno));
+	for (i = 0; i < UNIC_MAX_BARS && fgets(line, sizeof line, f); i++) {
+		uint64_t start, end, flags;
+		struct unic_bar *bar = &dev->bars[i];
+		int fd;
+
+		if (sscanf(line, "%" SCNx64 " %" SCNx64 " %" SCNx64, &start, &end, &flags) != 3 || !start)
+			continue;
+		if (!(flags & (IORESOURCE_IO | IORESOURCE_MEM)))
+			continue;
+		snprintf(path, sizeof path, SYSFS_PCI "/devices/%s/resource%d", dev->spec.pci_addr, i);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0) {
+			fclose(f);
+			return unic_dev_error(dev, errno, "cannot open %s: %s%s", path, strerror(errno),
+					      errno == EACCES ? " (sysfs mode needs root)" : "");
+		}
+		bar->size = (size_t)(end - start + 1);
+		if (flags & IORESOURCE_IO) {
+			bar->is_io = true;
+			bar->io_fd = fd; /* pci-sysfs supports 1/2/4-byte pread/pwrite on I/O BARs */
+			continue;
+		}
+		bar->addr = mmap(NULL, bar->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		close(fd);
+		if (bar->addr == MAP_FAILED) {
+			int e = errno;
+			bar->addr = NULL;
+			fclose(f);
+			return unic_dev_error(dev, e, "cannot mmap %s: %s%s", path, strerror(e),
+					      e == EINVAL ? " (is a kernel driver still bound to it?)" : "");
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+void unic_pci_unmap_bars(struct unic_dev *dev)
+{
+	int i;
+
+	for (i = 0; i < UNIC_MAX_BARS; i++) {
+		struct unic_bar *bar = &dev->bars[i];
+		if (bar->addr)
+			munmap(bar->addr, bar->size);
+		if (bar->io_fd >= 0 && bar->io_fd != dev->vfio_device_fd)
+			close(bar->io_fd);
+		memset(bar, 0, sizeof *bar);
+		bar->io_fd = -1;
+	}
+}
+
+/* ---- I/O BAR access: pread/pwrite of 1, 2 or 4 bytes ---- */
+static uint32_t io_read(struct unic_dev *dev, int bar, uint32_t off, size_t width)
+{
+	struct unic_bar *b = &dev->bars[bar];
+	uint32_t v = 0;
+
+	if (b->io_fd < 0 || pread(b->io_fd, &v, width, (off_t)(b->io_offset + off)) != (ssize_t)width) {
+		dev->removed = true;
+		return UINT32_MAX;
+	}
+	return v;
+}
+
+static void io_write(struct unic_dev *dev, int bar, uint32_t off, uint32_t v, size_t width)
+{
+	struct unic_bar *b = &dev->bars[bar];
+
+	if (b->io_fd < 0 || pwrite(b->io_fd, &v, width, (off_t)(b->io_offset + off)) != (ssize_t)width)
+		dev->removed = true;
+}
+
+uint8_t unic_io_read8(struct unic_dev *dev, int bar, uint32_t off) { return (uint8_t)io_read(dev, bar, off, 1); }
+uint16_t unic_io_read16(struct unic_dev *dev, int bar, uint32_t off) { return (uint16_t)io_read(dev, bar, off, 2); }
+uint32_t unic_io_read32(struct unic_dev *dev, int bar, uint32_t off) { return io_read(dev, bar, off, 4); }
+void unic_io_write8(struct unic_dev *dev, int bar, uint32_t off, uint8_t v) { io_write(dev, bar, off, v, 1); }
+void unic_io_write16(struct unic_dev *dev, int bar, uint32_t off, uint16_t v) { io_write(dev, bar, off, v, 2); }
+void unic_io_write32(struct unic_dev *dev, int bar, uint32_t off, uint32_t v) { io_write(dev, bar, off, v, 4); }
+
+/* ---- kernel network interfaces of a device ---- */
+int unic_pci_netdevs(const char *bdf, char names[][32], int max)
+{
+	char path[256];
+	struct dirent *e;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof path, SYSFS_PCI "/devices/%s/net", bdf);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((e = readdir(d)) && n < max) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(names[n++], 32, "%.31s", e->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
+static bool has_route(const char *ifname)
+{
+	char line[512], dev[64];
+	bool found = false;
+	FILE *f = fopen("/proc/net/route", "r");
+
+	if (f) {
+		while (!found && fgets(line, sizeof line, f))
+			found = sscanf(line, "%63s", dev) == 1 && !strcmp(dev, ifname);
+		fclose(f);
+	}
+	f = fopen("/proc/net/ipv6_route", "r");
+	if (f) {
+		/* last column is the device; link-local routes (fe80::/64) come with any up interface */
+		while (!found && fgets(line, sizeof line, f)) {
+			char *last = strrchr(line, ' ');
+			if (last && sscanf(last, "%63s", dev) == 1 && !strcmp(dev, ifname) && strncmp(line, "fe80", 4) &&
+			    strncmp(line, "ff00", 4))
+				found = true;
+		}
+		fclose(f);
+	}
+	return found;
+}
+
+int unic_netdev_in_use(const char *ifname, char *why, size_t len)
+{
+	struct ifaddrs *ifa, *i;
+	char addr[64] = "";
+	unsigned flags = if_nametoindex(ifname) ? 1 : 0;
+	char path[128], buf[32];
+	int fd;
+
+	if (!flags)
+		return 0;
+	snprintf(path, sizeof path, "/sys/class/net/%s/flags", ifname);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	flags = 0;
+	if (fd >= 0) {
+		ssize_t n = read(fd, buf, sizeof buf - 1);
+		if (n > 0) {
+			buf[n] = 0;
+			flags = (unsigned)strtoul(buf, NULL, 16);
+		}
+		close(fd);
+	}
+	if (!(flags & IFF_UP))
+		return 0;
+	if (getifaddrs(&ifa) == 0) {
+		for (i = ifa; i && !addr[0]; i = i->ifa_next) {
+			if (!i->ifa_addr || strcmp(i->ifa_name, ifname))
+				continue;
+			if (i->ifa_addr->sa_family == AF_INET)
+				snprintf(addr, sizeof addr, "an IPv4 address");
+			else if (i->ifa_addr->sa_family == AF_INET6 &&
+				 !IN6_IS_ADDR_LINKLOCAL(&((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr))
+				snprintf(addr, sizeof addr, "an IPv6 address");
+		}
+		freeifaddrs(ifa);
+	}
+	if (addr[0]) {
+		unic_fmt(why, len, "interface %s is up with %s", ifname, addr);
+		return 1;
+	}
+	if (has_route(ifname)) {
+		unic_fmt(why, len, "interface %s is up with a route", ifname);
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,253 @@
+/*
+ * vfio.c - device access through VFIO (Documentation/driver-api/vfio.rst).
+ *
+ * One container per process holds every group unic opens, so that DMA memory
+ * mapped once is visible to all devices (a frame received on one NIC can be
+ * sent on another without a copy); type1 replays existing mappings into the
+ * IOMMU domain of a group attached later.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/vfio.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* IOVAs start above the first GiB and grow; 39 address bits is the smallest common VT-d width. */
+#define IOVA_BASE (1ull << 30)
+#define IOVA_LIMIT (1ull << 39)
+
+static struct {
+	int fd;
+	int users;
+	bool iommu;          /* type1 (true) or no-IOMMU (false) */
+	uint64_t next_iova;
+} container = { .fd = -1 };
+
+bool unic_vfio_container_iommu(void)
+{
+	return container.fd >= 0 && container.iommu;
+}
+
+static int group_path(struct unic_dev *dev, bool noiommu, char *path, size_t len)
+{
+	int group = unic_pci_iommu_group(dev->spec.pci_addr);
+
+	if (group < 0)
+		return unic_dev_error(dev, ENODEV,
+			"%s has no IOMMU group: enable the IOMMU (intel_iommu=on / amd_iommu=on on the kernel "
+			"command line), or use vfio-noiommu: or sysfs: (unsafe, root)", dev->spec.pci_addr);
+	snprintf(path, len, noiommu ? "/dev/vfio/noiommu-%d" : "/dev/vfio/%d", group);
+	return 0;
+}
+
+static int bind_vfio_pci(struct unic_dev *dev)
+{
+	char drv[64];
+	int r;
+
+	unic_pci_driver(dev->spec.pci_addr, drv, sizeof drv);
+	if (!strcmp(drv, "vfio-pci"))
+		return 0;
+	if (access("/sys/bus/pci/drivers/vfio-pci", F_OK))
+		return unic_dev_error(dev, ENODEV, "the vfio-pci driver is not loaded: run 'modprobe vfio-pci' as root");
+	snprintf(dev->orig_driver, sizeof dev->orig_driver, "%s", drv);
+	r = unic_pci_bind(dev->spec.pci_addr, "vfio-pci");
+	if (r)
+		return unic_dev_error(dev, -r, "cannot bind %s to vfio-pci: %s%s", dev->spec.pci_addr, strerror(-r),
+				      r == -EACCES || r == -EPERM ? " (binding needs root; or bind it once with unic-devbind)" : "");
+	return 0;
+}
+
+static int attach_container(struct unic_dev *dev, bool noiommu)
+{
+	if (container.fd < 0) {
+		container.fd = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+		if (container.fd < 0)
+			return unic_dev_error(dev, errno, "cannot open /dev/vfio/vfio: %s (modprobe vfio-pci)", strerror(errno));
+		if (ioctl(container.fd, VFIO_GET_API_VERSION) != VFIO_API_VERSION) {
+			close(container.fd);
+			container.fd = -1;
+			return unic_dev_error(dev, EINVAL, "unknown VFIO API version");
+		}
+		container.next_iova = IOVA_BASE;
+	} else if (container.iommu == noiommu) {
+		return unic_dev_error(dev, EINVAL, "cannot mix vfio: and vfio-noiommu: devices in one process");
+	}
+	if (ioctl(dev->vfio_group_fd, VFIO_GROUP_SET_CONTAINER, &container.fd))
+		return unic_dev_error(dev, errno, "VFIO_GROUP_SET_CONTAINER failed: %s", strerror(errno));
+	container.users++;
+	if (container.users == 1) {
+		unsigned long type = noiommu ? VFIO_NOIOMMU_IOMMU : VFIO_TYPE1v2_IOMMU;
+		if (!noiommu && !ioctl(container.fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) &&
+		    ioctl(container.fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1_IOMMU))
+			type = VFIO_TYPE1_IOMMU;
+		if (ioctl(container.fd, VFIO_SET_IOMMU, type))
+			return unic_dev_error(dev, errno, "VFIO_SET_IOMMU failed: %s%s", strerror(errno),
+				errno == ENODEV ? " (modprobe vfio_iommu_type1)" : "");
+		container.iommu = !noiommu;
+	}
+	return 0;
+}
+
+static int map_regions(struct unic_dev *dev)
+{
+	struct vfio_region_info reg = { .argsz = sizeof reg };
+	int i;
+
+	reg.index = VFIO_PCI_CONFIG_REGION_INDEX;
+	if (ioctl(dev->vfio_device_fd, VFIO_DEVICE_GET_REGION_INFO, &reg))
+		return unic_dev_error(dev, errno, "VFIO config region info failed: %s", strerror(errno));
+	dev->vfio_config_offset = reg.offset;
+	for (i = 0; i < UNIC_MAX_BARS; i++) {
+		struct unic_bar *bar = &dev->bars[i];
+		uint32_t bar_reg;
+
+		memset(&reg, 0, sizeof reg);
+		reg.argsz = sizeof reg;
+		reg.index = (uint32_t)(VFIO_PCI_BAR0_REGION_INDEX + i);
+		if (ioctl(dev->vfio_device_fd, VFIO_DEVICE_GET_REGION_INFO, &reg) || reg.size == 0)
+			continue;
+		bar->size = reg.size;
+		/* PCI spec 6.2.5.1: bit 0 of a BAR says I/O space */
+		if (!unic_pci_config_read(dev, &bar_reg, sizeof bar_reg, 0x10 + 4 * i) && (bar_reg & 1)) {
+			bar->is_io = true;
+			bar->io_fd = dev->vfio_device_fd;
+			bar->io_offset = reg.offset;
+			continue;
+		}
+		if (!(reg.flags & VFIO_REGION_INFO_FLAG_MMAP))
+			continue;
+		bar->addr = mmap(NULL, reg.size, PROT_READ | PROT_WRITE, MAP_SHARED, dev->vfio_device_fd, (off_t)reg.offset);
+		if (bar->addr == MAP_FAILED) {
+			bar->addr = NULL;
+			return unic_dev_error(dev, errno, "cannot mmap BAR%d of %s: %s", i, dev->spec.pci_addr, strerror(errno));
+		}
+	}
+	return 0;
+}
+
+int unic_vfio_open(struct unic_dev *dev, bool noiommu)
+{
+	struct vfio_group_status status = { .argsz = sizeof status };
+	char path[64];
+	int r;
+
+	if ((r = group_path(dev, noiommu, path, sizeof path)))
+		return r;
+	if ((r = bind_vfio_pci(dev)))
+		return r;
+	dev->vfio_group_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (dev->vfio_group_fd < 0) {
+		int e = errno;
+		if (e == EBUSY)
+			return unic_dev_error(dev, e, "%s is in use: another process has its VFIO group %s open",
+					      dev->spec.pci_addr, path);
+		return unic_dev_error(dev, e, "cannot open %s: %s%s", path, strerror(e),
+			e == EACCES ? " (give your user access to it, e.g. chown, or run as root)" :
+			e == ENOENT && noiommu ? " (the kernel needs CONFIG_VFIO_NOIOMMU and vfio enable_unsafe_noiommu_mode=1)" : "");
+	}
+	if (ioctl(dev->vfio_group_fd, VFIO_GROUP_GET_STATUS, &status))
+		return unic_dev_error(dev, errno, "VFIO_GROUP_GET_STATUS failed: %s", strerror(errno));
+	if (!(status.flags & VFIO_GROUP_FLAGS_VIABLE))
+		return unic_dev_error(dev, EBUSY, "IOMMU group %s of %s is not viable: bind every device of the group "
+				      "to vfio-pci (or unbind them)", path, dev->spec.pci_addr);
+	if ((r = attach_container(dev, noiommu)))
+		return r;
+	dev->vfio_device_fd = ioctl(dev->vfio_group_fd, VFIO_GROUP_GET_DEVICE_FD, dev->spec.pci_addr);
+	if (dev->vfio_device_fd < 0)
+		return unic_dev_error(dev, errno, "cannot get the VFIO device fd of %s: %s", dev->spec.pci_addr, strerror(errno));
+	dev->dma_mode = noiommu ? UNIC_DMA_PHYS : UNIC_DMA_VFIO;
+	return map_regions(dev);
+}
+
+void unic_vfio_close(struct unic_dev *dev)
+{
+	if (dev->vfio_device_fd >= 0)
+		close(dev->vfio_device_fd);
+	dev->vfio_device_fd = -1;
+	if (dev->vfio_group_fd >= 0) {
+		if (container.fd >= 0 && !ioctl(dev->vfio_group_fd, VFIO_GROUP_UNSET_CONTAINER) && --container.users == 0) {
+			close(container.fd);
+			container.fd = -1;
+		}
+		close(dev->vfio_group_fd);
+	}
+	dev->vfio_group_fd = -1;
+}
+
+int unic_vfio_dma_map(void *virt, size_t size, uint64_t *iova)
+{
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof map,
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = (uint64_t)(uintptr_t)virt,
+		.size = size,
+	};
+
+	if (container.fd < 0 || !container.iommu)
+		return -ENODEV;
+	if (container.next_iova + size > IOVA_LIMIT)
+		return -ENOSPC;
+	map.iova = container.next_iova;
+	if (ioctl(container.fd, VFIO_IOMMU_MAP_DMA, &map))
+		return -errno;
+	container.next_iova += (size + UNIC_HUGEPAGE_SIZE - 1) / UNIC_HUGEPAGE_SIZE * UNIC_HUGEPAGE_SIZE;
+	*iova = map.iova;
+	return 0;
+}
+
+int unic_vfio_dma_unmap(uint64_t iova, size_t size)
+{
+	struct vfio_iommu_type1_dma_unmap unmap = { .argsz = sizeof unmap, .iova = iova, .size = size };
+
+	if (container.fd < 0 || !container.iommu)
+		return -ENODEV;
+	return ioctl(container.fd, VFIO_IOMMU_UNMAP_DMA, &unmap) ? -errno : 0;
+}
+
+int unic_vfio_reset(struct unic_dev *dev)
+{
+	struct vfio_device_info info = { .argsz = sizeof info };
+
+	if (dev->vfio_device_fd < 0 || ioctl(dev->vfio_device_fd, VFIO_DEVICE_GET_INFO, &info))
+		return -ENODEV;
+	if (!(info.flags & VFIO_DEVICE_FLAGS_RESET))
+		return -ENOTSUP;
+	return ioctl(dev->vfio_device_fd, VFIO_DEVICE_RESET) ? -errno : 0;
+}
+
+int unic_vfio_msix_eventfds(struct unic_dev *dev, int *fds, unsigned n)
+{
+	size_t sz = sizeof(struct vfio_irq_set) + n * sizeof(int);
+	struct vfio_irq_set *set;
+	unsigned i;
+	int r = 0;
+
+	if (dev->vfio_device_fd < 0 || n == 0)
+		return -ENODEV;
+	set = calloc(1, sz);
+	if (!set)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		fds[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	set->argsz = (uint32_t)sz;
+	set->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+	set->index = VFIO_PCI_MSIX_IRQ_INDEX;
+	set->start = 0;
+	set->count = n;
+	memcpy(set->data, fds, n * sizeof(int));
+	if (ioctl(dev->vfio_device_fd, VFIO_DEVICE_SET_IRQS, set))
+		r = -errno;
+	free(set);
+	if (r)
+		for (i = 0; i < n; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+	return r;
+}
