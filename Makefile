@@ -14,7 +14,7 @@ VERSION  := 0.1.0
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 BASE     := -std=c11 -D_GNU_SOURCE -Iinclude -Isrc/core $(WARN)
 CFLAGS   ?= -O2 -g
-SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -DUNIC_DEBUG=1
+SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -DUNIC_DEBUG_BUILD=1
 
 LIB_SRC  := $(wildcard src/core/*.c) $(wildcard src/drivers/*/*.c)
 APP_SRC  := $(wildcard apps/*.c)

@@ -5,7 +5,8 @@
  * file is left behind, and the fd can be shared with a vhost-user backend.
  * Addresses the device sees depend on the device's access mode:
  *   PHYS  physical addresses from /proc/self/pagemap (sysfs, vfio-noiommu; root)
- *   VFIO  IOVAs mapped with VFIO_IOMMU_MAP_DMA into the process-wide container
+ *   VFIO  mapped with VFIO_IOMMU_MAP_DMA into the process-wide container, at
+ *         IOVA = physical address when root (see map_vfio), else at allocated IOVAs
  *   VIRT  the virtual address itself (vhost-user: the backend maps our fd)
  */
 #include <errno.h>
@@ -54,7 +55,8 @@ uint64_t unic_virt_to_phys(const void *virt, char *err, size_t errlen)
 	int fd = open("/proc/self/pagemap", O_RDONLY);
 
 	if (fd < 0) {
-		unic_fmt(err, errlen, "cannot open /proc/self/pagemap: %s", strerror(errno));
+		unic_fmt(err, errlen, "cannot open /proc/self/pagemap: %s (physical addresses need root; "
+			 "use vfio: with an IOMMU instead)", strerror(errno));
 		return 0;
 	}
 	if (pread(fd, &entry, sizeof entry, (off_t)(va / SMALL_PAGE * sizeof entry)) != sizeof entry) {
@@ -109,9 +111,58 @@ static int map_memory(struct unic_dev *dev, size_t size, struct unic_dma *d)
 	return 0;
 }
 
-static int assign_iovas(struct unic_dev *dev, struct unic_dma *d)
+/* Physical address of every page; 0 and an error line on failure. */
+static int lookup_phys(struct unic_dev *dev, struct unic_dma *d, bool quiet)
 {
 	char err[UNIC_ERR_LEN];
+	size_t i;
+
+	for (i = 0; i < d->npages; i++) {
+		d->page_iova[i] = unic_virt_to_phys((uint8_t *)d->virt + i * d->page_size, err, sizeof err);
+		if (!d->page_iova[i])
+			return quiet ? -EPERM : unic_dev_error(dev, errno ? errno : EIO, "%s", err);
+	}
+	d->iova = d->page_iova[0];
+	d->contiguous = d->npages == 1;
+	return 0;
+}
+
+/*
+ * VFIO: as root, each page is mapped at IOVA = its physical address (DPDK's
+ * iova-mode=pa), so a device that bypasses the IOMMU (legacy virtio, which
+ * cannot negotiate VIRTIO_F_ACCESS_PLATFORM) still reaches the right memory.
+ * Without root, pagemap hides PFNs: one mapping at an allocated IOVA.
+ */
+static int map_vfio(struct unic_dev *dev, struct unic_dma *d)
+{
+	size_t i;
+	int r;
+
+	if (lookup_phys(dev, d, true) == 0) {
+		for (i = 0; i < d->npages; i++) {
+			uint64_t iova = d->page_iova[i];
+			r = unic_vfio_dma_map_at((uint8_t *)d->virt + i * d->page_size, d->page_size, iova);
+			if (r) {
+				while (i--)
+					unic_vfio_dma_unmap(d->page_iova[i], d->page_size);
+				return unic_dev_error(dev, -r, "VFIO_IOMMU_MAP_DMA failed: %s", strerror(-r));
+			}
+		}
+		d->mapped_per_page = true;
+		return 0;
+	}
+	r = unic_vfio_dma_map(d->virt, d->size, &d->iova);
+	if (r)
+		return unic_dev_error(dev, -r, "VFIO_IOMMU_MAP_DMA of %zu bytes failed: %s%s", d->size, strerror(-r),
+				      r == -ENOMEM ? " (raise the locked memory limit: ulimit -l)" : "");
+	d->contiguous = true;
+	for (i = 0; i < d->npages; i++)
+		d->page_iova[i] = d->iova + i * d->page_size;
+	return 0;
+}
+
+static int assign_iovas(struct unic_dev *dev, struct unic_dma *d)
+{
 	size_t i;
 
 	d->mode = dev->dma_mode;
@@ -119,30 +170,17 @@ static int assign_iovas(struct unic_dev *dev, struct unic_dma *d)
 	if (!d->page_iova)
 		return unic_dev_error(dev, ENOMEM, "out of memory for the DMA page table");
 	switch (dev->dma_mode) {
-	case UNIC_DMA_VFIO: {
-		int r = unic_vfio_dma_map(d->virt, d->size, &d->iova);
-		if (r)
-			return unic_dev_error(dev, -r, "VFIO_IOMMU_MAP_DMA of %zu bytes failed: %s", d->size, strerror(-r));
-		d->contiguous = true;
-		break;
-	}
+	case UNIC_DMA_VFIO:
+		return map_vfio(dev, d);
 	case UNIC_DMA_VIRT:
 		d->iova = (uint64_t)(uintptr_t)d->virt;
 		d->contiguous = true;
-		break;
-	default: /* UNIC_DMA_PHYS */
-		for (i = 0; i < d->npages; i++) {
-			d->page_iova[i] = unic_virt_to_phys((uint8_t *)d->virt + i * d->page_size, err, sizeof err);
-			if (!d->page_iova[i])
-				return unic_dev_error(dev, errno ? errno : EIO, "%s", err);
-		}
-		d->iova = d->page_iova[0];
-		d->contiguous = d->npages == 1;
+		for (i = 0; i < d->npages; i++)
+			d->page_iova[i] = d->iova + i * d->page_size;
 		return 0;
+	default: /* UNIC_DMA_PHYS */
+		return lookup_phys(dev, d, false);
 	}
-	for (i = 0; i < d->npages; i++)
-		d->page_iova[i] = d->iova + i * d->page_size;
-	return 0;
 }
 
 int unic_dma_alloc_pages(struct unic_dev *dev, size_t size, struct unic_dma *out)
@@ -181,8 +219,13 @@ void unic_dma_free(struct unic_dma *d)
 {
 	if (!d)
 		return;
-	if (d->mode == UNIC_DMA_VFIO && d->contiguous && d->virt)
+	if (d->mode == UNIC_DMA_VFIO && d->mapped_per_page) {
+		size_t i;
+		for (i = 0; i < d->npages; i++)
+			unic_vfio_dma_unmap(d->page_iova[i], d->page_size);
+	} else if (d->mode == UNIC_DMA_VFIO && d->contiguous && d->virt) {
 		unic_vfio_dma_unmap(d->iova, d->size);
+	}
 	if (d->virt)
 		munmap(d->virt, d->size);
 	if (d->fd >= 0)

@@ -45,6 +45,7 @@ struct unic_dma {
 	uint64_t *page_iova; /* per-page DMA address; only page 0 when contiguous */
 	size_t npages;
 	bool contiguous;     /* iova is valid for the whole region */
+	bool mapped_per_page; /* VFIO: one IOMMU mapping per page (IOVA = physical) */
 	int fd;              /* memfd backing it (vhost-user shares it) */
 	int mode;            /* enum unic_dma_mode */
 };
@@ -126,6 +127,7 @@ int unic_vfio_open(struct unic_dev *dev, bool noiommu);
 void unic_vfio_close(struct unic_dev *dev);
 bool unic_vfio_container_iommu(void);            /* true when DMA goes through MAP_DMA */
 int unic_vfio_dma_map(void *virt, size_t size, uint64_t *iova);
+int unic_vfio_dma_map_at(void *virt, size_t size, uint64_t iova);
 int unic_vfio_dma_unmap(uint64_t iova, size_t size);
 int unic_vfio_reset(struct unic_dev *dev);
 /* MSI-X vectors as eventfds, for interrupt mode: fds[0..n) get one eventfd each. */

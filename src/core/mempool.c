@@ -4,7 +4,7 @@
  * A stack of free entry indices gives O(1) batch alloc and free with no system
  * call and no allocation on the hot path. Entries never cross a page boundary,
  * so each buffer's DMA address is valid without physical contiguity. Debug
- * builds (UNIC_DEBUG) keep an in-use byte per entry to catch double frees and
+ * builds (UNIC_DEBUG_BUILD) keep an in-use byte per entry to catch double frees and
  * pointers that are not buffers of the pool.
  */
 #include <errno.h>
@@ -17,7 +17,7 @@ _Static_assert(sizeof(struct unic_buf) == 64, "struct unic_buf is one cache line
 #define CACHE_LINE 64u
 #define SMALL_PAGE 4096u
 
-#ifdef UNIC_DEBUG
+#ifdef UNIC_DEBUG_BUILD
 #include <stdio.h>
 /* A broken invariant in the caller: report through the log hook, then trap in debug builds. */
 static void pool_misuse(const char *what, const void *p)
@@ -45,7 +45,7 @@ struct unic_mempool *unic_mempool_create(struct unic_dev *dev, uint32_t num, uin
 		return NULL;
 	}
 	p->free_stack = calloc(num, sizeof *p->free_stack);
-#ifdef UNIC_DEBUG
+#ifdef UNIC_DEBUG_BUILD
 	p->in_use = calloc(num, 1);
 #endif
 	per_page = UNIC_HUGEPAGE_SIZE / entry;
@@ -112,7 +112,7 @@ uint32_t unic_buf_alloc_bulk(struct unic_mempool *p, struct unic_buf **bufs, uin
 		return 0;
 	for (i = 0; i < n; i++) {
 		struct unic_buf *b = p->free_stack[--p->free_top];
-#ifdef UNIC_DEBUG
+#ifdef UNIC_DEBUG_BUILD
 		p->in_use[b->index] = 1;
 #endif
 		reset_buf(b);
@@ -129,7 +129,7 @@ struct unic_buf *unic_buf_alloc(struct unic_mempool *p)
 	return b;
 }
 
-#ifdef UNIC_DEBUG
+#ifdef UNIC_DEBUG_BUILD
 static void check_free(const struct unic_buf *b)
 {
 	const struct unic_mempool *p = b->pool;
@@ -155,7 +155,7 @@ void unic_buf_free_bulk(struct unic_buf **bufs, uint32_t n)
 	for (i = 0; i < n; i++) {
 		struct unic_buf *b = bufs[i];
 		struct unic_mempool *p = b->pool;
-#ifdef UNIC_DEBUG
+#ifdef UNIC_DEBUG_BUILD
 		check_free(b);
 		p->in_use[b->index] = 0;
 #endif

@@ -202,6 +202,21 @@ int unic_vfio_dma_map(void *virt, size_t size, uint64_t *iova)
 	return 0;
 }
 
+int unic_vfio_dma_map_at(void *virt, size_t size, uint64_t iova)
+{
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof map,
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = (uint64_t)(uintptr_t)virt,
+		.size = size,
+		.iova = iova,
+	};
+
+	if (container.fd < 0 || !container.iommu)
+		return -ENODEV;
+	return ioctl(container.fd, VFIO_IOMMU_MAP_DMA, &map) ? -errno : 0;
+}
+
 int unic_vfio_dma_unmap(uint64_t iova, size_t size)
 {
 	struct vfio_iommu_type1_dma_unmap unmap = { .argsz = sizeof unmap, .iova = iova, .size = size };
