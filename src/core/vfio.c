@@ -34,10 +34,31 @@ bool unic_vfio_container_iommu(void)
 	return container.fd >= 0 && container.iommu;
 }
 
+#define NOIOMMU_PARAM "/sys/module/vfio/parameters/enable_unsafe_noiommu_mode"
+
+/* vfio no-IOMMU mode exists only in kernels with CONFIG_VFIO_NOIOMMU, and only when enabled. */
+static int check_noiommu_enabled(struct unic_dev *dev)
+{
+	char v = 0;
+	FILE *f = fopen(NOIOMMU_PARAM, "r");
+
+	if (f) {
+		if (fread(&v, 1, 1, f) != 1)
+			v = 0;
+		fclose(f);
+	}
+	if (v == 'Y' || v == '1')
+		return 0;
+	return unic_dev_error(dev, ENODEV, "vfio no-IOMMU mode is not enabled: it needs a kernel with "
+			      "CONFIG_VFIO_NOIOMMU and 'echo 1 > " NOIOMMU_PARAM "' (root)");
+}
+
 static int group_path(struct unic_dev *dev, bool noiommu, char *path, size_t len)
 {
 	int group = unic_pci_iommu_group(dev->spec.pci_addr);
 
+	if (group < 0 && noiommu)
+		return unic_dev_error(dev, ENODEV, "%s got no no-IOMMU group from vfio-pci", dev->spec.pci_addr);
 	if (group < 0)
 		return unic_dev_error(dev, ENODEV,
 			"%s has no IOMMU group: enable the IOMMU (intel_iommu=on / amd_iommu=on on the kernel "
@@ -138,9 +159,12 @@ int unic_vfio_open(struct unic_dev *dev, bool noiommu)
 	char path[64];
 	int r;
 
-	if ((r = group_path(dev, noiommu, path, sizeof path)))
-		return r;
-	if ((r = bind_vfio_pci(dev)))
+	/* With an IOMMU the group exists before binding; a no-IOMMU group is made by the bind. */
+	if (noiommu)
+		r = check_noiommu_enabled(dev) ?: bind_vfio_pci(dev) ?: group_path(dev, true, path, sizeof path);
+	else
+		r = group_path(dev, false, path, sizeof path) ?: bind_vfio_pci(dev);
+	if (r)
 		return r;
 	dev->vfio_group_fd = open(path, O_RDWR | O_CLOEXEC);
 	if (dev->vfio_group_fd < 0) {
