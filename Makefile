@@ -6,6 +6,8 @@
 # Layout: src/core (DMA, mempool, PCI, VFIO, device), src/drivers/<family>, apps/, tests/, bench/.
 
 CC       ?= cc
+V        ?= 0
+Q        := $(if $(filter 1,$(V)),,@)
 PREFIX   ?= /usr/local
 BUILD    := build
 SOVER    := 0
@@ -44,45 +46,57 @@ lab-bins: $(LAB_BIN) $(GUEST_APPS)
 
 $(BUILD)/obj/%.o: %.c include/unic.h src/core/internal.h
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE) $(CFLAGS) -MMD -c $< -o $@
+	@$(if $(Q),echo "  CC   $@",true)
+	$(Q)$(CC) $(BASE) $(CFLAGS) -MMD -c $< -o $@
 $(BUILD)/pic/%.o: %.c include/unic.h src/core/internal.h
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE) $(CFLAGS) -fPIC -MMD -c $< -o $@
+	@$(if $(Q),echo "  CC   $@",true)
+	$(Q)$(CC) $(BASE) $(CFLAGS) -fPIC -MMD -c $< -o $@
 $(BUILD)/san/%.o: %.c include/unic.h src/core/internal.h
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE) $(SANFLAGS) -MMD -c $< -o $@
+	@$(if $(Q),echo "  CC   $@",true)
+	$(Q)$(CC) $(BASE) $(SANFLAGS) -MMD -c $< -o $@
 
 $(BUILD)/libunic.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@$(if $(Q),echo "  AR   $@",true)
+	$(Q)ar rcs $@ $^
 $(BUILD)/libunic-san.a: $(SAN_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@$(if $(Q),echo "  AR   $@",true)
+	$(Q)ar rcs $@ $^
 $(BUILD)/libunic.so.$(SOVER): $(PIC_OBJ)
-	$(CC) -shared -Wl,-soname,libunic.so.$(SOVER) -o $@ $^
+	@$(if $(Q),echo "  LD   $@",true)
+	$(Q)$(CC) -shared -Wl,-soname,libunic.so.$(SOVER) -o $@ $^
 	ln -sf libunic.so.$(SOVER) $(BUILD)/libunic.so
 
 # Tools: host build (dynamic) and a static build for the guest initramfs.
 $(BUILD)/bin/unic-pcap: apps/unic-pcap.c $(APP_COMMON) $(BUILD)/libunic.a
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE) -Iapps $(CFLAGS) -o $@ $< $(APP_COMMON) $(BUILD)/libunic.a $(PCAP_LIBS) -lm
+	@$(if $(Q),echo "  LD   $@",true)
+	$(Q)$(CC) $(BASE) -Iapps $(CFLAGS) -o $@ $< $(APP_COMMON) $(BUILD)/libunic.a $(PCAP_LIBS) -lm
 $(BUILD)/bin/%: apps/%.c $(APP_COMMON) $(BUILD)/libunic.a
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE) -Iapps $(CFLAGS) -o $@ $< $(APP_COMMON) $(BUILD)/libunic.a -lm
+	@$(if $(Q),echo "  LD   $@",true)
+	$(Q)$(CC) $(BASE) -Iapps $(CFLAGS) -o $@ $< $(APP_COMMON) $(BUILD)/libunic.a -lm
 $(BUILD)/lab/bin/unic-pcap: apps/unic-pcap.c $(APP_COMMON) $(BUILD)/libunic.a
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE) -Iapps $(CFLAGS) -static -o $@ $< $(APP_COMMON) $(BUILD)/libunic.a $(PCAP_STATIC) -lm
+	@$(if $(Q),echo "  LD   $@",true)
+	$(Q)$(CC) $(BASE) -Iapps $(CFLAGS) -static -o $@ $< $(APP_COMMON) $(BUILD)/libunic.a $(PCAP_STATIC) -lm
 $(BUILD)/lab/bin/unic-%: apps/unic-%.c $(APP_COMMON) $(BUILD)/libunic.a
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE) -Iapps $(CFLAGS) -static -o $@ $< $(APP_COMMON) $(BUILD)/libunic.a -lm
+	@$(if $(Q),echo "  LD   $@",true)
+	$(Q)$(CC) $(BASE) -Iapps $(CFLAGS) -static -o $@ $< $(APP_COMMON) $(BUILD)/libunic.a -lm
 $(BUILD)/lab/bin/unic-lab-%: tests/lab/bin/%.c $(BUILD)/libunic.a
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE) -Itests/lab/bin $(CFLAGS) -static -o $@ $< $(BUILD)/libunic.a -lm
+	@$(if $(Q),echo "  LD   $@",true)
+	$(Q)$(CC) $(BASE) -Itests/lab/bin $(CFLAGS) -static -o $@ $< $(BUILD)/libunic.a -lm
 
 # Unit tests: sanitizer build of the library, one binary per tests/unit/test_*.c.
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libunic-san.a
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE) $(SANFLAGS) -Itests/unit -o $@ $< $(BUILD)/libunic-san.a
+	@$(if $(Q),echo "  LD   $@",true)
+	$(Q)$(CC) $(BASE) $(SANFLAGS) -Itests/unit -o $@ $< $(BUILD)/libunic-san.a
 
 setup:
 	sudo_cmd= ; [ "$$(id -u)" = 0 ] || sudo_cmd=sudo ; $$sudo_cmd tests/lab/setup.sh
