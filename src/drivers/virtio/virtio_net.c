@@ -1,14 +1,586 @@
-/* virtio_net.c - placeholder until the driver lands: matches nothing. */
+/*
+ * virtio_net.c - the virtio network device (spec 5.1) as a unic driver.
+ *
+ * probe: find a transport (modern PCI capabilities, else legacy I/O BAR 0),
+ *        reset, read the MAC from device config.
+ * start: the init sequence of spec 3.1.1 - reset, ACKNOWLEDGE, DRIVER, feature
+ *        negotiation, FEATURES_OK, queues, DRIVER_OK - then fill the receive
+ *        queue and apply the promiscuous setting through the control queue.
+ * Data path: one descriptor per buffer; the virtio header sits in the buffer's
+ * headroom right in front of the frame, so the frame stays at UNIC_HEADROOM.
+ */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
-#include "internal.h"
+#include "virtio.h"
 
-static bool virtio_net_match(uint16_t vendor, uint16_t device) { return false; }
-static int virtio_net_probe(struct unic_dev *dev) { return -ENOTSUP; }
+/* PCI ids, spec 4.1.2: transitional (legacy) network device, and 0x1040 + device type 1 */
+#define VIRTIO_PCI_VENDOR 0x1af4
+#define VIRTIO_PCI_DEVICE_NET_LEGACY 0x1000
+#define VIRTIO_PCI_DEVICE_NET_MODERN 0x1041
+
+/* Feature bits, spec 5.1.3 */
+#define VIRTIO_NET_F_MAC 5
+#define VIRTIO_NET_F_MRG_RXBUF 15
+#define VIRTIO_NET_F_STATUS 16
+#define VIRTIO_NET_F_CTRL_VQ 17
+#define VIRTIO_NET_F_CTRL_RX 18
+
+/* struct virtio_net_config, spec 5.1.4 */
+#define VIRTIO_NET_CFG_MAC 0
+#define VIRTIO_NET_CFG_STATUS 6
+#define VIRTIO_NET_S_LINK_UP 1
+
+/* struct virtio_net_hdr, spec 5.1.6: 10 bytes, 12 with num_buffers (VERSION_1 or MRG_RXBUF) */
+#define VIRTIO_NET_HDR_LEN_LEGACY 10
+#define VIRTIO_NET_HDR_LEN 12
+#define VIRTIO_NET_HDR_NUM_BUFFERS 10
+
+/* Queue numbers without VIRTIO_NET_F_MQ, spec 5.1.2 */
+#define VIRTIO_NET_RXQ 0
+#define VIRTIO_NET_TXQ 1
+#define VIRTIO_NET_CTRLQ 2
+
+/* Control queue, spec 5.1.6.5: class, command, data, then an ack the device writes */
+#define VIRTIO_NET_CTRL_RX 0
+#define VIRTIO_NET_CTRL_RX_PROMISC 0
+#define VIRTIO_NET_OK 0
+#define CTRL_ACK_OFF 32          /* the ack byte's place in our control buffer */
+#define CTRL_BUF_SIZE 64
+#define CTRL_TIMEOUT_MS 1000
+#define CTRL_QUEUE_SIZE 64
+#define CTRL_POLL_US 100          /* control path only: the data path never sleeps */
+
+/* Smallest receive buffer that holds a 1514-byte frame and its header without MRG_RXBUF (5.1.6.3.1) */
+#define ETH_FRAME_MAX 1514
+#define BURST 64                 /* completions taken per ring call */
+#define RING_MEM_ALIGN 4096u     /* every ring starts on a page: legacy PFNs need it */
+
+static const uint64_t wanted_features =
+	VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_STATUS) | VIRTIO_BIT(VIRTIO_NET_F_CTRL_VQ) |
+	VIRTIO_BIT(VIRTIO_NET_F_CTRL_RX) | VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) | VIRTIO_BIT(VIRTIO_F_ANY_LAYOUT) |
+	VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX) | VIRTIO_BIT(VIRTIO_F_VERSION_1) |
+	VIRTIO_BIT(VIRTIO_F_ACCESS_PLATFORM) | VIRTIO_BIT(VIRTIO_F_RING_PACKED);
+
+static const struct { int bit; const char *name; } feature_names[] = {
+	{ VIRTIO_F_VERSION_1, "VERSION_1" }, { VIRTIO_F_ACCESS_PLATFORM, "ACCESS_PLATFORM" },
+	{ VIRTIO_F_RING_EVENT_IDX, "EVENT_IDX" }, { VIRTIO_NET_F_MAC, "MAC" }, { VIRTIO_NET_F_STATUS, "STATUS" },
+	{ VIRTIO_NET_F_CTRL_VQ, "CTRL_VQ" }, { VIRTIO_NET_F_CTRL_RX, "CTRL_RX" },
+	{ VIRTIO_NET_F_MRG_RXBUF, "MRG_RXBUF" },
+};
+
+struct vnet;
+
+struct vnet_queue {
+	struct virtq vq;
+	struct vnet *vn;
+	struct unic_queue_stats stats;
+	uint16_t hdr_len;
+	uint16_t rx_skip;        /* buffers still to drop of a frame spread over several */
+	bool mrg_rxbuf;
+};
+
+struct vnet {
+	struct unic_dev *dev;
+	const struct virtio_transport *t;
+	void *tctx;
+	uint64_t offered, features;
+	struct unic_dma ring_mem;
+	struct vnet_queue rx, tx;
+	struct virtq ctrl;
+	bool has_ctrl, ctrl_busy, queues_ready;
+	volatile uint8_t *ctrl_buf;
+	uint64_t ctrl_iova;
+};
+
+static bool has(const struct vnet *vn, int bit) { return vn->features & VIRTIO_BIT(bit); }
+
+/* ---- data path ---- */
+
+static void rx_refill(struct vnet_queue *q)
+{
+	struct unic_mempool *pool = q->vn->dev->pool;
+	struct unic_buf *bufs[BURST];
+	uint64_t addr[BURST];
+	uint32_t len[BURST];
+	uint16_t want, i, added;
+
+	while ((want = q->vq.num_free < BURST ? q->vq.num_free : BURST) > 0) {
+		uint32_t avail = unic_mempool_free_count(pool);
+		if (want > avail)
+			want = (uint16_t)avail;
+		if (want == 0 || unic_buf_alloc_bulk(pool, bufs, want) != want)
+			break;
+		for (i = 0; i < want; i++) {
+			/* the header goes in the headroom so the frame lands at UNIC_HEADROOM */
+			addr[i] = bufs[i]->room_iova + UNIC_HEADROOM - q->hdr_len;
+			len[i] = (uint32_t)(bufs[i]->room_size - UNIC_HEADROOM + q->hdr_len);
+		}
+		added = virtq_add_batch(&q->vq, addr, len, true, (void *const *)bufs, want);
+		unic_buf_free_bulk(bufs + added, want - added);
+		if (added < want)
+			break;
+	}
+	virtq_kick(&q->vq);
+}
+
+/* Checks one received buffer; true when it carries a whole frame to hand out. */
+static bool rx_frame(struct vnet_queue *q, struct unic_buf *b, uint32_t len)
+{
+	if (q->rx_skip) { /* the tail of a frame we already dropped */
+		q->rx_skip--;
+		return false;
+	}
+	if (len < q->hdr_len) { /* the device must write the header (5.1.6.4) */
+		q->stats.bad_device++;
+		q->vq.broken = true;
+		return false;
+	}
+	if (q->mrg_rxbuf) {
+		uint16_t nb;
+		memcpy(&nb, b->room + UNIC_HEADROOM - q->hdr_len + VIRTIO_NET_HDR_NUM_BUFFERS, sizeof nb);
+		if (nb == 0 || nb > q->vq.size) {
+			q->stats.bad_device++;
+			q->vq.broken = true;
+			return false;
+		}
+		if (nb > 1) { /* unic_buf has no chaining: drop the frame, and the buffers it continues in */
+			q->rx_skip = (uint16_t)(nb - 1);
+			q->stats.dropped++;
+			return false;
+		}
+	}
+	if (len == q->hdr_len) {
+		q->stats.errors++;
+		return false;
+	}
+	b->data_off = UNIC_HEADROOM;
+	b->len = (uint16_t)(len - q->hdr_len);
+	b->rx_queue = 0;
+	b->rss_hash = 0;
+	return true;
+}
+
+static uint16_t vnet_rx_burst(void *rxq, struct unic_buf **out, uint16_t n)
+{
+	struct vnet_queue *q = rxq;
+	void *tok[BURST];
+	uint32_t len[BURST];
+	uint16_t k = 0;
+
+	while (k < n && !q->vq.broken) {
+		uint16_t want = (uint16_t)(n - k) < BURST ? (uint16_t)(n - k) : BURST;
+		uint16_t got = virtq_get_batch(&q->vq, tok, len, want), i;
+		for (i = 0; i < got; i++) {
+			struct unic_buf *b = tok[i];
+			if (!q->vq.broken && rx_frame(q, b, len[i])) {
+				q->stats.packets++;
+				q->stats.bytes += b->len;
+				out[k++] = b;
+			} else {
+				unic_buf_free(b);
+			}
+		}
+		if (got < want)
+			break;
+	}
+	if (!q->vq.broken)
+		rx_refill(q);
+	return k;
+}
+
+static void tx_reclaim(struct vnet_queue *q)
+{
+	void *tok[BURST];
+	uint32_t len[BURST];
+	uint16_t got;
+
+	while ((got = virtq_get_batch(&q->vq, tok, len, BURST)) > 0)
+		unic_buf_free_bulk((struct unic_buf **)tok, got);
+}
+
+static bool tx_buf_ok(const struct vnet_queue *q, const struct unic_buf *b)
+{
+	return b->len > 0 && b->data_off >= q->hdr_len && (uint32_t)b->data_off + b->len <= b->room_size;
+}
+
+static uint16_t vnet_tx_burst(void *txq, struct unic_buf **bufs, uint16_t n)
+{
+	struct vnet_queue *q = txq;
+	uint64_t addr[BURST];
+	uint32_t len[BURST];
+	uint16_t taken = 0;
+
+	/* Reclaim in batches: only when fewer than half the descriptors (or than asked for) are free. */
+	if (q->vq.num_free < q->vq.size / 2 || q->vq.num_free < n)
+		tx_reclaim(q);
+	while (taken < n && q->vq.num_free && !q->vq.broken) {
+		struct unic_buf *batch[BURST];
+		uint16_t m = 0, added, i;
+		while (taken < n && m < BURST && m < q->vq.num_free) {
+			struct unic_buf *b = bufs[taken++];
+			if (!tx_buf_ok(q, b)) {
+				q->stats.errors++;
+				unic_buf_free(b);
+				continue;
+			}
+			/* spec 5.1.6.2: a zeroed header: no checksum offload, no GSO */
+			memset((uint8_t *)unic_buf_data(b) - q->hdr_len, 0, q->hdr_len);
+			addr[m] = unic_buf_dma(b) - q->hdr_len;
+			len[m] = (uint32_t)b->len + q->hdr_len;
+			batch[m++] = b;
+		}
+		added = virtq_add_batch(&q->vq, addr, len, false, (void *const *)batch, m);
+		for (i = 0; i < added; i++) {
+			q->stats.packets++;
+			q->stats.bytes += batch[i]->len;
+		}
+		if (added < m) { /* only if the queue broke under us: give the rest back */
+			taken = (uint16_t)(taken - (m - added));
+			break;
+		}
+	}
+	virtq_kick(&q->vq);
+	return taken;
+}
+
+/* ---- control queue ---- */
+
+static int ctrl_cmd(struct vnet *vn, uint8_t class, uint8_t cmd, const void *data, uint8_t len)
+{
+	struct virtq_sg sg[2] = {
+		{ .addr = vn->ctrl_iova, .len = 2u + len, .device_writes = false },
+		{ .addr = vn->ctrl_iova + CTRL_ACK_OFF, .len = 1, .device_writes = true },
+	};
+	struct timespec t0, now;
+	void *tok;
+	uint32_t got_len;
+	int r;
+
+	if (!vn->has_ctrl)
+		return -ENOTSUP;
+	if (vn->ctrl_busy || 2u + len > CTRL_ACK_OFF)
+		return -EBUSY;
+	vn->ctrl_buf[0] = class;
+	vn->ctrl_buf[1] = cmd;
+	memcpy((uint8_t *)vn->ctrl_buf + 2, data, len);
+	vn->ctrl_buf[CTRL_ACK_OFF] = (uint8_t)~VIRTIO_NET_OK;
+	if ((r = virtq_add(&vn->ctrl, sg, 2, vn)))
+		return r;
+	virtq_kick(&vn->ctrl);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		if (virtq_get_batch(&vn->ctrl, &tok, &got_len, 1) == 1)
+			return vn->ctrl_buf[CTRL_ACK_OFF] == VIRTIO_NET_OK ? 0 : -EIO;
+		if (vn->ctrl.broken)
+			return -EIO;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 > CTRL_TIMEOUT_MS) {
+			vn->ctrl_busy = true; /* the device still owns the buffer */
+			return -ETIMEDOUT;
+		}
+		unic_usleep(CTRL_POLL_US);
+	}
+}
+
+static int vnet_set_promisc(struct unic_dev *dev, bool on)
+{
+	struct vnet *vn = dev->priv;
+	uint8_t v = on;
+	int r;
+
+	if (!vn || !vn->queues_ready)
+		return unic_dev_error(dev, EINVAL, "start the device before changing promiscuous mode");
+	if (!has(vn, VIRTIO_NET_F_CTRL_RX))
+		return unic_dev_error(dev, ENOTSUP, "this virtio-net device offers no VIRTIO_NET_F_CTRL_RX (bit 18): "
+				      "it cannot switch promiscuous mode");
+	r = ctrl_cmd(vn, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &v, 1);
+	if (r)
+		return unic_dev_error(dev, -r, "virtio-net control command PROMISC %s failed: %s", on ? "on" : "off",
+				      r == -EIO ? "the device refused it" : strerror(-r));
+	return 0;
+}
+
+/* ---- link and identity ---- */
+
+static int vnet_link(struct unic_dev *dev, struct unic_link *link)
+{
+	struct vnet *vn = dev->priv;
+	uint16_t status;
+
+	link->full_duplex = true;
+	link->speed_mbps = 0; /* virtio reports a speed only with VIRTIO_NET_F_SPEED_DUPLEX */
+	if (!vn || !(vn->offered & VIRTIO_BIT(VIRTIO_NET_F_STATUS))) {
+		link->up = true; /* 5.1.4.2: without STATUS the link is assumed up */
+		return 0;
+	}
+	if (vn->t->read_config(vn->tctx, VIRTIO_NET_CFG_STATUS, &status, sizeof status))
+		return unic_dev_error(dev, EIO, "cannot read the virtio-net status field");
+	link->up = status & VIRTIO_NET_S_LINK_UP;
+	return 0;
+}
+
+static void read_mac(struct vnet *vn)
+{
+	struct unic_dev *dev = vn->dev;
+	unsigned i;
+
+	if ((vn->offered & VIRTIO_BIT(VIRTIO_NET_F_MAC)) &&
+	    !vn->t->read_config(vn->tctx, VIRTIO_NET_CFG_MAC, dev->mac, sizeof dev->mac))
+		return;
+	/* 5.1.5: without VIRTIO_NET_F_MAC the driver makes up an address: random, locally administered */
+	srand((unsigned)time(NULL) ^ (unsigned)(uintptr_t)dev);
+	for (i = 0; i < sizeof dev->mac; i++)
+		dev->mac[i] = (uint8_t)rand();
+	dev->mac[0] = (uint8_t)((dev->mac[0] & 0xfe) | 0x02);
+	UNIC_WARN("virtio-net %s: the device gives no MAC address; using a random one", dev->spec.pci_addr);
+}
+
+int virtio_net_attach(struct unic_dev *dev, const struct virtio_transport *t, void *ctx)
+{
+	struct vnet *vn = calloc(1, sizeof *vn);
+
+	if (!vn) {
+		t->close(ctx);
+		return unic_dev_error(dev, ENOMEM, "out of memory");
+	}
+	vn->dev = dev;
+	vn->t = t;
+	vn->tctx = ctx;
+	vn->ring_mem.fd = -1;
+	dev->priv = vn;
+	if (t->reset(ctx))
+		return unic_dev_error(dev, EIO, "virtio device %s did not reset (status stays non-zero)", dev->spec.pci_addr);
+	t->set_status(ctx, VIRTIO_STATUS_ACKNOWLEDGE);
+	t->set_status(ctx, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	vn->offered = t->get_features(ctx);
+	read_mac(vn);
+	/*
+	 * Without ACCESS_PLATFORM the device bypasses the IOMMU (spec 6.1) and takes physical
+	 * addresses - so it is with legacy devices in QEMU behind a vIOMMU. IOVAs would be wrong.
+	 */
+	if (dev->dma_mode == UNIC_DMA_VFIO && !(vn->offered & VIRTIO_BIT(VIRTIO_F_ACCESS_PLATFORM))) {
+		if (geteuid() != 0)
+			return unic_dev_error(dev, EPERM, "virtio-net %s offers no VIRTIO_F_ACCESS_PLATFORM (bit 33): its DMA "
+					      "bypasses the IOMMU and needs physical addresses, which only root can get; "
+					      "give the device iommu_platform=on, or run as root", dev->spec.pci_addr);
+		UNIC_WARN("virtio-net %s offers no VIRTIO_F_ACCESS_PLATFORM (bit 33): its DMA bypasses the IOMMU, so "
+			  "unic gives it physical addresses (root only; DMA not confined)", dev->spec.pci_addr);
+		dev->dma_mode = UNIC_DMA_PHYS;
+	}
+	snprintf(dev->features, sizeof dev->features, "%s", t->name);
+	return 0;
+}
+
+static bool virtio_net_match(uint16_t vendor, uint16_t device)
+{
+	return vendor == VIRTIO_PCI_VENDOR &&
+	       (device == VIRTIO_PCI_DEVICE_NET_LEGACY || device == VIRTIO_PCI_DEVICE_NET_MODERN);
+}
+
+/* A transitional device has both transports; like Linux, prefer the modern one. */
+static int virtio_net_probe(struct unic_dev *dev)
+{
+	const struct virtio_transport *t;
+	void *ctx;
+	int r = virtio_pci_modern_open(dev, &t, &ctx);
+
+	if (r == -ENODEV && dev->device_id == VIRTIO_PCI_DEVICE_NET_LEGACY)
+		r = virtio_pci_legacy_open(dev, &t, &ctx);
+	if (r == -ENODEV)
+		return unic_dev_error(dev, ENODEV, "%s: no usable virtio PCI transport (no virtio capabilities in a "
+				      "mapped memory BAR, and no legacy I/O BAR 0)", dev->spec.pci_addr);
+	if (r)
+		return r;
+	return virtio_net_attach(dev, t, ctx);
+}
+
+/* ---- start: negotiation and queues ---- */
+
+static int negotiate(struct vnet *vn)
+{
+	struct unic_dev *dev = vn->dev;
+	bool modern = !vn->t->fixed_queue_size;
+	size_t i, len;
+
+	vn->features = vn->offered & wanted_features;
+	if (!(vn->features & VIRTIO_BIT(VIRTIO_NET_F_CTRL_VQ)))
+		vn->features &= ~VIRTIO_BIT(VIRTIO_NET_F_CTRL_RX); /* 5.1.3.1: CTRL_RX needs CTRL_VQ */
+	if (modern && !has(vn, VIRTIO_F_VERSION_1))
+		return unic_dev_error(dev, ENOTSUP, "virtio device %s has modern PCI capabilities but does not offer "
+				      "VIRTIO_F_VERSION_1 (bit 32)", dev->spec.pci_addr);
+	if (!has(vn, VIRTIO_F_VERSION_1) && !has(vn, VIRTIO_F_ANY_LAYOUT))
+		UNIC_WARN("legacy virtio device %s offers no VIRTIO_F_ANY_LAYOUT (bit 27): it may want the header in "
+			  "a descriptor of its own", dev->spec.pci_addr);
+	vn->t->set_features(vn->tctx, vn->features);
+	if (has(vn, VIRTIO_F_VERSION_1)) {
+		/* 3.1.1 steps 5-6: FEATURES_OK, then read it back to see the device accepts them */
+		vn->t->set_status(vn->tctx, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+		if (!(vn->t->get_status(vn->tctx) & VIRTIO_STATUS_FEATURES_OK))
+			return unic_dev_error(dev, EIO, "virtio device %s refused features 0x%llx (FEATURES_OK stays clear)",
+					      dev->spec.pci_addr, (unsigned long long)vn->features);
+	}
+	len = strlen(dev->features);
+	len += (size_t)snprintf(dev->features + len, sizeof dev->features - len, " %s",
+				has(vn, VIRTIO_F_RING_PACKED) ? "packed" : "split");
+	for (i = 0; i < UNIC_ARRAY_SIZE(feature_names) && len < sizeof dev->features; i++)
+		if (has(vn, feature_names[i].bit))
+			len += (size_t)snprintf(dev->features + len, sizeof dev->features - len, " %s", feature_names[i].name);
+	return 0;
+}
+
+static uint16_t pow2_floor(uint32_t v)
+{
+	uint16_t p = 1;
+
+	while ((uint32_t)p * 2 <= v && p < VIRTQ_MAX_SIZE)
+		p = (uint16_t)(p * 2);
+	return p;
+}
+
+/* Ring size for a queue: the device's own for legacy, else what the user asked for, capped. */
+static int queue_size(struct vnet *vn, uint16_t index, uint16_t want, uint16_t *size)
+{
+	uint16_t max = vn->t->queue_max(vn->tctx, index);
+
+	if (max == 0 || max > VIRTQ_MAX_SIZE || (max & (max - 1)))
+		return unic_dev_error(vn->dev, EIO, "virtio device %s: queue %u has size %u (must be a power of 2, "
+				      "at most 32768)", vn->dev->spec.pci_addr, index, max);
+	*size = vn->t->fixed_queue_size ? max : pow2_floor(want < max ? want : max);
+	return 0;
+}
+
+static size_t page_align(size_t v) { return (v + RING_MEM_ALIGN - 1) / RING_MEM_ALIGN * RING_MEM_ALIGN; }
+
+static int setup_queues(struct vnet *vn)
+{
+	struct unic_dev *dev = vn->dev;
+	uint16_t sizes[3], wants[3] = { dev->cfg.rx_ring_size, dev->cfg.tx_ring_size, CTRL_QUEUE_SIZE };
+	struct virtq *vqs[3] = { &vn->rx.vq, &vn->tx.vq, &vn->ctrl };
+	size_t off[3], total = 0;
+	bool packed = has(vn, VIRTIO_F_RING_PACKED), event_idx = has(vn, VIRTIO_F_RING_EVENT_IDX);
+	uint16_t nq = has(vn, VIRTIO_NET_F_CTRL_VQ) ? 3 : 2, i;
+	int r;
+
+	for (i = 0; i < nq; i++) {
+		if ((r = queue_size(vn, i, wants[i], &sizes[i])))
+			return r;
+		off[i] = total;
+		total += page_align(virtq_mem_size(sizes[i], packed, vn->t->ring_align));
+	}
+	if ((r = unic_dma_alloc(dev, total + CTRL_BUF_SIZE, &vn->ring_mem)))
+		return r;
+	vn->ctrl_buf = (uint8_t *)vn->ring_mem.virt + total;
+	vn->ctrl_iova = vn->ring_mem.iova + total;
+	for (i = 0; i < nq; i++) {
+		r = virtq_init(vqs[i], i, sizes[i], packed, event_idx, (uint8_t *)vn->ring_mem.virt + off[i],
+			       vn->ring_mem.iova + off[i], vn->t->ring_align);
+		if (r)
+			return unic_dev_error(dev, -r, "cannot set up virtio queue %u: %s", i, strerror(-r));
+		if ((r = vn->t->queue_enable(vn->tctx, vqs[i])))
+			return r;
+	}
+	vn->has_ctrl = nq == 3;
+	vn->rx.vq.stats = &vn->rx.stats;
+	vn->tx.vq.stats = &vn->tx.stats;
+	vn->ctrl.stats = &vn->rx.stats;
+	return 0;
+}
+
+static void init_queue(struct vnet *vn, struct vnet_queue *q)
+{
+	q->vn = vn;
+	q->hdr_len = has(vn, VIRTIO_F_VERSION_1) || has(vn, VIRTIO_NET_F_MRG_RXBUF) ? VIRTIO_NET_HDR_LEN
+										  : VIRTIO_NET_HDR_LEN_LEGACY;
+	q->mrg_rxbuf = has(vn, VIRTIO_NET_F_MRG_RXBUF);
+}
+
+static int virtio_net_start(struct unic_dev *dev)
+{
+	struct vnet *vn = dev->priv;
+	int r;
+
+	if (dev->cfg.rx_queues > 1 || dev->cfg.tx_queues > 1)
+		UNIC_WARN("virtio-net %s: one queue pair only (VIRTIO_NET_F_MQ is not supported yet)", dev->spec.pci_addr);
+	/* 3.1.1: reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK, queues, DRIVER_OK */
+	if (vn->t->reset(vn->tctx))
+		return unic_dev_error(dev, EIO, "virtio device %s did not reset", dev->spec.pci_addr);
+	vn->t->set_status(vn->tctx, VIRTIO_STATUS_ACKNOWLEDGE);
+	vn->t->set_status(vn->tctx, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	if ((r = negotiate(vn)))
+		return r;
+	init_queue(vn, &vn->rx);
+	init_queue(vn, &vn->tx);
+	if (!vn->rx.mrg_rxbuf && dev->pool->room_size - UNIC_HEADROOM < ETH_FRAME_MAX)
+		UNIC_WARN("virtio-net %s: %u-byte buffers without MRG_RXBUF: full-size frames will not fit",
+			  dev->spec.pci_addr, dev->pool->room_size - UNIC_HEADROOM);
+	if ((r = setup_queues(vn)))
+		return r;
+	vn->t->set_status(vn->tctx, (uint8_t)(vn->t->get_status(vn->tctx) | VIRTIO_STATUS_DRIVER_OK));
+	if (vn->t->get_status(vn->tctx) & (VIRTIO_STATUS_FAILED | VIRTIO_STATUS_NEEDS_RESET))
+		return unic_dev_error(dev, EIO, "virtio device %s failed after DRIVER_OK", dev->spec.pci_addr);
+	rx_refill(&vn->rx);
+	dev->num_rxq = dev->num_txq = 1;
+	dev->rxq[0] = &vn->rx;
+	dev->txq[0] = &vn->tx;
+	dev->rxq_stats[0] = &vn->rx.stats;
+	dev->txq_stats[0] = &vn->tx.stats;
+	dev->rx_ring_size = vn->rx.vq.size;
+	dev->tx_ring_size = vn->tx.vq.size;
+	vn->queues_ready = true;
+	if (has(vn, VIRTIO_NET_F_CTRL_RX) && (r = vnet_set_promisc(dev, dev->cfg.promisc)))
+		return r;
+	if (dev->cfg.promisc && !has(vn, VIRTIO_NET_F_CTRL_RX))
+		UNIC_WARN("virtio-net %s cannot switch promiscuous mode (no CTRL_RX); leaving the device's default",
+			  dev->spec.pci_addr);
+	return 0;
+}
+
+/* ---- close ---- */
+
+static void free_queue_bufs(struct virtq *vq, bool bufs)
+{
+	void *tok[BURST];
+	uint16_t got;
+
+	if (!vq->token)
+		return;
+	while ((got = virtq_drain(vq, tok, BURST)) > 0)
+		if (bufs)
+			unic_buf_free_bulk((struct unic_buf **)tok, got);
+	virtq_fini(vq);
+}
+
+static void virtio_net_close(struct unic_dev *dev)
+{
+	struct vnet *vn = dev->priv;
+
+	if (!vn)
+		return;
+	vn->t->reset(vn->tctx); /* the device stops using our memory before we free it */
+	free_queue_bufs(&vn->rx.vq, true);
+	free_queue_bufs(&vn->tx.vq, true);
+	free_queue_bufs(&vn->ctrl, false);
+	unic_dma_free(&vn->ring_mem);
+	vn->t->close(vn->tctx);
+	free(vn);
+	dev->priv = NULL;
+	dev->num_rxq = dev->num_txq = 0;
+	dev->rxq[0] = dev->txq[0] = NULL;
+	dev->rxq_stats[0] = dev->txq_stats[0] = NULL;
+}
 
 const struct unic_driver unic_driver_virtio_net = {
-	.name = "virtio_net",
+	.name = "virtio-net",
 	.match = virtio_net_match,
 	.probe = virtio_net_probe,
-	.start = virtio_net_probe,
+	.start = virtio_net_start,
+	.close = virtio_net_close,
+	.rx_burst = vnet_rx_burst,
+	.tx_burst = vnet_tx_burst,
+	.link = vnet_link,
+	.set_promisc = vnet_set_promisc,
 };

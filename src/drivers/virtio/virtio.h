@@ -1,0 +1,200 @@
+/*
+ * virtio.h - private to the virtio driver: ring formats, the virtqueue (ring
+ * logic, apart from any transport) and the transport ops.
+ *
+ * Layering, as in Linux (virtio_ring.c apart from virtio_pci_*.c):
+ *   virtio_ring.c         split and packed virtqueues over memory it is given
+ *   virtio_pci_legacy.c   virtio 0.9.5 transport: I/O BAR 0
+ *   virtio_pci_modern.c   virtio 1.x PCI transport: vendor capabilities
+ *   virtio_net.c          the unic driver: negotiation, queues, data path
+ * A non-PCI transport (vhost-user: DMA addresses are virtual addresses and
+ * notifications go through an eventfd) plugs in by filling struct
+ * virtio_transport and calling virtio_net_attach().
+ *
+ * References: "Virtual I/O Device (VIRTIO) Version 1.2" (the spec, cited as
+ * "spec 2.7" etc.) and "Virtio PCI Card Specification v0.9.5" (legacy).
+ */
+#ifndef UNIC_VIRTIO_H
+#define UNIC_VIRTIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "internal.h"
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+	       "virtio 1.x rings are little-endian and legacy rings are guest-native: this code assumes a little-endian CPU");
+
+/* ---- device status, spec 2.1 ---- */
+#define VIRTIO_STATUS_ACKNOWLEDGE 1u
+#define VIRTIO_STATUS_DRIVER 2u
+#define VIRTIO_STATUS_DRIVER_OK 4u
+#define VIRTIO_STATUS_FEATURES_OK 8u
+#define VIRTIO_STATUS_NEEDS_RESET 64u
+#define VIRTIO_STATUS_FAILED 128u
+
+/* ---- reserved feature bits, spec 6 ---- */
+#define VIRTIO_F_NOTIFY_ON_EMPTY 24
+#define VIRTIO_F_ANY_LAYOUT 27
+#define VIRTIO_F_RING_INDIRECT_DESC 28
+#define VIRTIO_F_RING_EVENT_IDX 29
+#define VIRTIO_F_VERSION_1 32
+#define VIRTIO_F_ACCESS_PLATFORM 33
+#define VIRTIO_F_RING_PACKED 34
+#define VIRTIO_F_IN_ORDER 35
+#define VIRTIO_F_NOTIFICATION_DATA 38
+#define VIRTIO_BIT(b) (1ull << (b))
+
+/* ---- split virtqueue, spec 2.7 ---- */
+#define VRING_DESC_F_NEXT 1u      /* 2.7.5: chain continues at next */
+#define VRING_DESC_F_WRITE 2u     /* 2.7.5: device writes this buffer */
+#define VRING_AVAIL_F_NO_INTERRUPT 1u /* 2.7.7: driver does not want interrupts */
+#define VRING_USED_F_NO_NOTIFY 1u /* 2.7.10: device does not want notifications */
+
+struct vring_desc {               /* spec 2.7.5 */
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+struct vring_used_elem {          /* spec 2.7.8 */
+	uint32_t id;
+	uint32_t len;
+};
+/* Legacy layout (spec 2.7.2, virtio 0.9.5 2.3): the used ring starts at the next 4096 boundary. */
+#define VIRTIO_LEGACY_RING_ALIGN 4096u
+
+/* ---- packed virtqueue, spec 2.8 ---- */
+#define VRING_PACKED_DESC_F_AVAIL (1u << 7)  /* 2.8.1 */
+#define VRING_PACKED_DESC_F_USED (1u << 15)  /* 2.8.1 */
+#define VRING_PACKED_EVENT_FLAG_ENABLE 0u    /* 2.8.10 */
+#define VRING_PACKED_EVENT_FLAG_DISABLE 1u
+#define VRING_PACKED_EVENT_FLAG_DESC 2u
+#define VRING_PACKED_EVENT_FLAGS_MASK 3u   /* 2.8.10: flags is 2 bits wide */
+#define VRING_PACKED_EVENT_F_WRAP_CTR 15     /* 2.8.10: bit of off_wrap holding the wrap counter */
+
+struct vring_packed_desc {        /* spec 2.8.13 */
+	uint64_t addr;
+	uint32_t len;
+	uint16_t id;
+	uint16_t flags;
+};
+struct vring_packed_event {       /* spec 2.8.10 */
+	uint16_t off_wrap;
+	uint16_t flags;
+};
+
+/* Largest queue the split format allows (spec 2.7: Queue Size up to 32768). */
+#define VIRTQ_MAX_SIZE 32768u
+
+/* One piece of a buffer: a device-readable or device-writable area. */
+struct virtq_sg {
+	uint64_t addr;
+	uint32_t len;
+	bool device_writes;
+};
+
+/*
+ * A virtqueue. The rings live in memory the caller gives (DMA memory, or
+ * plain memory in a test); everything the driver keeps for itself (which
+ * buffer an id stands for, free ids) is in private memory the device cannot
+ * touch. Every value read from the ring is checked against that private state.
+ */
+struct virtq {
+	uint16_t size;            /* descriptors */
+	uint16_t index;           /* queue number on the device */
+	bool packed;
+	bool event_idx;           /* VIRTIO_F_RING_EVENT_IDX negotiated */
+	bool broken;              /* the device wrote a bad value: no more I/O */
+	uint16_t num_free;        /* free descriptors */
+	uint16_t in_flight;       /* buffers the device owns */
+	uint16_t free_head;       /* private free-id list */
+	uint16_t added;           /* buffers added since the last notification check */
+	uint16_t *next_free;      /* [size] private */
+	void **token;             /* [size] per buffer id: caller's pointer, NULL when free */
+	uint16_t *chain;          /* [size] per buffer id: descriptors in its chain */
+	uint32_t *writable;       /* [size] per buffer id: bytes the device may write */
+	struct unic_queue_stats *stats; /* bad_device counted here (may be NULL) */
+
+	/* split */
+	volatile struct vring_desc *desc;
+	volatile uint16_t *avail;  /* flags, idx, ring[size], used_event */
+	volatile uint16_t *used;   /* flags, idx, then elements; avail_event after them */
+	uint16_t avail_idx;        /* shadow of avail->idx */
+	uint16_t last_used;
+
+	/* packed */
+	volatile struct vring_packed_desc *pdesc;
+	volatile struct vring_packed_event *driver_event;
+	volatile struct vring_packed_event *device_event;
+	uint16_t next_avail;       /* ring position of the next descriptor to make available */
+	uint16_t used_pos;         /* ring position of the next used descriptor */
+	bool avail_wrap, used_wrap;
+	uint16_t pending_pos;      /* first descriptor of the unpublished batch */
+	uint16_t pending_flags;    /* its flags, written last to publish the batch */
+
+	/* where the device finds the rings (for the transport) */
+	uint64_t desc_iova, driver_iova, device_iova;
+
+	/* notification: set by the transport */
+	void (*notify)(struct virtq *vq);
+	void *notify_ctx;
+	uint64_t notifications;    /* how many times we notified (tests, tuning) */
+};
+
+/* Bytes of ring memory for a queue; align is the used ring alignment (legacy 4096, else 4). */
+size_t virtq_mem_size(uint16_t size, bool packed, uint32_t align);
+/* Builds a queue over mem (zeroed by this call) whose DMA address is iova. 0 or -errno. */
+int virtq_init(struct virtq *vq, uint16_t index, uint16_t size, bool packed, bool event_idx,
+	       void *mem, uint64_t iova, uint32_t align);
+void virtq_fini(struct virtq *vq);
+/* Adds one buffer made of n pieces (readable ones first). 0, -ENOSPC or -EIO (broken). */
+int virtq_add(struct virtq *vq, const struct virtq_sg *sg, uint16_t n, void *token);
+/* Adds n one-piece buffers, stopping when the ring is full; returns how many. */
+uint16_t virtq_add_batch(struct virtq *vq, const uint64_t *addr, const uint32_t *len, bool device_writes,
+			 void *const *tokens, uint16_t n);
+/* Makes added buffers visible; notifies the device when it asked for it. */
+void virtq_kick(struct virtq *vq);
+/*
+ * Takes up to n completed buffers: their tokens and the lengths the device wrote.
+ * A bad id, length or index is counted (stats->bad_device), the queue is marked
+ * broken, and nothing more is returned from it.
+ */
+uint16_t virtq_get_batch(struct virtq *vq, void **tokens, uint32_t *lens, uint16_t n);
+/* Takes back every buffer still given to the device (after a reset), for freeing. */
+uint16_t virtq_drain(struct virtq *vq, void **tokens, uint16_t n);
+
+/* ---- transport ops ---- */
+struct virtio_transport {
+	const char *name;                  /* "legacy", "modern", "vhost-user" */
+	bool fixed_queue_size;             /* legacy: the device chooses the size */
+	uint32_t ring_align;               /* used ring alignment the transport needs */
+	/* Writes 0 to status and waits until the device says it is reset. 0 or -errno. */
+	int (*reset)(void *t);
+	uint8_t (*get_status)(void *t);
+	void (*set_status)(void *t, uint8_t status);
+	uint64_t (*get_features)(void *t);
+	void (*set_features)(void *t, uint64_t features);
+	/* Device-specific config space (e.g. struct virtio_net_config). 0 or -errno. */
+	int (*read_config)(void *t, uint32_t off, void *buf, uint32_t len);
+	/* Largest size of queue index (0: no such queue). */
+	uint16_t (*queue_max)(void *t, uint16_t index);
+	/* Tells the device where vq's rings are, enables it, and sets vq->notify. */
+	int (*queue_enable)(void *t, struct virtq *vq);
+	/* Frees the transport state (after a reset). */
+	void (*close)(void *t);
+};
+
+/* Config-space offset of the capability cap_id after the one at after (0: the first); < 0 if none. */
+int virtio_pci_find_cap(struct unic_dev *dev, uint8_t cap_id, int after);
+/* The PCI transports: 0 and *ctx set, or -ENODEV when the device does not speak it. */
+int virtio_pci_modern_open(struct unic_dev *dev, const struct virtio_transport **t, void **ctx);
+int virtio_pci_legacy_open(struct unic_dev *dev, const struct virtio_transport **t, void **ctx);
+
+/*
+ * Binds the virtio-net driver to dev over transport t (dev->priv set): reset,
+ * identify, read the MAC. Used by probe for PCI, by other transports, and by tests.
+ */
+int virtio_net_attach(struct unic_dev *dev, const struct virtio_transport *t, void *ctx);
+
+#endif

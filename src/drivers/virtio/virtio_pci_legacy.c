@@ -1,0 +1,167 @@
+/*
+ * virtio_pci_legacy.c - the virtio 0.9.5 PCI transport: every register is in
+ * I/O BAR 0 (Virtio PCI Card Specification v0.9.5, 2.2.2; spec 4.1.4.8).
+ *
+ * Each register access is a pread/pwrite system call (VFIO region or sysfs
+ * resource file), so the data path touches this transport only to notify, and
+ * only when the device asked for it (virtio_ring.c batches that).
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "virtio.h"
+
+#define LEGACY_BAR 0
+/* Legacy register offsets in BAR 0 (0.9.5 2.2.2, spec 4.1.4.8) */
+#define VIRTIO_PCI_HOST_FEATURES 0   /* 32 bits: what the device offers */
+#define VIRTIO_PCI_GUEST_FEATURES 4  /* 32 bits: what the driver accepts */
+#define VIRTIO_PCI_QUEUE_PFN 8       /* 32 bits: ring address / 4096 */
+#define VIRTIO_PCI_QUEUE_NUM 12      /* 16 bits: size of the selected queue (read only) */
+#define VIRTIO_PCI_QUEUE_SEL 14      /* 16 bits */
+#define VIRTIO_PCI_QUEUE_NOTIFY 16   /* 16 bits: write a queue index to notify */
+#define VIRTIO_PCI_STATUS 18         /* 8 bits */
+#define VIRTIO_PCI_ISR 19            /* 8 bits */
+#define VIRTIO_PCI_CONFIG_NO_MSIX 20 /* device config starts here while MSI-X is off */
+#define VIRTIO_PCI_CONFIG_MSIX 24    /* ... and here while it is on (two vector registers) */
+#define VIRTIO_PCI_QUEUE_ADDR_SHIFT 12 /* the PFN is in 4096-byte units */
+
+/* PCI 3.0 6.8.2: MSI-X capability and its enable bit */
+#define PCI_CAP_ID_MSIX 0x11
+#define PCI_MSIX_FLAGS 2
+#define PCI_MSIX_FLAGS_ENABLE 0x8000
+
+#define RESET_WAIT_US 1000
+#define RESET_TRIES 1000
+
+struct legacy {
+	struct unic_dev *dev;
+	uint32_t config_off;
+};
+
+static int legacy_reset(void *ctx)
+{
+	struct legacy *l = ctx;
+	int i;
+
+	unic_io_write8(l->dev, LEGACY_BAR, VIRTIO_PCI_STATUS, 0);
+	/* 0.9.5 2.2.2.1: reading the status back flushes the write and shows the reset is done */
+	for (i = 0; i < RESET_TRIES; i++) {
+		if (unic_io_read8(l->dev, LEGACY_BAR, VIRTIO_PCI_STATUS) == 0)
+			return 0;
+		unic_usleep(RESET_WAIT_US);
+	}
+	return -ETIMEDOUT;
+}
+
+static uint8_t legacy_get_status(void *ctx)
+{
+	struct legacy *l = ctx;
+	return unic_io_read8(l->dev, LEGACY_BAR, VIRTIO_PCI_STATUS);
+}
+
+static void legacy_set_status(void *ctx, uint8_t status)
+{
+	struct legacy *l = ctx;
+	unic_io_write8(l->dev, LEGACY_BAR, VIRTIO_PCI_STATUS, status);
+}
+
+static uint64_t legacy_get_features(void *ctx)
+{
+	struct legacy *l = ctx;
+	return unic_io_read32(l->dev, LEGACY_BAR, VIRTIO_PCI_HOST_FEATURES); /* only 32 feature bits */
+}
+
+static void legacy_set_features(void *ctx, uint64_t features)
+{
+	struct legacy *l = ctx;
+	unic_io_write32(l->dev, LEGACY_BAR, VIRTIO_PCI_GUEST_FEATURES, (uint32_t)features);
+}
+
+static int legacy_read_config(void *ctx, uint32_t off, void *buf, uint32_t len)
+{
+	struct legacy *l = ctx;
+	uint8_t *p = buf;
+	uint32_t i;
+
+	if (len == sizeof(uint16_t)) { /* one access, so a 16-bit field is read whole */
+		uint16_t v = unic_io_read16(l->dev, LEGACY_BAR, l->config_off + off);
+		memcpy(buf, &v, sizeof v);
+		return l->dev->removed ? -EIO : 0;
+	}
+	for (i = 0; i < len; i++)
+		p[i] = unic_io_read8(l->dev, LEGACY_BAR, l->config_off + off + i);
+	return l->dev->removed ? -EIO : 0;
+}
+
+static uint16_t legacy_queue_max(void *ctx, uint16_t index)
+{
+	struct legacy *l = ctx;
+
+	unic_io_write16(l->dev, LEGACY_BAR, VIRTIO_PCI_QUEUE_SEL, index);
+	return unic_io_read16(l->dev, LEGACY_BAR, VIRTIO_PCI_QUEUE_NUM);
+}
+
+static void legacy_notify(struct virtq *vq)
+{
+	struct legacy *l = vq->notify_ctx;
+	unic_io_write16(l->dev, LEGACY_BAR, VIRTIO_PCI_QUEUE_NOTIFY, vq->index);
+}
+
+static int legacy_queue_enable(void *ctx, struct virtq *vq)
+{
+	struct legacy *l = ctx;
+	uint64_t pfn = vq->desc_iova >> VIRTIO_PCI_QUEUE_ADDR_SHIFT;
+
+	if (vq->desc_iova & (VIRTIO_LEGACY_RING_ALIGN - 1) || pfn > UINT32_MAX)
+		return unic_dev_error(l->dev, EINVAL, "legacy virtio queue %u at 0x%llx: the ring must be 4096-aligned "
+				      "below 16 TiB", vq->index, (unsigned long long)vq->desc_iova);
+	if (legacy_queue_max(ctx, vq->index) != vq->size)
+		return unic_dev_error(l->dev, EINVAL, "legacy virtio queue %u: size %u is not the device's", vq->index, vq->size);
+	unic_io_write32(l->dev, LEGACY_BAR, VIRTIO_PCI_QUEUE_PFN, (uint32_t)pfn);
+	vq->notify = legacy_notify;
+	vq->notify_ctx = l;
+	return l->dev->removed ? -EIO : 0;
+}
+
+static void legacy_close(void *ctx) { free(ctx); }
+
+static const struct virtio_transport legacy_ops = {
+	.name = "legacy",
+	.fixed_queue_size = true,
+	.ring_align = VIRTIO_LEGACY_RING_ALIGN,
+	.reset = legacy_reset,
+	.get_status = legacy_get_status,
+	.set_status = legacy_set_status,
+	.get_features = legacy_get_features,
+	.set_features = legacy_set_features,
+	.read_config = legacy_read_config,
+	.queue_max = legacy_queue_max,
+	.queue_enable = legacy_queue_enable,
+	.close = legacy_close,
+};
+
+/* 0.9.5 2.2.2: with MSI-X on, two vector registers come before the device config. */
+static bool msix_enabled(struct unic_dev *dev)
+{
+	uint16_t ctrl;
+	int pos = virtio_pci_find_cap(dev, PCI_CAP_ID_MSIX, 0);
+
+	return pos > 0 && !unic_pci_config_read(dev, &ctrl, sizeof ctrl, pos + PCI_MSIX_FLAGS) &&
+	       (ctrl & PCI_MSIX_FLAGS_ENABLE);
+}
+
+int virtio_pci_legacy_open(struct unic_dev *dev, const struct virtio_transport **t, void **ctx)
+{
+	struct legacy *l;
+
+	if (!dev->bars[LEGACY_BAR].is_io || dev->bars[LEGACY_BAR].io_fd < 0)
+		return unic_dev_error(dev, ENODEV, "%s has no legacy virtio I/O BAR 0", dev->spec.pci_addr);
+	l = calloc(1, sizeof *l);
+	if (!l)
+		return unic_dev_error(dev, ENOMEM, "out of memory");
+	l->dev = dev;
+	l->config_off = msix_enabled(dev) ? VIRTIO_PCI_CONFIG_MSIX : VIRTIO_PCI_CONFIG_NO_MSIX;
+	*t = &legacy_ops;
+	*ctx = l;
+	return 0;
+}

@@ -1,0 +1,708 @@
+/*
+ * virtio-net against a hostile device. A fake transport plays the device on
+ * the ring memory itself (UNIC_DMA_VIRT: DMA addresses are virtual addresses,
+ * as for vhost-user), first as a sane device (frames round-trip byte for byte
+ * over split, packed and legacy-layout rings), then writing used ids out of
+ * range, lengths larger than the buffer, indices that jump ahead, repeated and
+ * looping packed descriptors, bad num_buffers, and random garbage. The driver
+ * must count each (bad_device), stop using the queue, never touch memory out
+ * of bounds (ASan), and give every buffer back on close.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "internal.h"
+#include "../../src/drivers/virtio/virtio.h"
+
+#define POOL_SIZE 1024
+#define RING 64
+#define HDR_NUM_BUFFERS 10
+#define F(b) VIRTIO_BIT(b)
+#define NET_F_MAC 5
+#define NET_F_MRG_RXBUF 15
+#define NET_F_STATUS 16
+#define NET_F_CTRL_VQ 17
+#define NET_F_CTRL_RX 18
+
+enum kind { SPLIT, PACKED, LEGACY, NKINDS };
+static const char *const kind_name[] = { "split", "packed", "legacy" };
+
+/* ---- the fake device ---- */
+struct fq {
+	uint16_t index, size;
+	bool packed;
+	volatile struct vring_desc *desc;
+	volatile uint16_t *avail;
+	volatile uint8_t *used;
+	volatile struct vring_packed_desc *pdesc;
+	uint16_t last_avail, used_idx;     /* split */
+	uint16_t apos, upos;               /* packed */
+	bool awrap, uwrap;
+	unsigned notified;
+};
+
+struct fake {
+	enum kind kind;
+	uint64_t offered, accepted;
+	uint8_t status;
+	uint8_t config[8]; /* mac, status */
+	struct fq q[3];
+	bool promisc;
+	uint8_t ctrl_ack;
+};
+
+static void fq_bind(struct fq *q, struct virtq *vq, bool packed)
+{
+	memset(q, 0, sizeof *q);
+	q->index = vq->index;
+	q->size = vq->size;
+	q->packed = packed;
+	q->awrap = q->uwrap = true;
+	/* DMA addresses are virtual addresses here: the device works from what it was told */
+	if (packed) {
+		q->pdesc = (void *)(uintptr_t)vq->desc_iova;
+	} else {
+		q->desc = (void *)(uintptr_t)vq->desc_iova;
+		q->avail = (void *)(uintptr_t)vq->driver_iova;
+		q->used = (void *)(uintptr_t)vq->device_iova;
+	}
+}
+
+/* Takes the next available descriptor (one of a chain for the control queue). */
+static bool dev_pop(struct fq *q, uint16_t *id, uint64_t *addr, uint32_t *len, uint16_t *flags)
+{
+	if (q->packed) {
+		volatile struct vring_packed_desc *d = &q->pdesc[q->apos];
+		uint16_t f = d->flags;
+		bool av = f & VRING_PACKED_DESC_F_AVAIL, us = f & VRING_PACKED_DESC_F_USED;
+		if (av != q->awrap || us == q->awrap)
+			return false;
+		*id = d->id;
+		*addr = d->addr;
+		*len = d->len;
+		*flags = f;
+		if (++q->apos == q->size) {
+			q->apos = 0;
+			q->awrap = !q->awrap;
+		}
+		return true;
+	}
+	/* like a real device with EVENT_IDX: ask to be notified of anything past what it saw */
+	*(volatile uint16_t *)(q->used + 4 + 8 * q->size) = q->last_avail;
+	if (q->avail[1] == q->last_avail)
+		return false;
+	*id = q->avail[2 + q->last_avail % q->size];
+	q->last_avail++;
+	*addr = q->desc[*id].addr;
+	*len = q->desc[*id].len;
+	*flags = q->desc[*id].flags;
+	return true;
+}
+
+static void dev_split_next(struct fq *q, uint16_t id, uint64_t *addr, uint32_t *len)
+{
+	uint16_t n = q->desc[id].next;
+	*addr = q->desc[n].addr;
+	*len = q->desc[n].len;
+}
+
+/* Marks a buffer used: the device side of spec 2.7.8 / 2.8.7; raw, so it can lie. */
+static void dev_push(struct fq *q, uint32_t id, uint32_t len, uint16_t ndesc)
+{
+	if (q->packed) {
+		volatile struct vring_packed_desc *d = &q->pdesc[q->upos];
+		d->id = (uint16_t)id;
+		d->len = len;
+		d->flags = q->uwrap ? (VRING_PACKED_DESC_F_AVAIL | VRING_PACKED_DESC_F_USED) : 0;
+		q->upos = (uint16_t)(q->upos + ndesc);
+		if (q->upos >= q->size) {
+			q->upos = (uint16_t)(q->upos - q->size);
+			q->uwrap = !q->uwrap;
+		}
+		return;
+	}
+	volatile uint32_t *e = (volatile uint32_t *)(q->used + 4 + 8 * (q->used_idx % q->size));
+	e[0] = id;
+	e[1] = len;
+	q->used_idx++;
+	*(volatile uint16_t *)(q->used + 2) = q->used_idx;
+}
+
+/* The control queue answers at once, from the notification. */
+static void fake_ctrl(struct fake *f, struct fq *q)
+{
+	uint16_t id, flags;
+	uint64_t addr, ack;
+	uint32_t len, acklen;
+
+	while (dev_pop(q, &id, &addr, &len, &flags)) {
+		const uint8_t *cmd = (const uint8_t *)(uintptr_t)addr;
+		if (q->packed) {
+			uint16_t id2, fl2;
+			dev_pop(q, &id2, &ack, &acklen, &fl2);
+		} else {
+			dev_split_next(q, id, &ack, &acklen);
+		}
+		if (cmd[0] == 0 && cmd[1] == 0 && len == 3) /* VIRTIO_NET_CTRL_RX_PROMISC */
+			f->promisc = cmd[2];
+		*(uint8_t *)(uintptr_t)ack = f->ctrl_ack;
+		dev_push(q, id, 1, 2);
+	}
+}
+
+static struct fake *notify_owner;
+static bool fail_features_ok; /* a device that refuses any feature set */
+
+static void fake_notify(struct virtq *vq)
+{
+	struct fq *q = vq->notify_ctx;
+
+	q->notified++;
+	if (q->index == 2)
+		fake_ctrl(notify_owner, q);
+}
+
+static int fake_reset(void *t) { ((struct fake *)t)->status = 0; return 0; }
+static uint8_t fake_get_status(void *t) { return ((struct fake *)t)->status; }
+static void fake_set_status(void *t, uint8_t s)
+{
+	if (fail_features_ok)
+		s &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
+	((struct fake *)t)->status = s;
+}
+static uint64_t fake_get_features(void *t) { return ((struct fake *)t)->offered; }
+static void fake_set_features(void *t, uint64_t f) { ((struct fake *)t)->accepted = f; }
+static int fake_read_config(void *t, uint32_t off, void *buf, uint32_t len)
+{
+	struct fake *f = t;
+	if (off + len > sizeof f->config)
+		return -1;
+	memcpy(buf, f->config + off, len);
+	return 0;
+}
+static uint16_t fake_queue_max(void *t, uint16_t index)
+{
+	struct fake *f = t;
+	if (index > 2)
+		return 0;
+	return f->kind == LEGACY ? (index == 2 ? 16 : RING) : 256;
+}
+static int fake_queue_enable(void *t, struct virtq *vq)
+{
+	struct fake *f = t;
+	fq_bind(&f->q[vq->index], vq, f->accepted & F(VIRTIO_F_RING_PACKED));
+	vq->notify = fake_notify;
+	vq->notify_ctx = &f->q[vq->index];
+	return 0;
+}
+static void fake_close(void *t) { (void)t; }
+
+static const struct virtio_transport fake_modern = {
+	.name = "fake", .ring_align = 4, .reset = fake_reset, .get_status = fake_get_status,
+	.set_status = fake_set_status, .get_features = fake_get_features, .set_features = fake_set_features,
+	.read_config = fake_read_config, .queue_max = fake_queue_max, .queue_enable = fake_queue_enable,
+	.close = fake_close,
+};
+static const struct virtio_transport fake_legacy = {
+	.name = "fake-legacy", .fixed_queue_size = true, .ring_align = VIRTIO_LEGACY_RING_ALIGN,
+	.reset = fake_reset, .get_status = fake_get_status, .set_status = fake_set_status,
+	.get_features = fake_get_features, .set_features = fake_set_features, .read_config = fake_read_config,
+	.queue_max = fake_queue_max, .queue_enable = fake_queue_enable, .close = fake_close,
+};
+
+/* ---- the unic side ---- */
+static struct unic_mempool *pool;
+static struct unic_dev *dev;
+static struct fake fk;
+
+static uint16_t hdr_len(void)
+{
+	return (fk.accepted & (F(VIRTIO_F_VERSION_1) | F(NET_F_MRG_RXBUF))) ? 12 : 10;
+}
+
+static uint64_t offer_mask = ~0ull; /* features a test device leaves out */
+
+static bool setup(enum kind kind)
+{
+	static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+
+	memset(&fk, 0, sizeof fk);
+	fk.kind = kind;
+	fk.offered = F(NET_F_MAC) | F(NET_F_STATUS) | F(NET_F_CTRL_VQ) | F(NET_F_CTRL_RX) | F(NET_F_MRG_RXBUF) |
+		     F(VIRTIO_F_RING_EVENT_IDX) | F(VIRTIO_F_ANY_LAYOUT);
+	if (kind != LEGACY)
+		fk.offered |= F(VIRTIO_F_VERSION_1) | F(VIRTIO_F_ACCESS_PLATFORM);
+	if (kind == PACKED)
+		fk.offered |= F(VIRTIO_F_RING_PACKED);
+	if (kind == LEGACY) /* the oldest kind of device: 10-byte header, no event index, no merging */
+		fk.offered &= ~(F(NET_F_MRG_RXBUF) | F(VIRTIO_F_RING_EVENT_IDX));
+	fk.offered &= offer_mask;
+	memcpy(fk.config, mac, 6);
+	fk.config[6] = 1; /* VIRTIO_NET_S_LINK_UP */
+	fk.ctrl_ack = 0;
+	notify_owner = &fk;
+
+	memset(dev, 0, sizeof *dev);
+	unic_config_init(&dev->cfg);
+	dev->cfg.rx_ring_size = RING;
+	dev->cfg.tx_ring_size = RING;
+	dev->cfg.buf_size = 2048;
+	dev->config_fd = dev->lock_fd = dev->vfio_group_fd = dev->vfio_device_fd = -1;
+	dev->dma_mode = UNIC_DMA_VIRT;
+	dev->drv = &unic_driver_virtio_net;
+	dev->pool = pool;
+	snprintf(dev->spec.pci_addr, sizeof dev->spec.pci_addr, "fake");
+	if (virtio_net_attach(dev, kind == LEGACY ? &fake_legacy : &fake_modern, &fk)) {
+		printf("attach: %s\n", dev->err);
+		return false;
+	}
+	if (dev->drv->start(dev)) {
+		printf("start: %s\n", dev->err);
+		return false;
+	}
+	return true;
+}
+
+static void teardown(void)
+{
+	dev->drv->close(dev);
+	/* every buffer the rings held is back */
+	CHECK(unic_mempool_free_count(pool) == POOL_SIZE);
+}
+
+static void fill_frame(uint8_t *p, uint16_t len, uint32_t seq)
+{
+	uint16_t j;
+	for (j = 0; j < len; j++)
+		p[j] = (uint8_t)(seq * 7 + j * 13 + (j >> 8));
+	memcpy(p, &seq, sizeof seq);
+}
+
+/* Device: take what tx gave, check the zeroed header, loop it into rx. Returns frames moved. */
+static unsigned device_loopback(void)
+{
+	static uint8_t wire[RING][2048];
+	static uint32_t wlen[RING];
+	struct fq *tx = &fk.q[1], *rx = &fk.q[0];
+	unsigned n = 0, i, bad_hdr = 0;
+	uint16_t id, flags, h = hdr_len();
+	uint64_t addr;
+	uint32_t len;
+
+	while (n < RING && dev_pop(tx, &id, &addr, &len, &flags)) {
+		const uint8_t *p = (const uint8_t *)(uintptr_t)addr;
+		for (i = 0; i < h; i++)
+			bad_hdr += p[i] != 0;
+		CHECK(!(flags & VRING_DESC_F_WRITE) && len > h && len - h <= sizeof wire[0]);
+		wlen[n] = len - h;
+		memcpy(wire[n], p + h, wlen[n]);
+		dev_push(tx, id, 0, 1);
+		n++;
+	}
+	CHECK(bad_hdr == 0);
+	for (i = 0; i < n; i++) {
+		uint8_t *p;
+		CHECK(dev_pop(rx, &id, &addr, &len, &flags));
+		CHECK(flags & VRING_DESC_F_WRITE);
+		CHECK(len >= wlen[i] + h);
+		p = (uint8_t *)(uintptr_t)addr;
+		memset(p, 0, h);
+		if (h == 12)
+			p[HDR_NUM_BUFFERS] = 1;
+		memcpy(p + h, wire[i], wlen[i]);
+		dev_push(rx, id, wlen[i] + h, 1);
+	}
+	return n;
+}
+
+static void test_sane(enum kind kind)
+{
+	struct unic_buf *bufs[RING], *rx[RING];
+	struct unic_stats st;
+	struct unic_link link;
+	uint8_t mac[6];
+	uint32_t seq = 0, expect = 0;
+	unsigned round, i, tx_calls = 0;
+	uint16_t got;
+
+	if (!setup(kind)) {
+		CHECK(!"setup");
+		return;
+	}
+	CHECK(dev->num_rxq == 1 && dev->num_txq == 1);
+	CHECK(unic_mac(dev, mac) == 0 && mac[0] == 0x52 && mac[5] == 0x56);
+	CHECK(unic_link(dev, &link) == 0 && link.up);
+	CHECK(hdr_len() == (kind == LEGACY ? 10 : 12));
+	CHECK(!!(fk.accepted & F(VIRTIO_F_RING_PACKED)) == (kind == PACKED));
+	CHECK(dev->rx_ring_size == RING);
+	CHECK(unic_set_promisc(dev, true) == 0 && fk.promisc);
+	CHECK(unic_set_promisc(dev, false) == 0 && !fk.promisc);
+	fk.ctrl_ack = 1; /* VIRTIO_NET_ERR */
+	CHECK(unic_set_promisc(dev, true) != 0);
+	fk.ctrl_ack = 0;
+
+	for (round = 0; round < 20; round++) {
+		uint16_t n = (uint16_t)(5 + round * 3 % 40), sent, left;
+		CHECK(unic_buf_alloc_bulk(pool, bufs, n) == n);
+		for (i = 0; i < n; i++) {
+			bufs[i]->len = (uint16_t)(60 + (seq * 97) % 1455);
+			fill_frame(unic_buf_data(bufs[i]), bufs[i]->len, seq++);
+		}
+		sent = unic_tx_burst(dev, 0, bufs, n);
+		tx_calls++;
+		unic_buf_free_bulk(bufs + sent, n - sent);
+		CHECK(sent == n);
+		CHECK(device_loopback() == sent);
+		left = sent;
+		while (left) {
+			got = unic_rx_burst(dev, 0, rx, left);
+			if (!got)
+				break;
+			for (i = 0; i < got; i++) {
+				uint8_t want[2048];
+				uint16_t len = (uint16_t)(60 + (expect * 97) % 1455);
+				fill_frame(want, len, expect++);
+				CHECK(rx[i]->len == len && rx[i]->data_off == UNIC_HEADROOM);
+				CHECK(rx[i]->len == len && !memcmp(unic_buf_data(rx[i]), want, len));
+			}
+			unic_buf_free_bulk(rx, got);
+			left = (uint16_t)(left - got);
+		}
+		CHECK(left == 0);
+	}
+	CHECK(unic_stats(dev, &st) == 0);
+	CHECK(st.tx_packets == seq && st.rx_packets == seq && st.bad_device == 0 && st.rx_dropped == 0);
+	/* at most one notification per burst: never one per packet */
+	CHECK(fk.q[1].notified <= tx_calls);
+	printf("sane %s: %u frames round-trip, %u tx notifications for %u bursts, rx %u notifications\n",
+	       kind_name[kind], seq, fk.q[1].notified, tx_calls, fk.q[0].notified);
+	teardown();
+}
+
+/* ---- hostile cases ---- */
+enum attack {
+	ID_OUT_OF_RANGE, LEN_TOO_BIG, IDX_JUMP, ID_REPEAT, ID_NOT_GIVEN, HDR_SHORT,
+	NUMBUF_ZERO, NUMBUF_HUGE, PACKED_LOOP, TX_LEN, TX_ID_RANGE, NATTACKS
+};
+static const char *const attack_name[] = {
+	"id out of range", "length larger than buffer", "used index jumps ahead", "id repeated",
+	"id never given", "length below header", "num_buffers 0", "num_buffers huge", "packed flags loop",
+	"tx used length", "tx id out of range",
+};
+
+static uint64_t bad_count(void)
+{
+	struct unic_stats st;
+	unic_stats(dev, &st);
+	return st.bad_device;
+}
+
+/* One valid receive: write a frame into the next rx buffer and mark it used. */
+static void dev_rx_one(uint16_t flen, uint16_t *id_out, uint32_t *buflen_out)
+{
+	struct fq *q = &fk.q[0];
+	uint16_t id, flags, h = hdr_len();
+	uint64_t addr;
+	uint32_t len;
+	uint8_t *p;
+
+	CHECK(dev_pop(q, &id, &addr, &len, &flags));
+	p = (uint8_t *)(uintptr_t)addr;
+	memset(p, 0, h);
+	if (h == 12)
+		p[HDR_NUM_BUFFERS] = 1;
+	fill_frame(p + h, flen, 1);
+	if (id_out)
+		*id_out = id;
+	if (buflen_out)
+		*buflen_out = len;
+}
+
+static void test_attack(enum kind kind, enum attack a)
+{
+	struct fq *rq = &fk.q[0], *tq = &fk.q[1];
+	struct unic_buf *bufs[RING];
+	uint16_t id, flags, h, i;
+	uint32_t len;
+	uint64_t addr;
+	bool applies = true;
+	uint16_t got_before;
+
+	if (!setup(kind)) {
+		CHECK(!"setup");
+		return;
+	}
+	h = hdr_len();
+	/* a good frame first: the driver works until the device lies */
+	dev_rx_one(100, &id, &len);
+	dev_push(rq, id, 100u + h, 1);
+	got_before = unic_rx_burst(dev, 0, bufs, RING);
+	CHECK(got_before == 1);
+	unic_buf_free_bulk(bufs, got_before);
+
+	switch (a) {
+	case ID_OUT_OF_RANGE:
+		dev_rx_one(100, &id, &len);
+		dev_push(rq, 0xfff0u + rq->size, 100u + h, 1);
+		break;
+	case LEN_TOO_BIG:
+		dev_rx_one(100, &id, &len);
+		dev_push(rq, id, len + 1, 1);
+		break;
+	case IDX_JUMP:
+		if (kind == PACKED) { /* packed has no index: a used flag far ahead is just not seen */
+			applies = false;
+			break;
+		}
+		dev_rx_one(100, &id, &len);
+		dev_push(rq, id, 100u + h, 1);
+		rq->used_idx = (uint16_t)(rq->used_idx + rq->size + 1);
+		*(volatile uint16_t *)(rq->used + 2) = rq->used_idx;
+		break;
+	case ID_REPEAT:
+		dev_rx_one(100, &id, &len);
+		dev_push(rq, id, 100u + h, 1);
+		dev_push(rq, id, 100u + h, 1);
+		break;
+	case ID_NOT_GIVEN: /* tx has one buffer out; the device returns another id */
+		CHECK(unic_buf_alloc_bulk(pool, bufs, 1) == 1);
+		bufs[0]->len = 60;
+		CHECK(unic_tx_burst(dev, 0, bufs, 1) == 1);
+		CHECK(dev_pop(tq, &id, &addr, &len, &flags));
+		dev_push(tq, (uint16_t)((id + 7) % tq->size), 0, 1);
+		/* tx reclaims only when short of descriptors: ask for a full ring to force it */
+		{
+			struct unic_buf *many[RING];
+			uint16_t s;
+			CHECK(unic_buf_alloc_bulk(pool, many, RING) == RING);
+			for (i = 0; i < RING; i++)
+				many[i]->len = 60;
+			s = unic_tx_burst(dev, 0, many, RING);
+			unic_buf_free_bulk(many + s, (uint32_t)(RING - s));
+		}
+		CHECK(bad_count() == 1);
+		break;
+	case HDR_SHORT:
+		dev_rx_one(100, &id, &len);
+		dev_push(rq, id, h - 1u, 1);
+		break;
+	case NUMBUF_ZERO:
+	case NUMBUF_HUGE:
+		if (h != 12) {
+			applies = false;
+			break;
+		}
+		dev_rx_one(100, &id, &len);
+		{
+			uint8_t *p = (uint8_t *)(uintptr_t)(kind == PACKED ? rq->pdesc[(rq->apos + rq->size - 1) % rq->size].addr
+									   : rq->desc[id].addr);
+			uint16_t nb = a == NUMBUF_ZERO ? 0 : 60000;
+			memcpy(p + HDR_NUM_BUFFERS, &nb, 2);
+		}
+		dev_push(rq, id, 100u + h, 1);
+		break;
+	case PACKED_LOOP:
+		if (kind != PACKED) {
+			applies = false;
+			break;
+		}
+		/* every descriptor of the ring marked used, all with the same id */
+		dev_rx_one(100, &id, &len);
+		for (i = 0; i < rq->size; i++)
+			dev_push(rq, id, 100u + h, 1);
+		break;
+	case TX_LEN:
+	case TX_ID_RANGE:
+		CHECK(unic_buf_alloc_bulk(pool, bufs, 1) == 1);
+		bufs[0]->len = 60;
+		CHECK(unic_tx_burst(dev, 0, bufs, 1) == 1);
+		CHECK(dev_pop(tq, &id, &addr, &len, &flags));
+		dev_push(tq, a == TX_LEN ? id : 9999u, a == TX_LEN ? 10u : 0u, 1);
+		{
+			struct unic_buf *many[RING];
+			uint16_t s;
+			CHECK(unic_buf_alloc_bulk(pool, many, RING) == RING);
+			for (i = 0; i < RING; i++)
+				many[i]->len = 60;
+			s = unic_tx_burst(dev, 0, many, RING);
+			unic_buf_free_bulk(many + s, (uint32_t)(RING - s));
+			/* broken: tx takes nothing more */
+			CHECK(unic_buf_alloc_bulk(pool, many, 1) == 1);
+			many[0]->len = 60;
+			CHECK(unic_tx_burst(dev, 0, many, 1) == 0);
+			unic_buf_free(many[0]);
+		}
+		CHECK(bad_count() == 1);
+		break;
+	default:
+		break;
+	}
+	if (applies && a != ID_NOT_GIVEN && a != TX_LEN && a != TX_ID_RANGE) {
+		uint16_t got = unic_rx_burst(dev, 0, bufs, RING);
+		/* ID_REPEAT / PACKED_LOOP: the first of the repeats is a real frame */
+		unic_buf_free_bulk(bufs, got);
+		CHECK(got <= 1);
+		CHECK(bad_count() == 1);
+		/* broken: a later valid frame is not taken, the count does not grow */
+		if (rq->packed || (uint16_t)(rq->used_idx - rq->last_avail) < rq->size) {
+			if (dev_pop(rq, &id, &addr, &len, &flags))
+				dev_push(rq, id, 100u + h, 1);
+		}
+		CHECK(unic_rx_burst(dev, 0, bufs, RING) == 0);
+		CHECK(bad_count() == 1);
+	}
+	if (applies)
+		printf("hostile %s / %s: counted %llu, queue stopped\n", kind_name[kind], attack_name[a],
+		       (unsigned long long)bad_count());
+	teardown();
+}
+
+/* A frame spread over 3 buffers (MRG_RXBUF) is dropped whole and counted; the next one is fine. */
+static void test_merged(enum kind kind)
+{
+	struct fq *rq = &fk.q[0];
+	struct unic_buf *bufs[RING];
+	struct unic_stats st;
+	uint16_t id, ids[3], h, i;
+	uint32_t len;
+
+	if (!setup(kind)) {
+		CHECK(!"setup");
+		return;
+	}
+	h = hdr_len();
+	for (i = 0; i < 3; i++) {
+		dev_rx_one(100, &ids[i], &len);
+		if (i == 0) {
+			uint8_t *p = (uint8_t *)(uintptr_t)(rq->packed ? rq->pdesc[(rq->apos + rq->size - 1) % rq->size].addr
+								       : rq->desc[ids[0]].addr);
+			p[HDR_NUM_BUFFERS] = 3;
+		}
+	}
+	for (i = 0; i < 3; i++)
+		dev_push(rq, ids[i], i ? 1000u : 1000u + h, 1);
+	dev_rx_one(80, &id, &len);
+	dev_push(rq, id, 80u + h, 1);
+	CHECK(unic_rx_burst(dev, 0, bufs, RING) == 1);
+	CHECK(bufs[0]->len == 80);
+	unic_buf_free(bufs[0]);
+	unic_stats(dev, &st);
+	CHECK(st.rx_dropped == 1 && st.bad_device == 0 && st.rx_packets == 1);
+	printf("merged %s: 3-buffer frame dropped (rx_dropped %llu), next frame received\n", kind_name[kind],
+	       (unsigned long long)st.rx_dropped);
+	teardown();
+}
+
+/* Random bytes over everything the device can write; only ASan and the pool count judge. */
+static void test_garbage(enum kind kind, unsigned trials)
+{
+	struct unic_buf *bufs[RING];
+	unsigned t, broke = 0;
+	uint16_t q, got, i;
+
+	srand(12345 + kind);
+	for (t = 0; t < trials; t++) {
+		if (!setup(kind)) {
+			CHECK(!"setup");
+			return;
+		}
+		CHECK(unic_buf_alloc_bulk(pool, bufs, 8) == 8);
+		for (i = 0; i < 8; i++)
+			bufs[i]->len = 60;
+		got = unic_tx_burst(dev, 0, bufs, 8);
+		unic_buf_free_bulk(bufs + got, 8u - got);
+		for (q = 0; q < 2; q++) {
+			struct fq *f = &fk.q[q];
+			uint8_t *p;
+			size_t n;
+			if (f->packed) {
+				p = (uint8_t *)(uintptr_t)f->pdesc;
+				n = virtq_mem_size(f->size, true, 4);
+			} else {
+				p = (uint8_t *)(uintptr_t)f->used;
+				n = 4 + 8u * f->size + 2;
+			}
+			for (size_t j = 0; j < n; j++)
+				if (rand() % 4 == 0)
+					p[j] = (uint8_t)rand();
+		}
+		for (i = 0; i < 3; i++) {
+			got = unic_rx_burst(dev, 0, bufs, RING);
+			unic_buf_free_bulk(bufs, got);
+			CHECK(unic_buf_alloc_bulk(pool, bufs, RING) == RING);
+			for (q = 0; q < RING; q++)
+				bufs[q]->len = 60;
+			got = unic_tx_burst(dev, 0, bufs, RING);
+			unic_buf_free_bulk(bufs + got, (uint32_t)(RING - got));
+		}
+		broke += bad_count() > 0;
+		teardown();
+	}
+	CHECK(broke > 0);
+	printf("garbage %s: %u trials, %u caught a bad value, no access out of bounds\n", kind_name[kind], trials, broke);
+}
+
+/* A device that offers less still works with what it offers; a missing required bit is named. */
+static void test_tolerant(void)
+{
+	struct unic_buf *b[4];
+	struct unic_link link;
+	uint8_t mac[6];
+
+	offer_mask = F(VIRTIO_F_VERSION_1); /* no MAC, STATUS, CTRL_VQ, MRG_RXBUF, EVENT_IDX */
+	CHECK(setup(SPLIT));
+	CHECK(unic_link(dev, &link) == 0 && link.up); /* 5.1.4.2: up without STATUS */
+	CHECK(unic_mac(dev, mac) == 0 && (mac[0] & 3) == 2); /* random, locally administered, unicast */
+	CHECK(unic_set_promisc(dev, true) == -ENOTSUP && strstr(dev->err, "bit 18"));
+	CHECK(unic_buf_alloc_bulk(pool, b, 4) == 4);
+	for (int i = 0; i < 4; i++)
+		b[i]->len = 60;
+	CHECK(unic_tx_burst(dev, 0, b, 4) == 4);
+	CHECK(device_loopback() == 4);
+	CHECK(unic_rx_burst(dev, 0, b, 4) == 4);
+	unic_buf_free_bulk(b, 4);
+	teardown();
+	printf("tolerant: a device offering only VERSION_1 works (link up, random MAC %02x:..., no promisc)\n", mac[0]);
+
+	offer_mask = ~F(VIRTIO_F_VERSION_1); /* modern transport without VERSION_1 */
+	CHECK(!setup(PACKED));
+	CHECK(strstr(dev->err, "VIRTIO_F_VERSION_1 (bit 32)") != NULL);
+	dev->drv->close(dev);
+	offer_mask = ~0ull;
+	fail_features_ok = true;
+	CHECK(!setup(SPLIT));
+	CHECK(strstr(dev->err, "FEATURES_OK") != NULL);
+	dev->drv->close(dev);
+	fail_features_ok = false;
+	CHECK(unic_mempool_free_count(pool) == POOL_SIZE);
+}
+
+int main(void)
+{
+	struct unic_dev scratch;
+	int k, a;
+
+	memset(&scratch, 0, sizeof scratch);
+	scratch.dma_mode = UNIC_DMA_VIRT;
+	scratch.config_fd = scratch.lock_fd = scratch.vfio_group_fd = scratch.vfio_device_fd = -1;
+	pool = unic_mempool_create(&scratch, POOL_SIZE, 2048);
+	CHECK(pool != NULL);
+	if (!pool) {
+		printf("mempool: %s\n", scratch.err);
+		return check_summary("virtio_hostile");
+	}
+	dev = calloc(1, sizeof *dev);
+	for (k = 0; k < NKINDS; k++) {
+		test_sane((enum kind)k);
+		for (a = 0; a < NATTACKS; a++)
+			test_attack((enum kind)k, (enum attack)a);
+		test_merged(k == LEGACY ? SPLIT : (enum kind)k);
+		test_garbage((enum kind)k, 200);
+	}
+	test_tolerant();
+	free(dev);
+	unic_mempool_destroy(pool);
+	return check_summary("virtio_hostile");
+}
