@@ -34,7 +34,10 @@ GUEST_APPS := $(patsubst apps/%.c,$(BUILD)/lab/bin/%,$(APP_SRC))
 
 # libpcap is used by unic-pcap only (the library itself needs nothing beyond libc).
 PCAP_LIBS := $(shell pkg-config --libs libpcap 2>/dev/null || echo -lpcap)
-PCAP_STATIC := $(shell pkg-config --static --libs libpcap 2>/dev/null || echo -lpcap)
+# Debian ships no libsystemd.a: the static unic-pcap gets apps/static/sd-daemon-stub.c instead.
+# -Wl,--no-warnings hides glibc's "getpwnam_r in static binaries" notes from libpcap/libdbus code
+# unic-pcap never calls (a failed link still fails, with only collect2's line).
+PCAP_STATIC := $(filter-out -lsystemd,$(shell pkg-config --static --libs libpcap 2>/dev/null || echo -lpcap))
 
 .PHONY: all lib apps tests lab-bins check unit lab fuzz demo bench install clean setup
 all: lib apps tests lab-bins
@@ -79,10 +82,10 @@ $(BUILD)/bin/%: apps/%.c $(APP_COMMON) $(BUILD)/libunic.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD   $@",true)
 	$(Q)$(CC) $(BASE) -Iapps $(CFLAGS) -o $@ $< $(APP_COMMON) $(BUILD)/libunic.a -lm
-$(BUILD)/lab/bin/unic-pcap: apps/unic-pcap.c $(APP_COMMON) $(BUILD)/libunic.a
+$(BUILD)/lab/bin/unic-pcap: apps/unic-pcap.c $(APP_COMMON) apps/static/sd-daemon-stub.c $(BUILD)/libunic.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD   $@",true)
-	$(Q)$(CC) $(BASE) -Iapps $(CFLAGS) -static -o $@ $< $(APP_COMMON) $(BUILD)/libunic.a $(PCAP_STATIC) -lm
+	$(Q)$(CC) $(BASE) -Iapps $(CFLAGS) -static -o $@ $< $(APP_COMMON) apps/static/sd-daemon-stub.c $(BUILD)/libunic.a $(PCAP_STATIC) -lm -Wl,--no-warnings
 $(BUILD)/lab/bin/unic-%: apps/unic-%.c $(APP_COMMON) $(BUILD)/libunic.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD   $@",true)

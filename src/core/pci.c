@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -247,21 +248,31 @@ void unic_io_write16(struct unic_dev *dev, int bar, uint32_t off, uint16_t v) { 
 void unic_io_write32(struct unic_dev *dev, int bar, uint32_t off, uint32_t v) { io_write(dev, bar, off, v, 4); }
 
 /* ---- kernel network interfaces of a device ---- */
+/*
+ * An interface belongs to the device when its /sys/class/net/IF/device link
+ * resolves to the device or below it: virtio-net's interface hangs off an
+ * intermediate virtioN device (…/0000:00:03.0/virtio0), not the PCI device.
+ */
 int unic_pci_netdevs(const char *bdf, char names[][32], int max)
 {
-	char path[256];
+	char path[300], real[PATH_MAX], want[64];
 	struct dirent *e;
 	int n = 0;
-	DIR *d;
+	DIR *d = opendir("/sys/class/net");
 
-	snprintf(path, sizeof path, SYSFS_PCI "/devices/%s/net", bdf);
-	d = opendir(path);
 	if (!d)
 		return 0;
+	snprintf(want, sizeof want, "/%s", bdf);
 	while ((e = readdir(d)) && n < max) {
+		char *hit;
 		if (e->d_name[0] == '.')
 			continue;
-		snprintf(names[n++], 32, "%.31s", e->d_name);
+		snprintf(path, sizeof path, "/sys/class/net/%s/device", e->d_name);
+		if (!realpath(path, real))
+			continue;
+		hit = strstr(real, want);
+		if (hit && (hit[strlen(want)] == '/' || hit[strlen(want)] == 0))
+			snprintf(names[n++], 32, "%.31s", e->d_name);
 	}
 	closedir(d);
 	return n;

@@ -1,14 +1,176 @@
-/* igb.c - placeholder until the driver lands: matches nothing. */
+/*
+ * igb.c - Intel 82576 (8086:10c9 and its copper variants).
+ *
+ * Follows the 82576 datasheet's initialization (4.5): reset, interrupts
+ * masked, MAC from RAL0/RAH0 (intel_common.c); then receive (4.5.9) and
+ * transmit (4.5.10) queues with advanced descriptors, RSS over the receive
+ * queues, and the copper link through the PHY. The 82576 reports no link
+ * after a reset until the driver sets it up (CTRL.SLU and an
+ * auto-negotiation restart): QEMU's model and real parts alike.
+ */
 #include <errno.h>
 
-#include "internal.h"
+#include "intel_common.h"
 
-static bool igb_match(uint16_t vendor, uint16_t device) { return false; }
-static int igb_probe(struct unic_dev *dev) { return -ENOTSUP; }
+/* Device ids: copper parts only, the link setup below is the copper one (82576 1.4, Table 1-9) */
+#define IGB_DEV_82576 0x10C9
+#define IGB_DEV_82576_QUAD_COPPER 0x10E8
+#define IGB_DEV_82576_QUAD_COPPER_ET2 0x1526
+#define IGB_DEV_82576_NS 0x150A
+
+/* Extended interrupt mask clear (82576 8.8.8) */
+#define IGB_EIMC 0x01528
+
+/* Queue register blocks: receive 0xC000 + 0x40 * n, transmit 0xE000 + 0x40 * n (82576 8.10, 8.12) */
+#define IGB_RXQ_BASE 0x0C000
+#define IGB_TXQ_BASE 0x0E000
+#define IGB_QUEUE_STRIDE 0x40
+#define IGB_MAX_QUEUES 8           /* RSS spreads over at most 8 queues (82576 7.1.2.8) */
+
+/* SRRCTL, per receive queue (82576 8.10.6) */
+#define IGB_Q_SRRCTL 0x0C
+#define IGB_SRRCTL_BSIZEPKT_UNIT 1024u  /* packet buffer size in 1 KB units, bits 6:0 */
+#define IGB_SRRCTL_BSIZEPKT_MAX 0x7Fu
+#define IGB_SRRCTL_DESCTYPE_ADV_ONEBUF (1u << 25)
+#define IGB_SRRCTL_DROP_EN (1u << 31)   /* a full queue drops instead of stalling the others */
+
+/* RXDCTL / TXDCTL (82576 8.10.9, 8.12.13) */
+#define IGB_DCTL_ENABLE (1u << 25)
+#define IGB_QUEUE_ENABLE_TIMEOUT_MS 10u
+
+/* Advanced transmit data descriptor (82576 7.2.2.3) */
+#define IGB_TXD_DTYP_ADV_DATA 0x3u
+#define IGB_TXD_PAYLEN_SHIFT 14
+
+/* MRQC (82576 8.10.24): RSS without virtualization; UDP over IPv4/IPv6 hashed on ports too */
+#define IGB_MRQC_RSS 0x2u
+#define IGB_MRQC_RSS_IPV4_UDP (1u << 22)
+#define IGB_MRQC_RSS_IPV6_UDP (1u << 23)
+
+#define IGB_LINK_TIMEOUT_MS 4000u  /* auto-negotiation takes up to a few seconds */
+
+static const struct intel_chip igb_chip = {
+	.name = "igb (82576)",
+	.max_rx_queues = IGB_MAX_QUEUES,
+	.max_tx_queues = IGB_MAX_QUEUES,
+	.rxq_base = IGB_RXQ_BASE,
+	.txq_base = IGB_TXQ_BASE,
+	.queue_stride = IGB_QUEUE_STRIDE,
+	.tx_dtyp = IGB_TXD_DTYP_ADV_DATA,
+	.tx_paylen_shift = IGB_TXD_PAYLEN_SHIFT,
+	.mrqc_rss = IGB_MRQC_RSS,
+	.mrqc_fields = INTEL_MRQC_RSS_IPV4_TCP | INTEL_MRQC_RSS_IPV4 | INTEL_MRQC_RSS_IPV6_TCP | INTEL_MRQC_RSS_IPV6 |
+		       IGB_MRQC_RSS_IPV4_UDP | IGB_MRQC_RSS_IPV6_UDP,
+	.reta_shift = 0,
+	.eimc = IGB_EIMC,
+};
+
+static bool igb_match(uint16_t vendor, uint16_t device)
+{
+	return vendor == INTEL_VENDOR && (device == IGB_DEV_82576 || device == IGB_DEV_82576_QUAD_COPPER ||
+					  device == IGB_DEV_82576_QUAD_COPPER_ET2 || device == IGB_DEV_82576_NS);
+}
+
+static int igb_probe(struct unic_dev *dev)
+{
+	return intel_probe(dev, &igb_chip);
+}
+
+/* Sets a queue's enable bit and waits until the device reports it (82576 4.5.9 step 6, 4.5.10). */
+static int igb_enable_queue(struct unic_dev *dev, uint32_t dctl)
+{
+	struct intel_priv *p = intel_priv(dev);
+	int r;
+
+	intel_wr(p, dctl, intel_rd(p, dctl) | IGB_DCTL_ENABLE);
+	r = intel_wait_reg(dev, dctl, IGB_DCTL_ENABLE, IGB_DCTL_ENABLE, IGB_QUEUE_ENABLE_TIMEOUT_MS);
+	if (r == -ETIMEDOUT)
+		return unic_dev_error(dev, EIO, "igb: queue control register %#x did not report the queue enabled",
+				      dctl);
+	return r;
+}
+
+/* Queues are disabled while their rings are programmed (queue 0 comes out of reset enabled). */
+static void igb_disable_queues(struct unic_dev *dev)
+{
+	struct intel_priv *p = intel_priv(dev);
+	uint16_t q;
+
+	for (q = 0; q < IGB_MAX_QUEUES; q++) {
+		intel_wr(p, intel_rxq_reg(p, q, INTEL_Q_DCTL), 0);
+		intel_wr(p, intel_txq_reg(p, q, INTEL_Q_DCTL), 0);
+	}
+}
+
+static int igb_start_rx(struct unic_dev *dev, uint16_t buf_len)
+{
+	struct intel_priv *p = intel_priv(dev);
+	uint32_t srrctl = buf_len / IGB_SRRCTL_BSIZEPKT_UNIT | IGB_SRRCTL_DESCTYPE_ADV_ONEBUF;
+	uint16_t q;
+	int r;
+
+	if (p->nrx > 1)
+		srrctl |= IGB_SRRCTL_DROP_EN;
+	for (q = 0; q < p->nrx; q++) {
+		intel_wr(p, intel_rxq_reg(p, q, IGB_Q_SRRCTL), srrctl);
+		if ((r = igb_enable_queue(dev, intel_rxq_reg(p, q, INTEL_Q_DCTL))))
+			return r;
+	}
+	intel_rss_setup(dev);
+	intel_rx_arm(dev);
+	intel_wr(p, INTEL_RCTL, intel_rctl_base(dev) | INTEL_RCTL_EN);
+	return 0;
+}
+
+static int igb_start_tx(struct unic_dev *dev)
+{
+	struct intel_priv *p = intel_priv(dev);
+	uint16_t q;
+	int r;
+
+	for (q = 0; q < p->ntx; q++)
+		if ((r = igb_enable_queue(dev, intel_txq_reg(p, q, INTEL_Q_DCTL))))
+			return r;
+	intel_wr(p, INTEL_TCTL, intel_tctl_value());
+	return 0;
+}
+
+static int igb_start(struct unic_dev *dev)
+{
+	struct intel_priv *p = intel_priv(dev);
+	uint32_t cap = intel_rx_capacity(dev);
+	uint16_t buf_len;
+	int r;
+
+	if ((r = intel_check_config(dev)))
+		return r;
+	if (cap > IGB_SRRCTL_BSIZEPKT_MAX * IGB_SRRCTL_BSIZEPKT_UNIT)
+		cap = IGB_SRRCTL_BSIZEPKT_MAX * IGB_SRRCTL_BSIZEPKT_UNIT;
+	buf_len = (uint16_t)(cap / IGB_SRRCTL_BSIZEPKT_UNIT * IGB_SRRCTL_BSIZEPKT_UNIT);
+	if (!buf_len)
+		return unic_dev_error(dev, EINVAL, "igb: receive buffers need at least %u bytes of data room "
+				      "(buf_size)", IGB_SRRCTL_BSIZEPKT_UNIT);
+	intel_wr(p, INTEL_CTRL_EXT, intel_rd(p, INTEL_CTRL_EXT) | INTEL_CTRL_EXT_DRV_LOAD);
+	intel_clear_filters(dev);
+	intel_wr(p, INTEL_RCTL, intel_rctl_base(dev));
+	igb_disable_queues(dev);
+	if ((r = intel_queues_alloc(dev, buf_len)) || (r = igb_start_rx(dev, buf_len)) || (r = igb_start_tx(dev)))
+		return r;
+	if ((r = intel_link_setup(dev, IGB_LINK_TIMEOUT_MS)))
+		return r;
+	intel_describe(dev, "advanced");
+	return 0;
+}
 
 const struct unic_driver unic_driver_igb = {
 	.name = "igb",
 	.match = igb_match,
 	.probe = igb_probe,
-	.start = igb_probe,
+	.start = igb_start,
+	.close = intel_close,
+	.rx_burst = intel_rx_burst,
+	.tx_burst = intel_tx_burst,
+	.stats = intel_stats,
+	.link = intel_link,
+	.set_promisc = intel_set_promisc,
 };

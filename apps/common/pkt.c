@@ -1,0 +1,150 @@
+/* pkt.c - checksums, address parsing and unic-pktgen's payload (see pkt.h). */
+#include <arpa/inet.h>
+#include <endian.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/pkt.h"
+
+uint32_t pkt_sum(const void *data, size_t len, uint32_t sum)
+{
+	const uint8_t *p = data;
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	return sum;
+}
+
+/* The checksum field value, in network byte order, for a pkt_sum() total. */
+uint16_t pkt_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return htons((uint16_t)~sum);
+}
+
+uint32_t pkt_udp_pseudo_sum(const struct pkt_ipv4 *ip, size_t udp_len)
+{
+	/* source, destination, zero, protocol, UDP length */
+	uint32_t sum = pkt_sum(&ip->src, sizeof ip->src, 0);
+
+	sum = pkt_sum(&ip->dst, sizeof ip->dst, sum);
+	return sum + PKT_IPPROTO_UDP + (uint32_t)udp_len;
+}
+
+int pkt_parse_mac(const char *s, uint8_t mac[PKT_MAC_LEN])
+{
+	unsigned v[PKT_MAC_LEN];
+	char end;
+	int i;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &end) != PKT_MAC_LEN)
+		return -1;
+	for (i = 0; i < PKT_MAC_LEN; i++)
+		mac[i] = (uint8_t)v[i];
+	return 0;
+}
+
+int pkt_parse_ipv4(const char *s, uint32_t *addr)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, s, &a) != 1)
+		return -1;
+	*addr = a.s_addr;
+	return 0;
+}
+
+int pkt_parse_ipv4_prefix(const char *s, uint32_t *addr, unsigned *prefix)
+{
+	char buf[INET_ADDRSTRLEN + 4], *slash, *end;
+	unsigned long len;
+
+	if (strlen(s) >= sizeof buf)
+		return -1;
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (!slash)
+		return -1;
+	*slash = 0;
+	len = strtoul(slash + 1, &end, 10);
+	if (slash[1] < '0' || slash[1] > '9' || *end || len > 32 || pkt_parse_ipv4(buf, addr))
+		return -1;
+	*prefix = (unsigned)len;
+	return 0;
+}
+
+/* ---- unic-pktgen payload ---- */
+
+void pkt_gen_template_init(struct pkt_gen_template *t, uint16_t len, const uint8_t src_mac[PKT_MAC_LEN],
+			   const uint8_t dst_mac[PKT_MAC_LEN], uint32_t src_ip, uint32_t dst_ip)
+{
+	struct pkt_eth *eth = (struct pkt_eth *)t->frame;
+	struct pkt_ipv4 *ip = (struct pkt_ipv4 *)(eth + 1);
+	struct pkt_udp *udp = (struct pkt_udp *)(ip + 1);
+	uint8_t *fill = (uint8_t *)udp + sizeof *udp + sizeof(struct pkt_gen);
+	size_t i, fill_len = len - PKT_GEN_MIN_FRAME;
+
+	memset(t, 0, sizeof *t);
+	t->len = len;
+	t->sport = PKT_GEN_UDP_PORT;
+	memcpy(eth->dst, dst_mac, PKT_MAC_LEN);
+	memcpy(eth->src, src_mac, PKT_MAC_LEN);
+	eth->type = htons(PKT_ETHERTYPE_IPV4);
+	ip->ver_ihl = PKT_IP_VERSION << 4 | PKT_IP_MIN_IHL;
+	ip->tot_len = htons((uint16_t)(len - sizeof *eth));
+	ip->frag = htons(PKT_IP_FLAG_DF);
+	ip->ttl = PKT_IP_DEFAULT_TTL;
+	ip->proto = PKT_IPPROTO_UDP;
+	ip->src = src_ip;
+	ip->dst = dst_ip;
+	ip->csum = pkt_fold(pkt_sum(ip, sizeof *ip, 0));
+	udp->dport = htons(PKT_GEN_UDP_PORT);
+	udp->len = htons((uint16_t)(len - sizeof *eth - sizeof *ip));
+	udp->csum = 0; /* RFC 768: none; the payload carries its own checksum */
+	for (i = 0; i < fill_len; i++)
+		fill[i] = (uint8_t)i;
+	t->fill_sum = pkt_sum(fill, fill_len, 0);
+}
+
+void pkt_gen_write(const struct pkt_gen_template *t, uint8_t *out, uint16_t sport, uint64_t seq, uint64_t tx_ns)
+{
+	struct pkt_udp *udp = (struct pkt_udp *)(out + sizeof(struct pkt_eth) + sizeof(struct pkt_ipv4));
+	struct pkt_gen *g = (struct pkt_gen *)(udp + 1);
+
+	memcpy(out, t->frame, t->len);
+	udp->sport = htons(sport);
+	g->seq = htobe64(seq);
+	g->tx_ns = htobe64(tx_ns);
+	g->csum = 0;
+	/* The fill is at an even offset from g, so its sum adds to the header's. */
+	g->csum = pkt_fold(pkt_sum(g, sizeof *g, t->fill_sum));
+}
+
+enum pkt_gen_check pkt_gen_check(const uint8_t *frame, size_t len, uint64_t *seq)
+{
+	const struct pkt_eth *eth = (const struct pkt_eth *)frame;
+	const struct pkt_ipv4 *ip = (const struct pkt_ipv4 *)(eth + 1);
+	const struct pkt_udp *udp = (const struct pkt_udp *)(ip + 1);
+	const struct pkt_gen *g = (const struct pkt_gen *)(udp + 1);
+	size_t ip_len, udp_len;
+
+	if (len < PKT_GEN_MIN_FRAME || eth->type != htons(PKT_ETHERTYPE_IPV4) ||
+	    ip->ver_ihl != (PKT_IP_VERSION << 4 | PKT_IP_MIN_IHL) || ip->proto != PKT_IPPROTO_UDP ||
+	    udp->dport != htons(PKT_GEN_UDP_PORT))
+		return PKT_GEN_OTHER;
+	ip_len = ntohs(ip->tot_len);
+	udp_len = ntohs(udp->len);
+	if (ip_len + sizeof *eth > len || udp_len + sizeof *ip != ip_len || udp_len < sizeof *udp + sizeof *g ||
+	    pkt_fold(pkt_sum(ip, sizeof *ip, 0)) != 0)
+		return PKT_GEN_CORRUPT;
+	/* The sum over the payload, its checksum included, is all ones when nothing changed. */
+	if (pkt_fold(pkt_sum(g, udp_len - sizeof *udp, 0)) != 0)
+		return PKT_GEN_CORRUPT;
+	*seq = be64toh(g->seq);
+	return PKT_GEN_OK;
+}

@@ -1,0 +1,278 @@
+/* tool.c - shared plumbing of the unic tools (see tool.h). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/tool.h"
+
+volatile sig_atomic_t tool_stop;
+static const char *name = "unic";
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	tool_stop = 1;
+}
+
+/* Library warnings go to stderr; errors come back through return values and are printed once by the caller. */
+static void on_log(enum unic_log_level level, const char *msg, void *arg)
+{
+	(void)arg;
+	if (level != UNIC_LOG_ERR)
+		fprintf(stderr, "%s: %s\n", name, msg);
+}
+
+void tool_init(const char *tool)
+{
+	struct sigaction sa;
+
+	name = tool;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal; /* no SA_RESTART: a blocked call returns and the loop sees tool_stop */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	unic_set_log(on_log, NULL, UNIC_LOG_WARN);
+}
+
+const char *tool_name(void)
+{
+	return name;
+}
+
+static void vline(const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: ", name);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void tool_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see %s --help)\n", name);
+	exit(TOOL_EXIT_USAGE);
+}
+
+void tool_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vline(fmt, ap);
+	va_end(ap);
+	exit(TOOL_EXIT_FAIL);
+}
+
+void tool_version(void)
+{
+	printf("%s (unic) %s\n", name, UNIC_VERSION_STRING);
+}
+
+uint64_t tool_parse_u64(const char *opt, const char *arg, uint64_t min, uint64_t max)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	if (!arg || arg[0] < '0' || arg[0] > '9')
+		tool_usage_error("%s wants a number from %llu to %llu, not '%s'", opt, (unsigned long long)min,
+				 (unsigned long long)max, arg ? arg : "");
+	v = strtoull(arg, &end, 10);
+	if (errno || *end || v < min || v > max)
+		tool_usage_error("%s wants a number from %llu to %llu, not '%s'", opt, (unsigned long long)min,
+				 (unsigned long long)max, arg);
+	return v;
+}
+
+void tool_check_spec(const char *spec)
+{
+	struct unic_spec s;
+	char err[UNIC_ERR_LEN];
+
+	if (unic_parse_spec(spec, &s, err, sizeof err))
+		tool_usage_error("%s", err);
+}
+
+struct unic_dev *tool_open(const char *spec, const struct unic_config *cfg)
+{
+	char err[UNIC_ERR_LEN];
+	struct unic_dev *dev = unic_open(spec, cfg, err, sizeof err);
+
+	if (!dev)
+		tool_fail("%s", err);
+	return dev;
+}
+
+uint64_t tool_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+void tool_sleep_us(unsigned us)
+{
+	struct timespec ts = { .tv_sec = us / 1000000, .tv_nsec = (long)(us % 1000000) * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+uint64_t tool_deadline(uint64_t seconds)
+{
+	return seconds ? tool_now_ns() + seconds * NS_PER_SEC : 0;
+}
+
+bool tool_running(uint64_t deadline_ns)
+{
+	return !tool_stop && (!deadline_ns || tool_now_ns() < deadline_ns);
+}
+
+void tool_span_mark(struct tool_span *s)
+{
+	s->last_ns = tool_now_ns();
+	if (!s->first_ns)
+		s->first_ns = s->last_ns;
+}
+
+uint64_t tool_span_ns(const struct tool_span *s, uint64_t fallback_ns)
+{
+	return s->last_ns > s->first_ns ? s->last_ns - s->first_ns : fallback_ns;
+}
+
+void tool_dev_count(struct unic_dev *dev, bool rx, struct tool_count *c)
+{
+	struct unic_stats st;
+
+	memset(c, 0, sizeof *c);
+	if (unic_stats(dev, &st))
+		return;
+	c->packets = rx ? st.rx_packets : st.tx_packets;
+	c->bytes = rx ? st.rx_bytes : st.tx_bytes;
+	c->drops = rx ? st.rx_dropped + st.hw_rx_missed : 0;
+	c->errors = (rx ? st.rx_errors : st.tx_errors) + st.bad_device;
+}
+
+/* ---- the live stats line ---- */
+
+void tool_meter_start(struct tool_meter *m)
+{
+	memset(m, 0, sizeof *m);
+	m->start_ns = m->last_ns = tool_now_ns();
+}
+
+bool tool_meter_due(const struct tool_meter *m)
+{
+	return tool_now_ns() - m->last_ns >= NS_PER_SEC;
+}
+
+double tool_mpps(uint64_t packets, uint64_t ns)
+{
+	return ns ? (double)packets * 1e3 / (double)ns : 0.0;
+}
+
+double tool_mbps(uint64_t bytes, uint64_t ns)
+{
+	return ns ? (double)bytes * 8e3 / (double)ns : 0.0;
+}
+
+void tool_meter_print(struct tool_meter *m, int n, const char *const labels[], const struct tool_count c[])
+{
+	uint64_t now = tool_now_ns(), ns = now - m->last_ns, drops = 0, errors = 0;
+	int i;
+
+	fprintf(stderr, "%s:", name);
+	for (i = 0; i < n && i < TOOL_METER_DIRS; i++) {
+		fprintf(stderr, "%s %s %.3f Mpps %.1f Mbit/s (%llu total)", i ? " |" : "", labels[i],
+			tool_mpps(c[i].packets - m->last[i].packets, ns), tool_mbps(c[i].bytes - m->last[i].bytes, ns),
+			(unsigned long long)c[i].packets);
+		drops += c[i].drops;
+		errors += c[i].errors;
+		m->last[i] = c[i];
+	}
+	fprintf(stderr, " drops %llu errors %llu\n", (unsigned long long)drops, (unsigned long long)errors);
+	m->last_ns = now;
+}
+
+/* ---- --json ---- */
+
+static void json_key(struct tool_json *j, const char *key)
+{
+	fprintf(j->f, "%s\"%s\":", j->members[j->depth]++ ? "," : "", key);
+}
+
+void tool_json_begin(struct tool_json *j)
+{
+	memset(j, 0, sizeof *j);
+	j->f = stdout;
+	fputc('{', j->f);
+}
+
+void tool_json_obj_begin(struct tool_json *j, const char *key)
+{
+	json_key(j, key);
+	fputc('{', j->f);
+	if (j->depth + 1 < TOOL_JSON_DEPTH)
+		j->members[++j->depth] = 0;
+}
+
+void tool_json_obj_end(struct tool_json *j)
+{
+	fputc('}', j->f);
+	if (j->depth > 0)
+		j->depth--;
+}
+
+/* Strings here are device specs, file names and counter names: escape the two JSON specials, drop controls. */
+void tool_json_str(struct tool_json *j, const char *key, const char *val)
+{
+	const char *p;
+
+	json_key(j, key);
+	fputc('"', j->f);
+	for (p = val; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fputc('\\', j->f);
+		if ((unsigned char)*p >= 0x20)
+			fputc(*p, j->f);
+	}
+	fputc('"', j->f);
+}
+
+void tool_json_u64(struct tool_json *j, const char *key, uint64_t val)
+{
+	json_key(j, key);
+	fprintf(j->f, "%llu", (unsigned long long)val);
+}
+
+void tool_json_double(struct tool_json *j, const char *key, double val)
+{
+	json_key(j, key);
+	fprintf(j->f, "%.6f", val);
+}
+
+void tool_json_count(struct tool_json *j, const char *key, const struct tool_count *c, uint64_t ns)
+{
+	tool_json_obj_begin(j, key);
+	tool_json_u64(j, "packets", c->packets);
+	tool_json_u64(j, "bytes", c->bytes);
+	tool_json_u64(j, "drops", c->drops);
+	tool_json_u64(j, "errors", c->errors);
+	tool_json_double(j, "mpps", tool_mpps(c->packets, ns));
+	tool_json_double(j, "mbps", tool_mbps(c->bytes, ns));
+	tool_json_obj_end(j);
+}
+
+void tool_json_end(struct tool_json *j)
+{
+	fputs("}\n", j->f);
+	fflush(j->f);
+}

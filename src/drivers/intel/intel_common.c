@@ -1,0 +1,706 @@
+/*
+ * intel_common.c - the parts of the 82576 (igb) and 82574L (e1000e) drivers
+ * that are the same hardware: reset, MAC address, PHY access through MDIC,
+ * link, descriptor rings and the data path, RSS tables, and the clear-on-read
+ * statistics. Chip differences come in through struct intel_chip.
+ *
+ * Nothing the device writes is trusted: every receive write-back is checked
+ * (DD, EOP, error bits, length within the posted buffer) before a buffer is
+ * handed out, and a register that reads all-ones means the device is gone
+ * (surprise removal): calls then fail instead of waiting on it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "intel_common.h"
+
+#define RESET_SETTLE_US 1000u     /* wait before polling CTRL.RST (82576 4.5.3: at least 1 ms) */
+#define RESET_TIMEOUT_MS 100u
+#define MASTER_DISABLE_TIMEOUT_MS 80u
+#define AUTO_READ_TIMEOUT_MS 10u
+#define MDIC_TIMEOUT_MS 10u
+#define POLL_STEP_US 100u
+#define CTRL_GIO_MASTER_DISABLE (1u << 2)   /* CTRL: stop new DMA before a reset (82576 8.2.1) */
+#define STATUS_GIO_MASTER_ENABLE (1u << 19) /* STATUS: DMA requests still pending */
+#define EECD 0x00010
+#define EECD_AUTO_RD (1u << 9)             /* NVM auto-read done (82576 8.2.5, 82574 10.2.2.3) */
+#define IMC_ALL 0xFFFFFFFFu
+
+/* Toeplitz key: the 40-byte example key from Microsoft's RSS specification ("Verifying the RSS hash"). */
+static const uint8_t rss_key[INTEL_RSSRK_WORDS * 4] = {
+	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
+	0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
+	0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+};
+
+/* ---------------------------------------------------------------- control path */
+
+bool intel_check_removed(struct unic_dev *dev, uint32_t value)
+{
+	if (unic_likely(value != UINT32_MAX))
+		return false;
+	if (!dev->removed)
+		UNIC_WARN("%s: registers read all-ones: device removed", dev->spec.pci_addr);
+	dev->removed = true;
+	return true;
+}
+
+static int removed_error(struct unic_dev *dev)
+{
+	return unic_dev_error(dev, ENODEV, "%s: %s reads all-ones: the device was removed or lost power; "
+			      "close it and check 'lspci -s %s'", dev->spec.pci_addr, dev->drv->name, dev->spec.pci_addr);
+}
+
+int intel_attach(struct unic_dev *dev, const struct intel_chip *chip)
+{
+	struct unic_bar *bar = &dev->bars[INTEL_BAR];
+	struct intel_priv *p;
+
+	if (!bar->addr || bar->size < INTEL_BAR_MIN_SIZE)
+		return unic_dev_error(dev, ENODEV, "%s: BAR0 (registers) is not mapped or smaller than %u bytes",
+				      chip->name, INTEL_BAR_MIN_SIZE);
+	p = calloc(1, sizeof *p);
+	if (!p)
+		return unic_dev_error(dev, ENOMEM, "%s: out of memory", chip->name);
+	p->chip = chip;
+	p->regs = bar->addr;
+	dev->priv = p;
+	if (intel_check_removed(dev, intel_rd(p, INTEL_STATUS)))
+		return removed_error(dev);
+	return 0;
+}
+
+/* Identification: take the registers, reset the device, read its MAC address. */
+int intel_probe(struct unic_dev *dev, const struct intel_chip *chip)
+{
+	int r = intel_attach(dev, chip);
+
+	if (!r)
+		r = intel_reset(dev);
+	if (!r)
+		r = intel_read_mac(dev);
+	return r;
+}
+
+/* Bytes a pool buffer offers a frame behind the headroom; the chip rounds it down to a size it can express. */
+uint16_t intel_rx_capacity(const struct unic_dev *dev)
+{
+	uint32_t room = dev->pool ? dev->pool->room_size : 0;
+
+	return room > UNIC_HEADROOM ? (uint16_t)(room - UNIC_HEADROOM) : 0;
+}
+
+/* Polls reg until (value & mask) == want; bounded by timeout_ms. */
+int intel_wait_reg(struct unic_dev *dev, uint32_t reg, uint32_t mask, uint32_t want, unsigned timeout_ms)
+{
+	struct intel_priv *p = intel_priv(dev);
+	unsigned i, steps = timeout_ms * 1000u / POLL_STEP_US;
+
+	for (i = 0; i <= steps; i++) {
+		uint32_t v = intel_rd(p, reg);
+		if (intel_check_removed(dev, v))
+			return removed_error(dev);
+		if ((v & mask) == want)
+			return 0;
+		unic_usleep(POLL_STEP_US);
+	}
+	return -ETIMEDOUT;
+}
+
+static void mask_interrupts(struct intel_priv *p)
+{
+	intel_wr(p, INTEL_IMC, IMC_ALL);
+	if (p->chip->eimc)
+		intel_wr(p, p->chip->eimc, IMC_ALL);
+	(void)intel_rd(p, INTEL_ICR); /* clears pending causes */
+}
+
+/*
+ * Global reset (82576 4.5.3 / 4.6.1, 82574 4.6.1): mask interrupts, stop the
+ * receive and transmit units, block new DMA (GIO master disable), set CTRL.RST,
+ * wait for it to clear, mask interrupts again (the reset re-enables nothing,
+ * but a late cause may have been latched). Every wait is bounded.
+ */
+int intel_reset(struct unic_dev *dev)
+{
+	struct intel_priv *p = intel_priv(dev);
+	int r;
+
+	mask_interrupts(p);
+	intel_wr(p, INTEL_RCTL, 0);
+	intel_wr(p, INTEL_TCTL, INTEL_TCTL_PSP);
+	intel_wr(p, INTEL_CTRL, intel_rd(p, INTEL_CTRL) | CTRL_GIO_MASTER_DISABLE);
+	r = intel_wait_reg(dev, INTEL_STATUS, STATUS_GIO_MASTER_ENABLE, 0, MASTER_DISABLE_TIMEOUT_MS);
+	if (r == -ENODEV)
+		return r;
+	if (r)
+		UNIC_DEBUG("%s: DMA requests still pending before reset; resetting anyway", dev->spec.pci_addr);
+	intel_wr(p, INTEL_CTRL, intel_rd(p, INTEL_CTRL) | INTEL_CTRL_RST);
+	unic_usleep(RESET_SETTLE_US);
+	r = intel_wait_reg(dev, INTEL_CTRL, INTEL_CTRL_RST, 0, RESET_TIMEOUT_MS);
+	if (r == -ETIMEDOUT)
+		return unic_dev_error(dev, ETIMEDOUT, "%s: reset did not complete within %u ms (CTRL.RST stays set); "
+				      "the device may be wedged: try a PCI reset (echo 1 > /sys/bus/pci/devices/%s/reset)",
+				      dev->spec.pci_addr, RESET_TIMEOUT_MS, dev->spec.pci_addr);
+	if (r)
+		return r;
+	/* The NVM reload after reset restores RAL0/RAH0; some parts without NVM never flag it (not an error). */
+	if (intel_wait_reg(dev, EECD, EECD_AUTO_RD, EECD_AUTO_RD, AUTO_READ_TIMEOUT_MS) == -ENODEV)
+		return -ENODEV;
+	mask_interrupts(p);
+	return 0;
+}
+
+/* MAC address from receive address entry 0, loaded from the NVM at reset (82576 8.10.13/14). */
+int intel_read_mac(struct unic_dev *dev)
+{
+	struct intel_priv *p = intel_priv(dev);
+	uint32_t lo = intel_rd(p, INTEL_RAL0), hi = intel_rd(p, INTEL_RAH0);
+	int i;
+
+	if (intel_check_removed(dev, hi))
+		return removed_error(dev);
+	if (!(hi & INTEL_RAH_AV))
+		return unic_dev_error(dev, ENODEV, "%s: receive address 0 is not valid (RAH0.AV clear): the NVM "
+				      "holds no MAC address", dev->spec.pci_addr);
+	for (i = 0; i < 4; i++)
+		dev->mac[i] = (uint8_t)(lo >> (8 * i));
+	dev->mac[4] = (uint8_t)hi;
+	dev->mac[5] = (uint8_t)(hi >> 8);
+	return 0;
+}
+
+static int mdic(struct unic_dev *dev, uint32_t cmd, uint16_t *val)
+{
+	struct intel_priv *p = intel_priv(dev);
+	uint32_t v;
+	int r;
+
+	intel_wr(p, INTEL_MDIC, cmd);
+	r = intel_wait_reg(dev, INTEL_MDIC, INTEL_MDIC_READY, INTEL_MDIC_READY, MDIC_TIMEOUT_MS);
+	if (r == -ETIMEDOUT)
+		return unic_dev_error(dev, EIO, "%s: PHY access timed out (MDIC.R never set)", dev->spec.pci_addr);
+	if (r)
+		return r;
+	v = intel_rd(p, INTEL_MDIC);
+	if (v & INTEL_MDIC_ERROR)
+		return unic_dev_error(dev, EIO, "%s: PHY register %u access failed (MDIC.E)", dev->spec.pci_addr,
+				      (cmd >> INTEL_MDIC_REG_SHIFT) & INTEL_MDIC_REG_MASK);
+	if (val)
+		*val = (uint16_t)(v & INTEL_MDIC_DATA_MASK);
+	return 0;
+}
+
+int intel_phy_read(struct unic_dev *dev, uint32_t reg, uint16_t *val)
+{
+	return mdic(dev, INTEL_MDIC_OP_READ | reg << INTEL_MDIC_REG_SHIFT | INTEL_PHY_ADDR << INTEL_MDIC_PHY_SHIFT, val);
+}
+
+int intel_phy_write(struct unic_dev *dev, uint32_t reg, uint16_t val)
+{
+	return mdic(dev, INTEL_MDIC_OP_WRITE | reg << INTEL_MDIC_REG_SHIFT | INTEL_PHY_ADDR << INTEL_MDIC_PHY_SHIFT | val,
+		    NULL);
+}
+
+/*
+ * Copper link setup as Linux and DPDK do it (82576 3.5.4 / 4.5.7, 82574 4.6.7):
+ * CTRL.SLU with speed and duplex from auto-negotiation (FRCSPD/FRCDPX clear);
+ * if the link is not up yet, enable and restart auto-negotiation in the PHY
+ * and wait for STATUS.LU, bounded. A link that stays down (no cable) is not an
+ * error: the device is usable and unic_link() reports it.
+ */
+int intel_link_setup(struct unic_dev *dev, unsigned timeout_ms)
+{
+	struct intel_priv *p = intel_priv(dev);
+	uint32_t ctrl = intel_rd(p, INTEL_CTRL);
+	uint16_t bmcr;
+	int r;
+
+	if (intel_check_removed(dev, ctrl))
+		return removed_error(dev);
+	ctrl |= INTEL_CTRL_SLU;
+	ctrl &= ~(INTEL_CTRL_FRCSPD | INTEL_CTRL_FRCDPX);
+	intel_wr(p, INTEL_CTRL, ctrl);
+	if (intel_rd(p, INTEL_STATUS) & INTEL_STATUS_LU)
+		return 0;
+	r = intel_phy_read(dev, PHY_BMCR, &bmcr);
+	if (!r)
+		r = intel_phy_write(dev, PHY_BMCR, bmcr | PHY_BMCR_ANENABLE | PHY_BMCR_ANRESTART);
+	if (r)
+		return r;
+	r = intel_wait_reg(dev, INTEL_STATUS, INTEL_STATUS_LU, INTEL_STATUS_LU, timeout_ms);
+	if (r == -ETIMEDOUT) {
+		UNIC_WARN("%s: link still down %u ms after auto-negotiation restart (cable?)", dev->spec.pci_addr,
+			  timeout_ms);
+		return 0;
+	}
+	return r;
+}
+
+/* Ring sizes and queue counts this driver and chip can take. */
+int intel_check_config(struct unic_dev *dev)
+{
+	const struct intel_chip *c = intel_priv(dev)->chip;
+	const struct unic_config *cfg = &dev->cfg;
+
+	if (cfg->rx_queues > c->max_rx_queues || cfg->tx_queues > c->max_tx_queues)
+		return unic_dev_error(dev, EINVAL, "%s supports at most %u rx and %u tx queues (asked %u and %u)",
+				      c->name, c->max_rx_queues, c->max_tx_queues, cfg->rx_queues, cfg->tx_queues);
+	if (cfg->rx_ring_size < INTEL_RING_MIN || cfg->rx_ring_size > INTEL_RING_MAX || cfg->rx_ring_size % INTEL_RING_MULTIPLE ||
+	    cfg->tx_ring_size < INTEL_RING_MIN || cfg->tx_ring_size > INTEL_RING_MAX || cfg->tx_ring_size % INTEL_RING_MULTIPLE)
+		return unic_dev_error(dev, EINVAL, "%s ring sizes must be multiples of %u from %u to %u "
+				      "(the ring length register counts 128-byte units); asked rx %u, tx %u",
+				      c->name, INTEL_RING_MULTIPLE, INTEL_RING_MIN, INTEL_RING_MAX, cfg->rx_ring_size, cfg->tx_ring_size);
+	return 0;
+}
+
+static void program_ring(struct intel_priv *p, uint32_t block, uint64_t iova, uint16_t size)
+{
+	intel_wr(p, block + INTEL_Q_BAL, (uint32_t)iova);
+	intel_wr(p, block + INTEL_Q_BAH, (uint32_t)(iova >> 32));
+	intel_wr(p, block + INTEL_Q_LEN, (uint32_t)size * INTEL_DESC_SIZE);
+	intel_wr(p, block + INTEL_Q_HEAD, 0);
+	intel_wr(p, block + INTEL_Q_TAIL, 0);
+}
+
+static inline void rx_post(struct intel_rxq *q, uint16_t i, struct unic_buf *b)
+{
+	q->bufs[i] = b;
+	q->ring[i].read.pkt_addr = unic_buf_dma(b);
+	q->ring[i].read.hdr_addr = 0; /* also clears DD: the status word overlays it */
+}
+
+static int rxq_init(struct unic_dev *dev, uint16_t id, uint8_t *virt, uint64_t iova, uint16_t buf_len)
+{
+	struct intel_priv *p = intel_priv(dev);
+	struct intel_rxq *q = &p->rxq[id];
+	uint16_t i;
+
+	q->dev = dev;
+	q->id = id;
+	q->size = dev->cfg.rx_ring_size;
+	q->buf_len = buf_len;
+	q->ring = (volatile union intel_rx_desc *)virt;
+	q->ring_iova = iova;
+	q->tail_reg = p->regs + intel_rxq_reg(p, id, INTEL_Q_TAIL);
+	q->bufs = calloc(q->size, sizeof *q->bufs);
+	if (!q->bufs)
+		return unic_dev_error(dev, ENOMEM, "%s: out of memory", p->chip->name);
+	if (unic_buf_alloc_bulk(dev->pool, q->bufs, q->size) != q->size)
+		return unic_dev_error(dev, ENOMEM, "%s: the mempool has too few free buffers for a %u-entry rx ring "
+				      "(raise pool_size)", p->chip->name, q->size);
+	for (i = 0; i < q->size; i++)
+		rx_post(q, i, q->bufs[i]);
+	program_ring(p, intel_rxq_reg(p, id, 0), iova, q->size);
+	dev->rxq[id] = q;
+	dev->rxq_stats[id] = &q->stats;
+	return 0;
+}
+
+static int txq_init(struct unic_dev *dev, uint16_t id, uint8_t *virt, uint64_t iova)
+{
+	struct intel_priv *p = intel_priv(dev);
+	struct intel_txq *q = &p->txq[id];
+
+	q->dev = dev;
+	q->id = id;
+	q->size = dev->cfg.tx_ring_size;
+	q->ring = (volatile struct intel_tx_desc *)virt;
+	q->ring_iova = iova;
+	q->tail_reg = p->regs + intel_txq_reg(p, id, INTEL_Q_TAIL);
+	q->cmd = p->chip->tx_dtyp << INTEL_TXD_DTYP_SHIFT | (p->chip->tx_dtyp ? INTEL_TXD_CMD_DEXT : 0) |
+		 INTEL_TXD_CMD_IFCS | INTEL_TXD_CMD_EOP | INTEL_TXD_CMD_RS;
+	q->paylen_shift = p->chip->tx_paylen_shift;
+	q->bufs = calloc(q->size, sizeof *q->bufs);
+	if (!q->bufs)
+		return unic_dev_error(dev, ENOMEM, "%s: out of memory", p->chip->name);
+	program_ring(p, intel_txq_reg(p, id, 0), iova, q->size);
+	dev->txq[id] = q;
+	dev->txq_stats[id] = &q->stats;
+	return 0;
+}
+
+/*
+ * All rings of the device share one DMA region (at most 2 x 16 x 4096 x 16 B
+ * = 2 MiB, one hugepage); each ring starts on a 128-byte boundary because its
+ * size is a multiple of 8 descriptors. Receive rings are filled with buffers;
+ * their tails are written by intel_rx_arm() once the chip enabled the queues.
+ */
+int intel_queues_alloc(struct unic_dev *dev, uint16_t buf_len)
+{
+	struct intel_priv *p = intel_priv(dev);
+	size_t rx_bytes = (size_t)dev->cfg.rx_ring_size * sizeof(union intel_rx_desc);
+	size_t tx_bytes = (size_t)dev->cfg.tx_ring_size * sizeof(struct intel_tx_desc);
+	size_t off = 0;
+	uint16_t i;
+	int r;
+
+	r = unic_dma_alloc(dev, rx_bytes * dev->cfg.rx_queues + tx_bytes * dev->cfg.tx_queues, &p->rings);
+	if (r)
+		return r;
+	for (i = 0; i < dev->cfg.rx_queues; i++, off += rx_bytes) {
+		if ((r = rxq_init(dev, i, (uint8_t *)p->rings.virt + off, p->rings.iova + off, buf_len)))
+			return r;
+		p->nrx = (uint16_t)(i + 1);
+	}
+	for (i = 0; i < dev->cfg.tx_queues; i++, off += tx_bytes) {
+		if ((r = txq_init(dev, i, (uint8_t *)p->rings.virt + off, p->rings.iova + off)))
+			return r;
+		p->ntx = (uint16_t)(i + 1);
+	}
+	dev->num_rxq = p->nrx;
+	dev->num_txq = p->ntx;
+	dev->rx_ring_size = dev->cfg.rx_ring_size;
+	dev->tx_ring_size = dev->cfg.tx_ring_size;
+	return 0;
+}
+
+/* Hands every posted receive buffer to the device: tail = last descriptor (one stays back, 82576 7.1.4.1). */
+void intel_rx_arm(struct unic_dev *dev)
+{
+	struct intel_priv *p = intel_priv(dev);
+	uint16_t i;
+
+	unic_wmb();
+	for (i = 0; i < p->nrx; i++)
+		unic_write32(p->rxq[i].tail_reg, 0, (uint32_t)(p->rxq[i].size - 1));
+}
+
+static void free_bufs(struct unic_buf **bufs, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		if (bufs[i])
+			unic_buf_free(bufs[i]);
+}
+
+void intel_queues_free(struct unic_dev *dev)
+{
+	struct intel_priv *p = intel_priv(dev);
+	uint16_t i, k;
+
+	for (i = 0; i < UNIC_MAX_QUEUES; i++) {
+		struct intel_rxq *rq = &p->rxq[i];
+		struct intel_txq *tq = &p->txq[i];
+
+		if (rq->bufs)
+			free_bufs(rq->bufs, rq->size);
+		unic_buf_free_bulk(rq->spare, rq->nspare);
+		free(rq->bufs);
+		for (k = 0; tq->bufs && k < tq->inflight; k++)
+			unic_buf_free(tq->bufs[(tq->clean + k) % tq->size]);
+		free(tq->bufs);
+		memset(rq, 0, sizeof *rq);
+		memset(tq, 0, sizeof *tq);
+		dev->rxq[i] = dev->txq[i] = NULL;
+		dev->rxq_stats[i] = dev->txq_stats[i] = NULL;
+	}
+	if (p->rings.virt)
+		unic_dma_free(&p->rings);
+	memset(&p->rings, 0, sizeof p->rings);
+	p->nrx = p->ntx = 0;
+	dev->num_rxq = dev->num_txq = 0;
+}
+
+/*
+ * RSS (82576 7.1.2.8, 82574 7.1.12): the Toeplitz key, a redirection table
+ * spreading the 128 entries over the queues in turn, the hash inputs, and
+ * RXCSUM.PCSD so that the hash lands in the write-back (and the chip takes it).
+ */
+int intel_rss_setup(struct unic_dev *dev)
+{
+	struct intel_priv *p = intel_priv(dev);
+	const struct intel_chip *c = p->chip;
+	uint32_t w, e, i;
+
+	intel_wr(p, INTEL_RXCSUM, INTEL_RXCSUM_PCSD);
+	if (p->nrx <= 1) {
+		intel_wr(p, INTEL_MRQC, 0);
+		return 0;
+	}
+	for (w = 0; w < INTEL_RSSRK_WORDS; w++)
+		intel_wr(p, INTEL_RSSRK + 4 * w, (uint32_t)rss_key[4 * w] | (uint32_t)rss_key[4 * w + 1] << 8 |
+			 (uint32_t)rss_key[4 * w + 2] << 16 | (uint32_t)rss_key[4 * w + 3] << 24);
+	for (w = 0, i = 0; w < INTEL_RETA_WORDS; w++) {
+		uint32_t word = 0;
+		for (e = 0; e < INTEL_RETA_ENTRIES_PER_WORD; e++, i++)
+			word |= ((i % p->nrx) << c->reta_shift) << (8 * e);
+		intel_wr(p, INTEL_RETA + 4 * w, word);
+	}
+	intel_wr(p, INTEL_MRQC, c->mrqc_rss | c->mrqc_fields);
+	for (i = 0; i < p->nrx; i++)
+		p->rxq[i].rss = true;
+	return 0;
+}
+
+/* No multicast hash filter entries: only our unicast address and broadcast pass (or promiscuous). */
+void intel_clear_filters(struct unic_dev *dev)
+{
+	struct intel_priv *p = intel_priv(dev);
+	uint32_t i;
+
+	for (i = 0; i < INTEL_MTA_WORDS; i++)
+		intel_wr(p, INTEL_MTA + 4 * i, 0);
+}
+
+uint32_t intel_rctl_base(const struct unic_dev *dev)
+{
+	uint32_t rctl = INTEL_RCTL_BAM | INTEL_RCTL_SECRC;
+
+	if (dev->cfg.promisc)
+		rctl |= INTEL_RCTL_UPE | INTEL_RCTL_MPE;
+	return rctl;
+}
+
+uint32_t intel_tctl_value(void)
+{
+	return INTEL_TCTL_EN | INTEL_TCTL_PSP | INTEL_TCTL_RTLC | INTEL_TCTL_CT_DEFAULT << INTEL_TCTL_CT_SHIFT |
+	       INTEL_TCTL_COLD_FD << INTEL_TCTL_COLD_SHIFT;
+}
+
+void intel_describe(struct unic_dev *dev, const char *desc_kind)
+{
+	struct intel_priv *p = intel_priv(dev);
+
+	snprintf(dev->features, sizeof dev->features, "%s; %s descriptors; %u rx / %u tx queues%s; %u-byte rx buffers",
+		 p->chip->name, desc_kind, p->nrx, p->ntx, p->nrx > 1 ? " (RSS)" : "",
+		 p->nrx ? p->rxq[0].buf_len : 0);
+}
+
+/* Reset on close: the device stops all DMA before its rings and buffers are freed. */
+void intel_close(struct unic_dev *dev)
+{
+	struct intel_priv *p = intel_priv(dev);
+
+	if (!p)
+		return;
+	if (!dev->removed) {
+		intel_wr(p, INTEL_CTRL_EXT, intel_rd(p, INTEL_CTRL_EXT) & ~INTEL_CTRL_EXT_DRV_LOAD);
+		if (intel_reset(dev))
+			UNIC_WARN("%s: reset on close failed: %s", dev->spec.pci_addr, dev->err);
+	}
+	intel_queues_free(dev);
+	free(p);
+	dev->priv = NULL;
+}
+
+/* ---------------------------------------------------------------- statistics and link */
+
+/* Folds the clear-on-read counters into 64-bit totals. Low word first: reading the high one clears both. */
+void intel_stats_fold(struct intel_priv *p)
+{
+	struct intel_hw_stats *h = &p->hw;
+	uint32_t lo;
+
+	h->gprc += intel_rd(p, INTEL_GPRC);
+	h->gptc += intel_rd(p, INTEL_GPTC);
+	lo = intel_rd(p, INTEL_GORCL);
+	h->gorc += (uint64_t)intel_rd(p, INTEL_GORCH) << 32 | lo;
+	lo = intel_rd(p, INTEL_GOTCL);
+	h->gotc += (uint64_t)intel_rd(p, INTEL_GOTCH) << 32 | lo;
+	h->mpc += intel_rd(p, INTEL_MPC);
+	h->rnbc += intel_rd(p, INTEL_RNBC);
+	h->crcerrs += intel_rd(p, INTEL_CRCERRS);
+	/* Read (and so clear) the totals too: some models derive the good-packet counters from them. */
+	h->tpr += intel_rd(p, INTEL_TPR);
+	h->tpt += intel_rd(p, INTEL_TPT);
+}
+
+int intel_stats(struct unic_dev *dev, struct unic_stats *st)
+{
+	struct intel_priv *p = intel_priv(dev);
+
+	if (dev->removed || intel_check_removed(dev, intel_rd(p, INTEL_STATUS)))
+		return removed_error(dev);
+	intel_stats_fold(p);
+	st->hw_rx_packets = p->hw.gprc;
+	st->hw_tx_packets = p->hw.gptc;
+	st->hw_rx_missed = p->hw.mpc;
+	return 0;
+}
+
+int intel_link(struct unic_dev *dev, struct unic_link *link)
+{
+	uint32_t status = intel_rd(intel_priv(dev), INTEL_STATUS);
+	uint32_t speed = (status & INTEL_STATUS_SPEED_MASK) >> INTEL_STATUS_SPEED_SHIFT;
+
+	if (dev->removed || intel_check_removed(dev, status))
+		return removed_error(dev);
+	link->up = status & INTEL_STATUS_LU;
+	link->full_duplex = status & INTEL_STATUS_FD;
+	link->speed_mbps = !link->up ? 0 : speed == INTEL_STATUS_SPEED_10 ? 10 : speed == INTEL_STATUS_SPEED_100 ? 100 : 1000;
+	return 0;
+}
+
+int intel_set_promisc(struct unic_dev *dev, bool on)
+{
+	struct intel_priv *p = intel_priv(dev);
+	uint32_t rctl = intel_rd(p, INTEL_RCTL);
+
+	if (dev->removed || intel_check_removed(dev, rctl))
+		return removed_error(dev);
+	if (on)
+		rctl |= INTEL_RCTL_UPE | INTEL_RCTL_MPE;
+	else
+		rctl &= ~(INTEL_RCTL_UPE | INTEL_RCTL_MPE);
+	intel_wr(p, INTEL_RCTL, rctl);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- data path */
+
+/* One MMIO read now and then while idle: a removed device reads all-ones, and then we stop. */
+static void idle_check(struct unic_dev *dev, uint32_t *idle)
+{
+	if (unic_likely(++*idle < INTEL_IDLE_CHECK))
+		return;
+	*idle = 0;
+	intel_check_removed(dev, intel_rd(intel_priv(dev), INTEL_STATUS));
+}
+
+/* Replacement buffers come from the pool INTEL_RX_REFILL_BATCH at a time. */
+static inline struct unic_buf *rx_spare(struct intel_rxq *q)
+{
+	if (unic_unlikely(!q->nspare)) {
+		if (!unic_buf_alloc_bulk(q->dev->pool, q->spare, INTEL_RX_REFILL_BATCH))
+			return NULL;
+		q->nspare = INTEL_RX_REFILL_BATCH;
+	}
+	return q->spare[--q->nspare];
+}
+
+/*
+ * Checks one write-back. A frame larger than one buffer arrives as several
+ * descriptors without EOP: the whole frame is dropped (counted once) and the
+ * queue skips descriptors until the one with EOP.
+ */
+static inline bool rx_frame_ok(struct intel_rxq *q, uint32_t staterr, uint16_t len)
+{
+	if (unic_unlikely(q->discarding)) {
+		if (staterr & INTEL_RXD_STAT_EOP)
+			q->discarding = false;
+		return false;
+	}
+	if (unic_unlikely(!(staterr & INTEL_RXD_STAT_EOP))) {
+		q->discarding = true;
+		q->stats.dropped++;
+		return false;
+	}
+	if (unic_unlikely(staterr & INTEL_RXD_ERR_FRAME)) {
+		q->stats.errors++;
+		return false;
+	}
+	if (unic_unlikely(len == 0 || len > q->buf_len)) {
+		q->stats.bad_device++;
+		return false;
+	}
+	return true;
+}
+
+uint16_t intel_rx_burst(void *rxq, struct unic_buf **out, uint16_t n)
+{
+	struct intel_rxq *q = rxq;
+	uint16_t got = 0, seen = 0, last = 0;
+
+	if (unic_unlikely(q->dev->removed))
+		return 0;
+	while (got < n && seen < q->size) {
+		volatile union intel_rx_desc *d = &q->ring[q->next];
+		uint32_t staterr = d->wb.staterr;
+		struct unic_buf *b = q->bufs[q->next];
+		uint16_t len;
+
+		if (!(staterr & INTEL_RXD_STAT_DD))
+			break;
+		unic_rmb(); /* the rest of the write-back is valid once DD is seen */
+		len = d->wb.length;
+		if (rx_frame_ok(q, staterr, len)) {
+			struct unic_buf *fresh = rx_spare(q);
+			if (unic_likely(fresh != NULL)) {
+				b->len = len;
+				b->rx_queue = q->id;
+				b->rss_hash = q->rss ? d->wb.rss_hash : 0;
+				out[got++] = b;
+				q->stats.packets++;
+				q->stats.bytes += len;
+				b = fresh;
+			} else {
+				q->stats.dropped++; /* pool empty: keep the buffer, lose the frame */
+			}
+		}
+		rx_post(q, q->next, b);
+		last = q->next;
+		q->next = (uint16_t)(q->next + 1 == q->size ? 0 : q->next + 1);
+		seen++;
+	}
+	if (seen) {
+		unic_wmb();
+		unic_write32(q->tail_reg, 0, last);
+		q->idle = 0;
+	} else {
+		idle_check(q->dev, &q->idle);
+	}
+	return got;
+}
+
+/* Frees completed buffers in batches: RS is set on every descriptor and the device completes in order. */
+static void tx_reclaim(struct intel_txq *q)
+{
+	while (q->inflight) {
+		uint16_t batch = q->inflight < INTEL_TX_CLEAN_BATCH ? q->inflight : INTEL_TX_CLEAN_BATCH;
+		uint32_t last = q->clean + batch - 1u;
+		uint16_t first;
+
+		if (last >= q->size)
+			last -= q->size;
+		if (!(q->ring[last].olinfo_status & INTEL_TXD_STAT_DD))
+			break;
+		unic_rmb();
+		first = (uint16_t)(q->size - q->clean) < batch ? (uint16_t)(q->size - q->clean) : batch;
+		unic_buf_free_bulk(&q->bufs[q->clean], first);
+		if (batch > first)
+			unic_buf_free_bulk(&q->bufs[0], (uint32_t)(batch - first));
+		q->clean = (uint16_t)((q->clean + batch) % q->size);
+		q->inflight = (uint16_t)(q->inflight - batch);
+	}
+}
+
+uint16_t intel_tx_burst(void *txq, struct unic_buf **bufs, uint16_t n)
+{
+	struct intel_txq *q = txq;
+	uint16_t room, i, queued = 0;
+
+	if (unic_unlikely(q->dev->removed))
+		return 0;
+	tx_reclaim(q);
+	room = (uint16_t)(q->size - 1 - q->inflight); /* tail == head means empty: one slot stays free */
+	for (i = 0; i < n && queued < room; i++) {
+		struct unic_buf *b = bufs[i];
+		volatile struct intel_tx_desc *d = &q->ring[q->tail];
+
+		if (unic_unlikely(b->len == 0 || (uint32_t)b->data_off + b->len > b->room_size)) {
+			q->stats.errors++; /* taken and dropped: nothing valid to send */
+			unic_buf_free(b);
+			continue;
+		}
+		d->addr = unic_buf_dma(b);
+		d->cmd_type_len = q->cmd | b->len;
+		d->olinfo_status = q->paylen_shift ? (uint32_t)b->len << q->paylen_shift : 0;
+		q->bufs[q->tail] = b;
+		q->tail = (uint16_t)(q->tail + 1 == q->size ? 0 : q->tail + 1);
+		q->stats.packets++;
+		q->stats.bytes += b->len;
+		queued++;
+	}
+	q->inflight = (uint16_t)(q->inflight + queued);
+	if (queued) {
+		unic_wmb();
+		unic_write32(q->tail_reg, 0, q->tail);
+		q->idle = 0;
+	} else if (!room) {
+		idle_check(q->dev, &q->idle);
+	}
+	return i;
+}

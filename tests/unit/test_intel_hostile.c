@@ -1,0 +1,299 @@
+/*
+ * igb and e1000e against a fake, then hostile, device. The register file is
+ * plain memory; a small thread plays the parts of the device the drivers wait
+ * on (CTRL.RST self-clears, MDIC completes). DMA addresses are virtual
+ * (UNIC_DMA_VIRT), so the test writes receive write-backs and reads transmit
+ * descriptors itself. Checked: a sane frame round trip; write-backs without
+ * EOP (a frame spanning descriptors), with error bits, with a zero or too large
+ * length, and a device that keeps setting DD everywhere: each counted and
+ * dropped, never followed, never a loop without end; an empty pool; transmit
+ * reclaim; a device that reads all-ones (removed): calls fail instead of
+ * spinning; a reset that never completes: probe gives up in bounded time. Every
+ * buffer is back in the pool after close.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "check.h"
+#include "internal.h"
+#include "../../src/drivers/intel/intel_common.h"
+
+#define POOL_SIZE 512
+#define RING 32
+#define REGS_SIZE 0x20000
+#define FAKE_MAC_LO 0x00565452u   /* 52:54:56:00 */
+#define FAKE_MAC_HI 0x0201u       /* 01:02 */
+#define STATUS_UP_1000_FD (INTEL_STATUS_LU | INTEL_STATUS_FD | (2u << INTEL_STATUS_SPEED_SHIFT))
+#define EECD 0x00010
+#define EECD_AUTO_RD (1u << 9)
+
+static uint32_t regs[REGS_SIZE / 4] __attribute__((aligned(4096)));
+static struct unic_mempool *pool;
+static struct unic_dev *dev;
+static volatile bool fake_run;
+static pthread_t fake_thread;
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static uint32_t reg(uint32_t off) { return unic_read32(regs, off); }
+static void set_reg(uint32_t off, uint32_t v) { unic_write32(regs, off, v); }
+
+/* The device's side of reset and PHY access. */
+static void *fake_device(void *arg)
+{
+	struct timespec step = { .tv_nsec = 20000 };
+
+	(void)arg;
+	while (fake_run) {
+		uint32_t ctrl = reg(INTEL_CTRL), mdic = reg(INTEL_MDIC);
+		if (ctrl & INTEL_CTRL_RST)
+			set_reg(INTEL_CTRL, ctrl & ~INTEL_CTRL_RST);
+		if ((mdic & (INTEL_MDIC_OP_READ | INTEL_MDIC_OP_WRITE)) && !(mdic & INTEL_MDIC_READY))
+			set_reg(INTEL_MDIC, mdic | INTEL_MDIC_READY);
+		nanosleep(&step, NULL);
+	}
+	return NULL;
+}
+
+static void new_dev(const struct unic_driver *drv)
+{
+	memset(dev, 0, sizeof *dev);
+	unic_config_init(&dev->cfg);
+	dev->cfg.rx_ring_size = RING;
+	dev->cfg.tx_ring_size = RING;
+	dev->cfg.buf_size = 2048;
+	dev->config_fd = dev->lock_fd = dev->vfio_group_fd = dev->vfio_device_fd = -1;
+	dev->dma_mode = UNIC_DMA_VIRT;
+	dev->drv = drv;
+	dev->pool = pool;
+	dev->bars[INTEL_BAR].addr = regs;
+	dev->bars[INTEL_BAR].size = REGS_SIZE;
+	snprintf(dev->spec.pci_addr, sizeof dev->spec.pci_addr, "fake");
+}
+
+static bool open_fake(const struct unic_driver *drv)
+{
+	memset(regs, 0, sizeof regs);
+	set_reg(INTEL_STATUS, STATUS_UP_1000_FD);
+	set_reg(EECD, EECD_AUTO_RD);
+	set_reg(INTEL_RAL0, FAKE_MAC_LO);
+	set_reg(INTEL_RAH0, FAKE_MAC_HI | INTEL_RAH_AV);
+	new_dev(drv);
+	fake_run = true;
+	pthread_create(&fake_thread, NULL, fake_device, NULL);
+	if (drv->probe(dev) || drv->start(dev)) {
+		printf("open %s: %s\n", drv->name, dev->err);
+		return false;
+	}
+	return true;
+}
+
+static void close_fake(void)
+{
+	dev->drv->close(dev);
+	if (fake_run) {
+		fake_run = false;
+		pthread_join(fake_thread, NULL);
+	}
+}
+
+/* The device receives a frame into slot i: data, then the write-back, DD last. */
+static void device_rx(struct intel_rxq *q, uint16_t i, uint32_t staterr, uint16_t len, uint8_t fill)
+{
+	volatile union intel_rx_desc *d = &q->ring[i];
+	uint8_t *buf = (uint8_t *)(uintptr_t)d->read.pkt_addr;
+
+	memset(buf, fill, len < q->buf_len ? len : q->buf_len);
+	d->wb.info = 0;
+	d->wb.rss_hash = 0;
+	d->wb.length = len;
+	d->wb.vlan = 0;
+	unic_wmb();
+	d->wb.staterr = staterr;
+}
+
+static bool data_is(const struct unic_buf *b, uint16_t len, uint8_t fill)
+{
+	const uint8_t *p = b->room + b->data_off;
+	uint16_t i;
+
+	if (b->len != len)
+		return false;
+	for (i = 0; i < len; i++)
+		if (p[i] != fill)
+			return false;
+	return true;
+}
+
+static void test_rx(const struct unic_driver *drv)
+{
+	const uint32_t de = INTEL_RXD_STAT_DD | INTEL_RXD_STAT_EOP;
+	struct unic_buf *bufs[RING], *hog[POOL_SIZE];
+	struct intel_rxq *q;
+	struct unic_stats st;
+	uint32_t held;
+	uint16_t n, i;
+
+	CHECK(open_fake(drv));
+	q = dev->rxq[0];
+	device_rx(q, 0, de, 60, 0xa1);
+	device_rx(q, 1, INTEL_RXD_STAT_DD, 2048, 0xb2);            /* first part of a frame that spans */
+	device_rx(q, 2, de, 100, 0xb2);                            /* its last part */
+	device_rx(q, 3, de, 4000, 0xc3);                           /* longer than the buffer */
+	device_rx(q, 4, de | INTEL_RXD_ERR_CE, 60, 0xd4);          /* CRC error */
+	device_rx(q, 5, de, 0, 0);                                 /* empty */
+	device_rx(q, 6, de, 1514, 0xe5);
+	n = unic_rx_burst(dev, 0, bufs, RING);
+	CHECK(n == 2);
+	CHECK(n == 2 && data_is(bufs[0], 60, 0xa1) && data_is(bufs[1], 1514, 0xe5));
+	unic_buf_free_bulk(bufs, n);
+	CHECK(unic_stats(dev, &st) == 0);
+	CHECK(st.rx_packets == 2 && st.rx_bytes == 1574 && st.rx_dropped == 1 && st.rx_errors == 1 && st.bad_device == 2);
+	CHECK(reg(intel_rxq_reg(intel_priv(dev), 0, INTEL_Q_TAIL)) == 6); /* one tail write: the last slot handed back */
+	for (i = 0; i <= 6; i++)
+		CHECK(q->ring[i].read.hdr_addr == 0 && q->ring[i].read.pkt_addr != 0); /* re-posted, DD clear */
+	CHECK(q->next == 7);
+
+	/* A device that sets DD on every descriptor, again and again: bounded work per call. */
+	for (i = 0; i < RING; i++)
+		device_rx(q, i, de, 0, 0);
+	n = unic_rx_burst(dev, 0, bufs, RING);
+	CHECK(n == 0);
+	CHECK(unic_stats(dev, &st) == 0 && st.bad_device == 2 + RING);
+
+	/* Pool empty: the frame is dropped and counted, the buffer stays posted. */
+	held = unic_mempool_free_count(pool);
+	CHECK(unic_buf_alloc_bulk(pool, hog, held) == held);
+	for (i = 0; i < RING; i++)
+		device_rx(q, (uint16_t)((q->next + i) % RING), de, 60, 0x5a);
+	n = unic_rx_burst(dev, 0, bufs, RING);
+	CHECK(unic_stats(dev, &st) == 0 && st.rx_dropped == 1 + (uint64_t)(RING - n));
+	unic_buf_free_bulk(bufs, n);
+	unic_buf_free_bulk(hog, held);
+	close_fake();
+	CHECK(unic_mempool_free_count(pool) == POOL_SIZE);
+	printf("rx %s: frames checked, bad write-backs counted (dropped %llu, errors %llu, bad_device %llu)\n", drv->name,
+	       (unsigned long long)st.rx_dropped, (unsigned long long)st.rx_errors, (unsigned long long)st.bad_device);
+}
+
+static void test_tx(const struct unic_driver *drv, uint32_t want_cmd, uint8_t paylen_shift)
+{
+	struct unic_buf *bufs[RING];
+	struct intel_txq *q;
+	struct unic_stats st;
+	struct unic_link link;
+	uint32_t free0;
+	uint16_t n, i;
+
+	CHECK(open_fake(drv));
+	q = dev->txq[0];
+	free0 = unic_mempool_free_count(pool);
+	CHECK(unic_buf_alloc_bulk(pool, bufs, 4) == 4);
+	for (i = 0; i < 4; i++)
+		bufs[i]->len = 60;
+	bufs[3]->len = 0; /* nothing to send: taken, dropped, counted */
+	CHECK(unic_tx_burst(dev, 0, bufs, 4) == 4);
+	CHECK(reg(intel_txq_reg(intel_priv(dev), 0, INTEL_Q_TAIL)) == 3);
+	for (i = 0; i < 3; i++) {
+		CHECK(q->ring[i].cmd_type_len == (want_cmd | 60u));
+		CHECK(q->ring[i].olinfo_status == (paylen_shift ? 60u << paylen_shift : 0));
+	}
+	CHECK(unic_stats(dev, &st) == 0 && st.tx_packets == 3 && st.tx_errors == 1);
+	/* Completion: DD on the last of the three frees all three at the next burst. */
+	q->ring[2].olinfo_status |= INTEL_TXD_STAT_DD;
+	CHECK(unic_tx_burst(dev, 0, bufs, 0) == 0);
+	CHECK(unic_mempool_free_count(pool) == free0);
+	/* A full ring takes no more than it has room for. */
+	for (i = 0, n = 0; i < 2; i++) {
+		uint16_t k;
+		CHECK(unic_buf_alloc_bulk(pool, bufs, RING) == RING);
+		for (k = 0; k < RING; k++)
+			bufs[k]->len = 60;
+		k = unic_tx_burst(dev, 0, bufs, RING);
+		unic_buf_free_bulk(bufs + k, (uint32_t)(RING - k));
+		n = (uint16_t)(n + k);
+	}
+	CHECK(n == RING - 1);
+	CHECK(unic_link(dev, &link) == 0 && link.up && link.full_duplex && link.speed_mbps == 1000);
+	close_fake();
+	CHECK(unic_mempool_free_count(pool) == POOL_SIZE);
+	printf("tx %s: descriptors as specified, batched reclaim, full ring bounded\n", drv->name);
+}
+
+/* All-ones registers: the device is gone. Calls fail or return 0, nothing waits on it. */
+static void test_removed(const struct unic_driver *drv)
+{
+	struct unic_buf *bufs[4];
+	struct unic_stats st;
+	struct unic_link link;
+	double t0;
+	int i;
+
+	CHECK(open_fake(drv));
+	fake_run = false;
+	pthread_join(fake_thread, NULL);
+	memset(regs, 0xff, sizeof regs);
+	for (i = 0; i < 2 * (int)INTEL_IDLE_CHECK && !dev->removed; i++)
+		unic_rx_burst(dev, 0, bufs, 4);
+	CHECK(dev->removed);
+	CHECK(unic_rx_burst(dev, 0, bufs, 4) == 0);
+	CHECK(unic_buf_alloc_bulk(pool, bufs, 4) == 4);
+	for (i = 0; i < 4; i++)
+		bufs[i]->len = 60;
+	CHECK(unic_tx_burst(dev, 0, bufs, 4) == 0);
+	unic_buf_free_bulk(bufs, 4);
+	CHECK(unic_stats(dev, &st) == -ENODEV && strstr(dev->err, "all-ones"));
+	CHECK(unic_link(dev, &link) == -ENODEV);
+	t0 = now();
+	close_fake();
+	CHECK(now() - t0 < 0.5);
+	CHECK(unic_mempool_free_count(pool) == POOL_SIZE);
+
+	new_dev(drv); /* removed before probe */
+	t0 = now();
+	CHECK(drv->probe(dev) == -ENODEV && strstr(dev->err, "all-ones"));
+	CHECK(now() - t0 < 0.5);
+	drv->close(dev);
+
+	memset(regs, 0, sizeof regs); /* a reset that never completes: no thread clears CTRL.RST */
+	new_dev(drv);
+	t0 = now();
+	CHECK(drv->probe(dev) == -ETIMEDOUT && strstr(dev->err, "reset did not complete"));
+	CHECK(now() - t0 < 2.0);
+	drv->close(dev);
+	printf("removed/wedged %s: calls fail with an error, waits bounded (%.2f s)\n", drv->name, now() - t0);
+}
+
+int main(void)
+{
+	struct unic_dev scratch;
+
+	memset(&scratch, 0, sizeof scratch);
+	scratch.dma_mode = UNIC_DMA_VIRT;
+	scratch.config_fd = scratch.lock_fd = scratch.vfio_group_fd = scratch.vfio_device_fd = -1;
+	pool = unic_mempool_create(&scratch, POOL_SIZE, 2048);
+	dev = calloc(1, sizeof *dev);
+	CHECK(pool != NULL && dev != NULL);
+	if (!pool || !dev) {
+		printf("setup: %s\n", scratch.err);
+		return check_summary("intel_hostile");
+	}
+	test_rx(&unic_driver_igb);
+	test_rx(&unic_driver_e1000e);
+	test_tx(&unic_driver_igb, INTEL_TXD_CMD_EOP | INTEL_TXD_CMD_IFCS | INTEL_TXD_CMD_RS | INTEL_TXD_CMD_DEXT |
+				  3u << INTEL_TXD_DTYP_SHIFT, 14);
+	test_tx(&unic_driver_e1000e, INTEL_TXD_CMD_EOP | INTEL_TXD_CMD_IFCS | INTEL_TXD_CMD_RS, 0);
+	test_removed(&unic_driver_igb);
+	test_removed(&unic_driver_e1000e);
+	free(dev);
+	unic_mempool_destroy(pool);
+	return check_summary("intel_hostile");
+}
