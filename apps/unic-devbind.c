@@ -7,12 +7,19 @@
  * can then run as a user with access to /dev/vfio/N.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include "common/sysfs.h"
 #include "common/tool.h"
+
+/* Where --bind/--unbind remember the original driver of a device: STATE_DIR/BDF holds its
+ * name, "" when it had none. The tool's own policy; the library keeps no state. */
+#define STATE_PARENT "/run/unic"
+#define STATE_DIR STATE_PARENT "/devbind"
 
 static const char usage_text[] =
 	"Usage: unic-devbind [--status] [--json]\n"
@@ -30,7 +37,7 @@ static const char usage_text[] =
 	"  -h, --help           this text\n"
 	"  -V, --version        print the version\n"
 	"\n"
-	"BDF: a PCI address like 0000:00:04.0. State is kept in " SYSFS_STATE_DIR ".\n"
+	"BDF: a PCI address like 0000:00:04.0. State is kept in " STATE_DIR ".\n"
 	"Exit status: 0 success, 1 runtime failure, 2 bad usage.\n";
 
 enum action { ACT_STATUS, ACT_BIND, ACT_UNBIND, ACT_RESTORE };
@@ -101,66 +108,140 @@ static void parse_args(int argc, char **argv, struct options *o)
 
 /* ---- --status ---- */
 
-static void iface_text(const struct sysfs_pci *d, char *buf, size_t len)
+static void iface_text(const struct unic_pci_device *d, char *buf, size_t len)
 {
 	size_t used = 0;
 	int i;
 
 	buf[0] = 0;
-	for (i = 0; i < d->n_ifaces && used < len; i++) {
-		const struct sysfs_iface *f = &d->ifaces[i];
+	for (i = 0; i < d->num_ifaces && used < len; i++) {
+		const struct unic_pci_iface *f = &d->ifaces[i];
 		used += (size_t)snprintf(buf + used, len - used, "%s%s %s%s", i ? ", " : "", f->name, f->up ? "up" : "down",
-					 f->in_use[0] ? " (in use)" : "");
+					 f->in_use ? " (in use)" : "");
 	}
 	if (!buf[0])
 		snprintf(buf, len, "-");
 }
 
-static void print_row(const struct sysfs_pci *d, void *arg)
+static void print_row(const struct unic_pci_device *d)
 {
 	char ifaces[160], group[16];
 
-	(void)arg;
 	iface_text(d, ifaces, sizeof ifaces);
 	snprintf(group, sizeof group, d->iommu_group >= 0 ? "%d" : "-", d->iommu_group);
-	printf("%-13s %04x:%04x  %-12s %-28s %s\n", d->bdf, d->vendor, d->device, d->driver[0] ? d->driver : "-", ifaces,
-	       group);
+	printf("%-13s %04x:%04x  %-12s %-28s %s\n", d->bdf, d->vendor_id, d->device_id, d->driver[0] ? d->driver : "-",
+	       ifaces, group);
 }
 
-static void json_device(const struct sysfs_pci *d, void *arg)
+static void json_device(struct tool_json *j, const struct unic_pci_device *d)
 {
-	struct tool_json *j = arg;
+	const struct unic_pci_iface *f = d->num_ifaces ? &d->ifaces[0] : NULL;
 	char id[8];
 
 	tool_json_obj_begin(j, d->bdf);
-	snprintf(id, sizeof id, "%04x", d->vendor);
+	snprintf(id, sizeof id, "%04x", d->vendor_id);
 	tool_json_str(j, "vendor", id);
-	snprintf(id, sizeof id, "%04x", d->device);
+	snprintf(id, sizeof id, "%04x", d->device_id);
 	tool_json_str(j, "device", id);
 	tool_json_str(j, "driver", d->driver);
-	tool_json_str(j, "interface", d->n_ifaces ? d->ifaces[0].name : "");
-	tool_json_str(j, "state", !d->n_ifaces ? "" : d->ifaces[0].in_use[0] ? "in use" : d->ifaces[0].up ? "up" : "down");
+	tool_json_str(j, "interface", f ? f->name : "");
+	tool_json_str(j, "state", !f ? "" : f->in_use ? "in use" : f->up ? "up" : "down");
 	tool_json_u64(j, "iommu_group_valid", d->iommu_group >= 0);
 	tool_json_u64(j, "iommu_group", d->iommu_group >= 0 ? (uint64_t)d->iommu_group : 0);
 	tool_json_obj_end(j);
 }
 
+/* All network devices; *n is how many. Asks twice in case one came or went in between. */
+static struct unic_pci_device *list_devices(int *n)
+{
+	struct unic_pci_device *devs = NULL;
+	int want = 0, got;
+
+	while ((got = unic_pci_list_network(devs, want)) > want) {
+		free(devs);
+		want = got;
+		devs = calloc((size_t)want, sizeof *devs);
+		if (!devs)
+			tool_fail("out of memory");
+	}
+	if (got < 0)
+		tool_fail("cannot list PCI devices: %s", strerror(-got));
+	*n = got;
+	return devs;
+}
+
 static int status(const struct options *o)
 {
+	int i, n;
+	struct unic_pci_device *devs = list_devices(&n);
+
 	if (o->json) {
 		struct tool_json j;
 		tool_json_begin(&j);
 		tool_json_str(&j, "tool", tool_name());
 		tool_json_obj_begin(&j, "devices");
-		sysfs_pci_each_network(json_device, &j);
+		for (i = 0; i < n; i++)
+			json_device(&j, &devs[i]);
 		tool_json_obj_end(&j);
 		tool_json_end(&j);
-		return TOOL_EXIT_OK;
+	} else {
+		printf("%-13s %-10s %-12s %-28s %s\n", "PCI address", "id", "driver", "interface", "IOMMU group");
+		for (i = 0; i < n; i++)
+			print_row(&devs[i]);
+		if (!n)
+			printf("(no network PCI devices)\n");
 	}
-	printf("%-13s %-10s %-12s %-28s %s\n", "PCI address", "id", "driver", "interface", "IOMMU group");
-	if (!sysfs_pci_each_network(print_row, NULL))
-		printf("(no network PCI devices)\n");
+	free(devs);
 	return TOOL_EXIT_OK;
+}
+
+/* ---- the state file ---- */
+
+static void state_path(const char *bdf, char *path, size_t len)
+{
+	snprintf(path, len, STATE_DIR "/%s", bdf);
+}
+
+/* Keeps an existing record: after two moves the first one names the original driver. */
+static int state_save(const char *bdf, const char *driver)
+{
+	char path[256];
+	FILE *f;
+
+	state_path(bdf, path, sizeof path);
+	if (access(path, F_OK) == 0)
+		return 0;
+	if ((mkdir(STATE_PARENT, 0755) && errno != EEXIST) || (mkdir(STATE_DIR, 0755) && errno != EEXIST))
+		return -errno;
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "%s\n", driver);
+	return fclose(f) ? -errno : 0;
+}
+
+static int state_load(const char *bdf, char *driver, size_t len)
+{
+	char path[256];
+	FILE *f;
+
+	state_path(bdf, path, sizeof path);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	if (!fgets(driver, (int)len, f))
+		driver[0] = 0;
+	fclose(f);
+	driver[strcspn(driver, "\n")] = 0;
+	return 0;
+}
+
+static void state_forget(const char *bdf)
+{
+	char path[256];
+
+	state_path(bdf, path, sizeof path);
+	unlink(path);
 }
 
 /* ---- --bind, --unbind, --restore ---- */
@@ -170,33 +251,34 @@ static const char *hint(int err)
 	return err == -EACCES || err == -EPERM ? " (needs root)" : "";
 }
 
-static void read_device(const char *bdf, struct sysfs_pci *d)
+static void read_device(const char *bdf, struct unic_pci_device *d)
 {
-	if (sysfs_pci_read(bdf, d))
+	if (unic_pci_inspect(bdf, d))
 		tool_fail("no PCI device at %s (list them with 'unic-devbind --status')", bdf);
 }
 
 /* Like dpdk-devbind: never pull a device from under a configured interface unless told to. */
-static void check_not_in_use(const struct options *o, const struct sysfs_pci *d)
+static void check_not_in_use(const struct options *o, const struct unic_pci_device *d)
 {
-	const struct sysfs_iface *busy = sysfs_pci_busy_iface(d);
+	int i;
 
-	if (busy && !o->force)
-		tool_fail("refusing %s: %s; take it down first ('ip link set %s down') or pass --force", d->bdf,
-			  busy->in_use, busy->name);
+	for (i = 0; i < d->num_ifaces && !o->force; i++)
+		if (d->ifaces[i].in_use)
+			tool_fail("refusing %s: %s; take it down first ('ip link set %s down') or pass --force", d->bdf,
+				  d->ifaces[i].why, d->ifaces[i].name);
 }
 
-static void remember(const struct sysfs_pci *d)
+static void remember(const struct unic_pci_device *d)
 {
-	int r = sysfs_state_save(d->bdf, d->driver);
+	int r = state_save(d->bdf, d->driver);
 
 	if (r)
-		tool_fail("cannot record the driver of %s in " SYSFS_STATE_DIR ": %s%s", d->bdf, strerror(-r), hint(r));
+		tool_fail("cannot record the driver of %s in " STATE_DIR ": %s%s", d->bdf, strerror(-r), hint(r));
 }
 
 static int act_bind(const struct options *o)
 {
-	struct sysfs_pci d;
+	struct unic_pci_device d;
 	int r;
 
 	read_device(o->bdf, &d);
@@ -204,11 +286,11 @@ static int act_bind(const struct options *o)
 		printf("%s: %s is already bound to %s\n", tool_name(), o->bdf, o->driver);
 		return TOOL_EXIT_OK;
 	}
-	if (!sysfs_driver_exists(o->driver))
+	if (unic_pci_driver_loaded(o->driver) != 1)
 		tool_fail("driver %s is not loaded: run 'modprobe %s' as root", o->driver, o->driver);
 	check_not_in_use(o, &d);
 	remember(&d);
-	if ((r = sysfs_bind(o->bdf, o->driver)))
+	if ((r = unic_pci_bind_driver(o->bdf, o->driver)))
 		tool_fail("cannot bind %s to %s: %s%s", o->bdf, o->driver, strerror(-r), hint(r));
 	printf("%s: %s bound to %s (was %s)\n", tool_name(), o->bdf, o->driver, d.driver[0] ? d.driver : "unbound");
 	return TOOL_EXIT_OK;
@@ -216,7 +298,7 @@ static int act_bind(const struct options *o)
 
 static int act_unbind(const struct options *o)
 {
-	struct sysfs_pci d;
+	struct unic_pci_device d;
 	int r;
 
 	read_device(o->bdf, &d);
@@ -226,7 +308,7 @@ static int act_unbind(const struct options *o)
 	}
 	check_not_in_use(o, &d);
 	remember(&d);
-	if ((r = sysfs_unbind(o->bdf)))
+	if ((r = unic_pci_unbind_driver(o->bdf)))
 		tool_fail("cannot unbind %s from %s: %s%s", o->bdf, d.driver, strerror(-r), hint(r));
 	printf("%s: %s unbound from %s\n", tool_name(), o->bdf, d.driver);
 	return TOOL_EXIT_OK;
@@ -234,17 +316,17 @@ static int act_unbind(const struct options *o)
 
 static int act_restore(const struct options *o)
 {
-	char orig[SYSFS_NAME_LEN];
-	struct sysfs_pci d;
+	char orig[sizeof ((struct unic_pci_device *)0)->driver];
+	struct unic_pci_device d;
 	int r;
 
 	read_device(o->bdf, &d);
-	if (sysfs_state_load(o->bdf, orig, sizeof orig))
+	if (state_load(o->bdf, orig, sizeof orig))
 		tool_fail("nothing to restore for %s: unic-devbind did not move it", o->bdf);
-	r = orig[0] ? sysfs_bind(o->bdf, orig) : sysfs_unbind(o->bdf);
+	r = orig[0] ? unic_pci_bind_driver(o->bdf, orig) : unic_pci_unbind_driver(o->bdf);
 	if (r)
 		tool_fail("cannot give %s back to %s: %s%s", o->bdf, orig[0] ? orig : "no driver", strerror(-r), hint(r));
-	sysfs_state_forget(o->bdf);
+	state_forget(o->bdf);
 	printf("%s: %s restored to %s\n", tool_name(), o->bdf, orig[0] ? orig : "no driver");
 	return TOOL_EXIT_OK;
 }

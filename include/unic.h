@@ -91,6 +91,9 @@ struct unic_config {
 	bool allow_unsafe;      /* a bare PCI address may fall back to no-IOMMU access */
 	bool force;             /* take a device whose kernel interface is up with an address or route */
 	bool probe_only;        /* map and identify the device, set up no queues */
+	bool no_hugepages;      /* vhost-user: DMA memory in ordinary 4 KiB memfd pages even when
+				   2 MiB hugepages are free (also set by the environment variable
+				   UNIC_NO_HUGEPAGES=1); without it hugepages are used when free */
 };
 
 void unic_config_init(struct unic_config *cfg);
@@ -101,6 +104,16 @@ void unic_config_init(struct unic_config *cfg);
  *   vfio:0000:00:03.0        VFIO with an IOMMU
  *   vfio-noiommu:0000:00:03.0  VFIO in no-IOMMU mode (root; DMA is not confined)
  *   sysfs:0000:00:03.0       sysfs resource0 + /proc/self/pagemap (root; DMA is not confined)
+ *   vhost-user:/path/sock    virtio-net over vhost-user (no root, no device): unic connects
+ *                            to a backend listening on the socket (e.g. DPDK net_vhost,
+ *                            QEMU's vhost-user-* daemons, a vswitch) and shares its DMA
+ *                            memory with it through memfd (hugepages when free, else 4 KiB
+ *                            pages; see no_hugepages)
+ *   vhost-user:/path/sock,server  the same, but unic creates the socket and waits (up to
+ *                            10 s) for a backend in client mode to connect (DPDK: client=1)
+ *   A vhost-user backend that goes away makes the next rx/tx burst return 0 with
+ *   unic_last_error() saying so, and unic_stats()/unic_link() return -EPIPE; reopen the
+ *   device once the backend is back. One queue pair; no control queue.
  * Returns NULL and one line in err (if given) on failure.
  */
 struct unic_dev *unic_open(const char *spec, const struct unic_config *cfg, char *err, size_t errlen);
@@ -166,8 +179,50 @@ struct unic_spec {
 	enum unic_access access;   /* 0 for a bare PCI address */
 	char pci_addr[16];         /* canonical dddd:bb:ss.f */
 	char path[108];            /* vhost-user socket path */
+	bool server;               /* vhost-user: ",server" suffix: unic listens, the backend connects */
 };
 int unic_parse_spec(const char *spec, struct unic_spec *out, char *err, size_t errlen);
+
+/*
+ * PCI devices as the kernel sees them, and moving one between kernel drivers:
+ * for tools (unic-devbind) that prepare a device by hand, as root, before a
+ * unic program opens it. unic_open() does the same by itself. These functions
+ * only read and write sysfs; they never open the device. A BDF is a bare PCI
+ * address, "0000:00:04.0" or "00:04.0"; anything else is -EINVAL.
+ */
+#define UNIC_PCI_MAX_IFACES 4
+
+struct unic_pci_iface {
+	char name[32];          /* kernel network interface, e.g. "enp0s4" */
+	bool up;                /* administratively up (IFF_UP) */
+	bool in_use;            /* up with an IPv4 or non-link-local IPv6 address, or a route */
+	char why[128];          /* when in_use: one line saying so, else "" */
+};
+
+struct unic_pci_device {
+	char bdf[16];           /* canonical dddd:bb:ss.f */
+	uint16_t vendor_id, device_id;
+	uint32_t class_code;    /* base class << 16 | subclass << 8 | prog-if (0x02xxxx: network) */
+	char driver[64];        /* kernel driver bound to it, "" when none */
+	int iommu_group;        /* -1 when it has none */
+	int num_ifaces;         /* entries used in ifaces[] */
+	struct unic_pci_iface ifaces[UNIC_PCI_MAX_IFACES];
+};
+
+/* Fills out for bdf: 0, -EINVAL, or -ENODEV when there is no such device. */
+int unic_pci_inspect(const char *bdf, struct unic_pci_device *out);
+/* Network-class PCI devices, sorted by address, into out[0..max) (out may be NULL when max
+ * is 0); returns how many there are, which may exceed max, or a negative errno. */
+int unic_pci_list_network(struct unic_pci_device *out, int max);
+/* 1 when the kernel PCI driver (e.g. "vfio-pci") is loaded, 0 when not, -EINVAL. */
+int unic_pci_driver_loaded(const char *driver);
+/* Binds bdf to driver through driver_override, so that no other device moves (a no-op when
+ * already bound to it). It does not look at the device's interfaces: check ifaces[].in_use
+ * first. 0, -EINVAL, -ENODEV (no such device, or the driver did not take it), -ENOENT (the
+ * driver is not loaded; nothing changed), -EACCES/-EPERM (needs root), or another -errno. */
+int unic_pci_bind_driver(const char *bdf, const char *driver);
+/* Unbinds bdf from its kernel driver (0 when it has none); errors as unic_pci_bind_driver. */
+int unic_pci_unbind_driver(const char *bdf);
 
 #ifdef __cplusplus
 }

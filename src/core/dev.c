@@ -253,6 +253,24 @@ static int normalize_config(struct unic_dev *dev)
 	return 0;
 }
 
+/* A PCI device: find it and its driver, take it through the access method, identify it. */
+static int probe_pci(struct unic_dev *dev)
+{
+	int r = find_driver(dev);
+
+	if (!r)
+		r = lock_device(dev);
+	if (!r)
+		r = check_not_in_use(dev);
+	if (!r)
+		r = open_access(dev);
+	if (!r && unic_pci_enable_bus_master(dev, true))
+		r = unic_dev_error(dev, EIO, "cannot enable bus mastering on %s", dev->spec.pci_addr);
+	if (!r)
+		r = dev->drv->probe(dev);
+	return r;
+}
+
 struct unic_dev *unic_open(const char *spec, const struct unic_config *cfg, char *err, size_t errlen)
 {
 	struct unic_dev *dev;
@@ -270,22 +288,10 @@ struct unic_dev *unic_open(const char *spec, const struct unic_config *cfg, char
 	else
 		unic_config_init(&dev->cfg);
 	r = unic_parse_spec(spec, &dev->spec, dev->err, sizeof dev->err);
-	if (!r && dev->spec.access == UNIC_ACCESS_VHOST_USER)
-		r = unic_dev_error(dev, ENOTSUP, "vhost-user is not available in this build");
 	if (!r)
 		r = normalize_config(dev);
 	if (!r)
-		r = find_driver(dev);
-	if (!r)
-		r = lock_device(dev);
-	if (!r)
-		r = check_not_in_use(dev);
-	if (!r)
-		r = open_access(dev);
-	if (!r && unic_pci_enable_bus_master(dev, true))
-		r = unic_dev_error(dev, EIO, "cannot enable bus mastering on %s", dev->spec.pci_addr);
-	if (!r)
-		r = dev->drv->probe(dev);
+		r = dev->spec.access == UNIC_ACCESS_VHOST_USER ? unic_vhost_user_probe(dev) : probe_pci(dev);
 	if (!r && !dev->cfg.probe_only) {
 		r = setup_memory(dev);
 		if (!r)

@@ -79,12 +79,20 @@ uint64_t unic_virt_to_phys(const void *virt, char *err, size_t errlen)
 	return (entry & PAGEMAP_PFN_MASK) * SMALL_PAGE + va % SMALL_PAGE;
 }
 
-/* Maps size bytes of fresh memfd memory, hugepage-backed unless the mode allows small pages. */
+/*
+ * Maps size bytes of fresh memfd memory, hugepage-backed unless the mode allows
+ * small pages: in VIRT mode (vhost-user) ordinary 4 KiB pages serve when the
+ * user asks for them (cfg.no_hugepages) or when hugepages are short.
+ */
 static int map_memory(struct unic_dev *dev, size_t size, struct unic_dma *d)
 {
-	bool small = dev->dma_mode == UNIC_DMA_VIRT && meminfo_value("HugePages_Free") * 2048 * 1024 < (long)size;
-	size_t page = small ? SMALL_PAGE : UNIC_HUGEPAGE_SIZE;
+	bool virt = dev->dma_mode == UNIC_DMA_VIRT;
+	bool small = virt && (dev->cfg.no_hugepages || meminfo_value("HugePages_Free") * 2048 * 1024 < (long)size);
+	size_t page;
 	int fd;
+
+retry:
+	page = small ? SMALL_PAGE : UNIC_HUGEPAGE_SIZE;
 
 	d->page_size = page;
 	d->size = (size + page - 1) / page * page;
@@ -99,6 +107,10 @@ static int map_memory(struct unic_dev *dev, size_t size, struct unic_dma *d)
 		long total = meminfo_value("HugePages_Total");
 		close(fd);
 		d->virt = NULL;
+		if (virt && !small) { /* free hugepages we may not use (cgroup limit, reservations) */
+			small = true;
+			goto retry;
+		}
 		if (small)
 			return unic_dev_error(dev, e, "cannot map %zu bytes of DMA memory: %s", d->size, strerror(e));
 		return unic_dev_error(dev, ENOMEM,

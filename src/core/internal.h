@@ -231,6 +231,12 @@ extern const struct unic_driver unic_driver_virtio_net;
 extern const struct unic_driver unic_driver_igb;
 extern const struct unic_driver unic_driver_e1000e;
 extern const struct unic_driver unic_driver_vmxnet3;
+/*
+ * vhost-user (src/drivers/virtio/virtio_vhost_user.c): connects to the backend at
+ * dev->spec.path, binds the virtio-net driver to it (dev->drv, dev->priv) and sets
+ * dev->dma_mode; the probe step of unic_open for vhost-user specs. 0 or -errno.
+ */
+int unic_vhost_user_probe(struct unic_dev *dev);
 
 /* Default ring size when cfg leaves it 0 and the driver has no better figure. */
 #define UNIC_DEFAULT_RING 512

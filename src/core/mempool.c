@@ -106,18 +106,23 @@ static inline void reset_buf(struct unic_buf *b)
 
 uint32_t unic_buf_alloc_bulk(struct unic_mempool *p, struct unic_buf **bufs, uint32_t n)
 {
-	uint32_t i;
+	struct unic_buf **stack;
+	uint32_t i, top;
 
 	if (unic_unlikely(!p || !bufs || n > p->free_top))
 		return 0;
+	/* locals: the stores below cannot alias the pool's fields for the compiler */
+	stack = p->free_stack;
+	top = p->free_top;
 	for (i = 0; i < n; i++) {
-		struct unic_buf *b = p->free_stack[--p->free_top];
+		struct unic_buf *b = stack[--top];
 #ifdef UNIC_DEBUG_BUILD
 		p->in_use[b->index] = 1;
 #endif
 		reset_buf(b);
 		bufs[i] = b;
 	}
+	p->free_top = top;
 	return n;
 }
 
@@ -148,18 +153,30 @@ static void check_free(const struct unic_buf *b)
 
 void unic_buf_free_bulk(struct unic_buf **bufs, uint32_t n)
 {
-	uint32_t i;
+	uint32_t i = 0;
 
 	if (unic_unlikely(!bufs))
 		return;
-	for (i = 0; i < n; i++) {
-		struct unic_buf *b = bufs[i];
-		struct unic_mempool *p = b->pool;
+	while (i < n) {
+		/* a run of buffers of one pool goes back with the stack top in a register */
+		struct unic_mempool *p;
+		struct unic_buf **stack;
+		uint32_t top;
 #ifdef UNIC_DEBUG_BUILD
-		check_free(b);
-		p->in_use[b->index] = 0;
+		check_free(bufs[i]); /* before following its pool pointer */
 #endif
-		p->free_stack[p->free_top++] = b;
+		p = bufs[i]->pool;
+		stack = p->free_stack;
+		top = p->free_top;
+		do {
+			struct unic_buf *b = bufs[i];
+#ifdef UNIC_DEBUG_BUILD
+			check_free(b);
+			p->in_use[b->index] = 0;
+#endif
+			stack[top++] = b;
+		} while (++i < n && bufs[i]->pool == p);
+		p->free_top = top;
 	}
 }
 

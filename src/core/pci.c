@@ -303,28 +303,33 @@ static bool has_route(const char *ifname)
 	return found;
 }
 
+/* Is the interface administratively up? (its sysfs "flags", a hex IFF_* mask) */
+static bool netdev_up(const char *ifname)
+{
+	char path[128], buf[32];
+	ssize_t n;
+	int fd;
+
+	if (!if_nametoindex(ifname))
+		return false;
+	snprintf(path, sizeof path, "/sys/class/net/%s/flags", ifname);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	return strtoul(buf, NULL, 16) & IFF_UP;
+}
+
 int unic_netdev_in_use(const char *ifname, char *why, size_t len)
 {
 	struct ifaddrs *ifa, *i;
 	char addr[64] = "";
-	unsigned flags = if_nametoindex(ifname) ? 1 : 0;
-	char path[128], buf[32];
-	int fd;
 
-	if (!flags)
-		return 0;
-	snprintf(path, sizeof path, "/sys/class/net/%s/flags", ifname);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	flags = 0;
-	if (fd >= 0) {
-		ssize_t n = read(fd, buf, sizeof buf - 1);
-		if (n > 0) {
-			buf[n] = 0;
-			flags = (unsigned)strtoul(buf, NULL, 16);
-		}
-		close(fd);
-	}
-	if (!(flags & IFF_UP))
+	if (!netdev_up(ifname))
 		return 0;
 	if (getifaddrs(&ifa) == 0) {
 		for (i = ifa; i && !addr[0]; i = i->ifa_next) {
@@ -347,4 +352,138 @@ int unic_netdev_in_use(const char *ifname, char *why, size_t len)
 		return 1;
 	}
 	return 0;
+}
+
+/* ---- public: inspection and binding for tools (unic.h) ---- */
+
+/* PCI Code and ID Assignment Spec 1.11, 1.3: base class 02h is "network controller" */
+#define PCI_BASE_CLASS_NETWORK 0x02
+#define PCI_BASE_CLASS_SHIFT 16
+
+/* A bare PCI address in canonical form; user input reaches sysfs paths only through this. */
+static int canonical_bdf(const char *bdf, char *out, size_t len)
+{
+	struct unic_spec spec;
+
+	if (!bdf || unic_parse_spec(bdf, &spec, NULL, 0) || spec.access != 0)
+		return -EINVAL;
+	snprintf(out, len, "%s", spec.pci_addr);
+	return 0;
+}
+
+/* A driver name is one sysfs directory name: not empty, no '/', not "." or "..". */
+static bool valid_driver_name(const char *driver)
+{
+	return driver && driver[0] && strlen(driver) < sizeof ((struct unic_pci_device *)0)->driver &&
+	       !strchr(driver, '/') && strcmp(driver, ".") && strcmp(driver, "..");
+}
+
+static int read_identity(const char *bdf, struct unic_pci_device *out)
+{
+	uint32_t vendor, device, class_code;
+
+	memset(out, 0, sizeof *out);
+	if (unic_pci_read_id(bdf, "vendor", &vendor) || unic_pci_read_id(bdf, "device", &device) ||
+	    unic_pci_read_id(bdf, "class", &class_code))
+		return -ENODEV;
+	snprintf(out->bdf, sizeof out->bdf, "%s", bdf);
+	out->vendor_id = (uint16_t)vendor;
+	out->device_id = (uint16_t)device;
+	out->class_code = class_code;
+	return 0;
+}
+
+/* Driver, IOMMU group and kernel interfaces of a device whose identity is read. */
+static void read_state(struct unic_pci_device *out)
+{
+	char names[UNIC_PCI_MAX_IFACES][32];
+	int i;
+
+	_Static_assert(sizeof names[0] == sizeof out->ifaces[0].name, "unic_pci_netdevs fills 32-byte names");
+
+	unic_pci_driver(out->bdf, out->driver, sizeof out->driver);
+	out->iommu_group = unic_pci_iommu_group(out->bdf);
+	out->num_ifaces = unic_pci_netdevs(out->bdf, names, UNIC_PCI_MAX_IFACES);
+	for (i = 0; i < out->num_ifaces; i++) {
+		struct unic_pci_iface *f = &out->ifaces[i];
+		memcpy(f->name, names[i], sizeof f->name); /* NUL-terminated by unic_pci_netdevs */
+		f->up = netdev_up(f->name);
+		f->in_use = unic_netdev_in_use(f->name, f->why, sizeof f->why) != 0;
+	}
+}
+
+int unic_pci_inspect(const char *bdf, struct unic_pci_device *out)
+{
+	char canon[16];
+	int r;
+
+	if (!out || canonical_bdf(bdf, canon, sizeof canon))
+		return -EINVAL;
+	if ((r = read_identity(canon, out)))
+		return r;
+	read_state(out);
+	return 0;
+}
+
+int unic_pci_list_network(struct unic_pci_device *out, int max)
+{
+	struct dirent **list;
+	struct unic_pci_device d;
+	int n, i, found = 0;
+
+	if (max < 0 || (max > 0 && !out))
+		return -EINVAL;
+	n = scandir(SYSFS_PCI "/devices", &list, NULL, alphasort);
+	if (n < 0)
+		return -errno;
+	for (i = 0; i < n; i++) {
+		if (list[i]->d_name[0] != '.' && !read_identity(list[i]->d_name, &d) &&
+		    d.class_code >> PCI_BASE_CLASS_SHIFT == PCI_BASE_CLASS_NETWORK) {
+			if (found < max) {
+				read_state(&d);
+				out[found] = d;
+			}
+			found++;
+		}
+		free(list[i]);
+	}
+	free(list);
+	return found;
+}
+
+int unic_pci_driver_loaded(const char *driver)
+{
+	char path[128];
+
+	if (!valid_driver_name(driver))
+		return -EINVAL;
+	snprintf(path, sizeof path, SYSFS_PCI "/drivers/%s", driver);
+	return access(path, F_OK) == 0;
+}
+
+int unic_pci_bind_driver(const char *bdf, const char *driver)
+{
+	char canon[16];
+	uint32_t vendor;
+
+	if (canonical_bdf(bdf, canon, sizeof canon) || !valid_driver_name(driver))
+		return -EINVAL;
+	if (unic_pci_read_id(canon, "vendor", &vendor))
+		return -ENODEV;
+	/* checked first: unic_pci_bind unbinds before it probes, and would leave the device driverless */
+	if (unic_pci_driver_loaded(driver) != 1)
+		return -ENOENT;
+	return unic_pci_bind(canon, driver);
+}
+
+int unic_pci_unbind_driver(const char *bdf)
+{
+	char canon[16];
+	uint32_t vendor;
+
+	if (canonical_bdf(bdf, canon, sizeof canon))
+		return -EINVAL;
+	if (unic_pci_read_id(canon, "vendor", &vendor))
+		return -ENODEV;
+	return unic_pci_unbind(canon);
 }

@@ -11,6 +11,9 @@ struct spec_prefix {
 	enum unic_access access;
 };
 
+/* "vhost-user:PATH,server": unic listens on PATH instead of connecting to it */
+#define VHOST_SERVER_SUFFIX ",server"
+
 static const struct spec_prefix prefixes[] = {
 	{ "vfio:", UNIC_ACCESS_VFIO },
 	{ "vfio-noiommu:", UNIC_ACCESS_VFIO_NOIOMMU },
@@ -63,7 +66,7 @@ static int parse_bdf(const char *s, char *out, size_t outlen)
 int unic_parse_spec(const char *spec, struct unic_spec *out, char *err, size_t errlen)
 {
 	const char *rest;
-	size_t i;
+	size_t i, plen;
 
 	if (!spec || !out) {
 		unic_fmt(err, errlen, "no device spec given");
@@ -86,6 +89,12 @@ int unic_parse_spec(const char *spec, struct unic_spec *out, char *err, size_t e
 			return -EINVAL;
 		}
 		strcpy(out->path, rest);
+		plen = strlen(out->path);
+		if (plen > strlen(VHOST_SERVER_SUFFIX) &&
+		    !strcmp(out->path + plen - strlen(VHOST_SERVER_SUFFIX), VHOST_SERVER_SUFFIX)) {
+			out->path[plen - strlen(VHOST_SERVER_SUFFIX)] = 0;
+			out->server = true;
+		}
 		return 0;
 	}
 	if (parse_bdf(rest, out->pci_addr, sizeof out->pci_addr)) {

@@ -27,7 +27,8 @@ SRC
 }
 
 PKGS=(build-essential pkg-config clang libclang-rt-14-dev busybox-static kmod cpio iproute2
-      iputils-ping arping tshark python3-scapy libpcap-dev valgrind dpdk dpdk-dev libdpdk-dev)
+      iputils-ping arping tshark python3-scapy libpcap-dev valgrind dpdk dpdk-dev libdpdk-dev
+      python3-matplotlib)
 APT_UPDATED=0
 apt_update_once() { [ "$APT_UPDATED" = 1 ] || { apt-get update -q >/dev/null; APT_UPDATED=1; }; }
 

@@ -11,6 +11,7 @@ int main(void)
 	struct unic_stats st;
 	struct unic_link link;
 	struct unic_info info;
+	struct unic_pci_device pci;
 	struct unic_buf *bufs[4];
 	uint8_t mac[6];
 	uint64_t n;
@@ -46,6 +47,32 @@ int main(void)
 	CHECK(unic_mempool_size(NULL) == 0);
 	unic_buf_free(NULL);
 	unic_buf_free_bulk(NULL, 4);
+	/* PCI inspection and binding: bad arguments fail before sysfs is touched (nothing here
+	 * may bind or unbind a real device of this host) */
+	CHECK(unic_pci_inspect(NULL, &pci) == -EINVAL);
+	CHECK(unic_pci_inspect("0000:00:03.0", NULL) == -EINVAL);
+	CHECK(unic_pci_inspect("nonsense", &pci) == -EINVAL);
+	CHECK(unic_pci_inspect("vfio:0000:00:03.0", &pci) == -EINVAL);
+	CHECK(unic_pci_inspect("../../../etc", &pci) == -EINVAL);
+	CHECK(unic_pci_inspect("0000:7f:1f.7", &pci) == -ENODEV);
+	CHECK(unic_pci_list_network(NULL, 4) == -EINVAL);
+	CHECK(unic_pci_list_network(&pci, -1) == -EINVAL);
+	CHECK(unic_pci_list_network(NULL, 0) >= 0);
+	CHECK(unic_pci_driver_loaded(NULL) == -EINVAL);
+	CHECK(unic_pci_driver_loaded("") == -EINVAL);
+	CHECK(unic_pci_driver_loaded("../x") == -EINVAL);
+	CHECK(unic_pci_driver_loaded("..") == -EINVAL);
+	CHECK(unic_pci_driver_loaded("no-such-unic-driver") == 0);
+	CHECK(unic_pci_bind_driver(NULL, "vfio-pci") == -EINVAL);
+	CHECK(unic_pci_bind_driver("nonsense", "vfio-pci") == -EINVAL);
+	CHECK(unic_pci_bind_driver("0000:7f:1f.7", NULL) == -EINVAL);
+	CHECK(unic_pci_bind_driver("0000:7f:1f.7", "") == -EINVAL);
+	CHECK(unic_pci_bind_driver("0000:7f:1f.7", "../../x") == -EINVAL);
+	CHECK(unic_pci_bind_driver("0000:7f:1f.7", "vfio-pci") == -ENODEV);
+	CHECK(unic_pci_unbind_driver(NULL) == -EINVAL);
+	CHECK(unic_pci_unbind_driver("sysfs:0000:7f:1f.7") == -EINVAL);
+	CHECK(unic_pci_unbind_driver("0000:7f:1f.7") == -ENODEV);
+
 	CHECK(strcmp(unic_access_name(UNIC_ACCESS_SYSFS), "sysfs") == 0);
 	CHECK(strcmp(unic_access_name((enum unic_access)99), "none") == 0);
 	return check_summary("test_api_null");

@@ -17,6 +17,7 @@
 #ifndef UNIC_VIRTIO_H
 #define UNIC_VIRTIO_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -45,11 +46,23 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 #define VIRTIO_F_NOTIFICATION_DATA 38
 #define VIRTIO_BIT(b) (1ull << (b))
 
+/* ---- network device feature bits (spec 5.1.3) and config space (spec 5.1.4) ---- */
+#define VIRTIO_NET_F_MAC 5
+#define VIRTIO_NET_F_MRG_RXBUF 15
+#define VIRTIO_NET_F_STATUS 16
+#define VIRTIO_NET_F_CTRL_VQ 17
+#define VIRTIO_NET_F_CTRL_RX 18
+#define VIRTIO_NET_F_MQ 22
+#define VIRTIO_NET_CFG_MAC 0       /* struct virtio_net_config: mac[6] */
+#define VIRTIO_NET_CFG_STATUS 6    /* le16 status */
+#define VIRTIO_NET_S_LINK_UP 1
+
 /* ---- split virtqueue, spec 2.7 ---- */
 #define VRING_DESC_F_NEXT 1u      /* 2.7.5: chain continues at next */
 #define VRING_DESC_F_WRITE 2u     /* 2.7.5: device writes this buffer */
 #define VRING_AVAIL_F_NO_INTERRUPT 1u /* 2.7.7: driver does not want interrupts */
 #define VRING_USED_F_NO_NOTIFY 1u /* 2.7.10: device does not want notifications */
+#define VRING_AVAIL_RING 2u       /* 2.7.6: avail ring[] starts after flags and idx (uint16_t units) */
 
 struct vring_desc {               /* spec 2.7.5 */
 	uint64_t addr;
@@ -153,6 +166,59 @@ int virtq_add(struct virtq *vq, const struct virtq_sg *sg, uint16_t n, void *tok
 /* Adds n one-piece buffers, stopping when the ring is full; returns how many. */
 uint16_t virtq_add_batch(struct virtq *vq, const uint64_t *addr, const uint32_t *len, bool device_writes,
 			 void *const *tokens, uint16_t n);
+
+/*
+ * The data path's way to add one-piece buffers (what virtq_add_batch does, inlined
+ * into the driver's burst loop): virtq_room says how many of n fit (0 once the queue
+ * is broken), then virtq_put adds each; virtq_kick publishes them.
+ */
+static inline uint16_t virtq_room(const struct virtq *vq, uint16_t n)
+{
+	if (unic_unlikely(vq->broken))
+		return 0;
+	return n < vq->num_free ? n : vq->num_free;
+}
+
+static inline void virtq_put(struct virtq *vq, uint64_t addr, uint32_t len, bool device_writes, void *token)
+{
+	uint16_t id = vq->free_head, flags = device_writes ? VRING_DESC_F_WRITE : 0;
+
+	vq->free_head = vq->next_free[id];
+	vq->token[id] = token;
+	vq->chain[id] = 1;
+	vq->writable[id] = device_writes ? len : 0;
+	if (vq->packed) {
+		/* 2.8.6 / 2.8.21: the batch's first descriptor gets its flags last, in virtq_kick */
+		volatile struct vring_packed_desc *d = &vq->pdesc[vq->next_avail];
+		flags = (uint16_t)(flags | (vq->avail_wrap ? VRING_PACKED_DESC_F_AVAIL : VRING_PACKED_DESC_F_USED));
+		d->addr = addr;
+		d->len = len;
+		d->id = id;
+		if (vq->added == 0) {
+			vq->pending_pos = vq->next_avail;
+			vq->pending_flags = flags;
+		} else {
+			unic_wmb();
+			d->flags = flags;
+		}
+		if (unic_unlikely(++vq->next_avail == vq->size)) {
+			vq->next_avail = 0;
+			vq->avail_wrap = !vq->avail_wrap;
+		}
+	} else {
+		/* 2.7.5 / 2.7.6: the descriptor, then its head in the available ring */
+		volatile struct vring_desc *d = &vq->desc[id];
+		d->addr = addr;
+		d->len = len;
+		d->flags = flags;
+		d->next = 0;
+		vq->avail[VRING_AVAIL_RING + (vq->avail_idx & (vq->size - 1))] = id;
+		vq->avail_idx++;
+	}
+	vq->added++;
+	vq->num_free--;
+	vq->in_flight++;
+}
 /* Makes added buffers visible; notifies the device when it asked for it. */
 void virtq_kick(struct virtq *vq);
 /*
@@ -183,6 +249,20 @@ struct virtio_transport {
 	int (*queue_enable)(void *t, struct virtq *vq);
 	/* Frees the transport state (after a reset). */
 	void (*close)(void *t);
+	/*
+	 * Optional (NULL for PCI). A device in another process maps our memory itself
+	 * (vhost-user): share the ring area and the buffer pool with it. Called once,
+	 * after the rings are allocated and before the first queue_enable. 0 or -errno.
+	 */
+	int (*share_memory)(void *t, const struct unic_dma *rings);
+	/*
+	 * Optional. A flag the transport raises (from any thread) when the device is
+	 * gone for good (vhost-user: the backend hung up). The data path reads it once
+	 * per burst: no system call.
+	 */
+	const atomic_bool *(*gone_flag)(void *t);
+	/* Optional. 0 while the device is reachable; else -errno and one line in dev->err. */
+	int (*check)(void *t);
 };
 
 /* Config-space offset of the capability cap_id after the one at after (0: the first); < 0 if none. */
@@ -190,6 +270,11 @@ int virtio_pci_find_cap(struct unic_dev *dev, uint8_t cap_id, int after);
 /* The PCI transports: 0 and *ctx set, or -ENODEV when the device does not speak it. */
 int virtio_pci_modern_open(struct unic_dev *dev, const struct virtio_transport **t, void **ctx);
 int virtio_pci_legacy_open(struct unic_dev *dev, const struct virtio_transport **t, void **ctx);
+/* Name of the device in messages: its PCI address, or its vhost-user socket path. */
+static inline const char *virtio_dev_name(const struct unic_dev *dev)
+{
+	return dev->spec.pci_addr[0] ? dev->spec.pci_addr : dev->spec.path;
+}
 
 /*
  * Binds the virtio-net driver to dev over transport t (dev->priv set): reset,

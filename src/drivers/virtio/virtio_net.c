@@ -22,18 +22,6 @@
 #define VIRTIO_PCI_DEVICE_NET_LEGACY 0x1000
 #define VIRTIO_PCI_DEVICE_NET_MODERN 0x1041
 
-/* Feature bits, spec 5.1.3 */
-#define VIRTIO_NET_F_MAC 5
-#define VIRTIO_NET_F_MRG_RXBUF 15
-#define VIRTIO_NET_F_STATUS 16
-#define VIRTIO_NET_F_CTRL_VQ 17
-#define VIRTIO_NET_F_CTRL_RX 18
-
-/* struct virtio_net_config, spec 5.1.4 */
-#define VIRTIO_NET_CFG_MAC 0
-#define VIRTIO_NET_CFG_STATUS 6
-#define VIRTIO_NET_S_LINK_UP 1
-
 /* struct virtio_net_hdr, spec 5.1.6: 10 bytes, 12 with num_buffers (VERSION_1 or MRG_RXBUF) */
 #define VIRTIO_NET_HDR_LEN_LEGACY 10
 #define VIRTIO_NET_HDR_LEN 12
@@ -77,6 +65,7 @@ struct vnet;
 struct vnet_queue {
 	struct virtq vq;
 	struct vnet *vn;
+	const atomic_bool *gone; /* raised by the transport when the device went away */
 	struct unic_queue_stats stats;
 	uint16_t hdr_len;
 	uint16_t rx_skip;        /* buffers still to drop of a frame spread over several */
@@ -98,31 +87,40 @@ struct vnet {
 
 static bool has(const struct vnet *vn, int bit) { return vn->features & VIRTIO_BIT(bit); }
 
+/* A transport without a gone flag (PCI) points here: a device that never goes away. */
+static const atomic_bool never_gone = false;
+
+/* The device went away (vhost-user backend hung up): stop the queue, say why once. */
+static uint16_t queue_gone(struct vnet_queue *q)
+{
+	struct vnet *vn = q->vn;
+
+	if (!q->vq.broken) {
+		q->vq.broken = true;
+		if (vn->t->check)
+			vn->t->check(vn->tctx);
+	}
+	return 0;
+}
+
 /* ---- data path ---- */
 
 static void rx_refill(struct vnet_queue *q)
 {
 	struct unic_mempool *pool = q->vn->dev->pool;
 	struct unic_buf *bufs[BURST];
-	uint64_t addr[BURST];
-	uint32_t len[BURST];
-	uint16_t want, i, added;
+	uint16_t want, i;
 
-	while ((want = q->vq.num_free < BURST ? q->vq.num_free : BURST) > 0) {
+	while ((want = virtq_room(&q->vq, BURST)) > 0) {
 		uint32_t avail = unic_mempool_free_count(pool);
 		if (want > avail)
 			want = (uint16_t)avail;
 		if (want == 0 || unic_buf_alloc_bulk(pool, bufs, want) != want)
 			break;
-		for (i = 0; i < want; i++) {
-			/* the header goes in the headroom so the frame lands at UNIC_HEADROOM */
-			addr[i] = bufs[i]->room_iova + UNIC_HEADROOM - q->hdr_len;
-			len[i] = (uint32_t)(bufs[i]->room_size - UNIC_HEADROOM + q->hdr_len);
-		}
-		added = virtq_add_batch(&q->vq, addr, len, true, (void *const *)bufs, want);
-		unic_buf_free_bulk(bufs + added, want - added);
-		if (added < want)
-			break;
+		/* the header goes in the headroom so the frame lands at UNIC_HEADROOM */
+		for (i = 0; i < want; i++)
+			virtq_put(&q->vq, bufs[i]->room_iova + UNIC_HEADROOM - q->hdr_len,
+				  (uint32_t)(bufs[i]->room_size - UNIC_HEADROOM + q->hdr_len), true, bufs[i]);
 	}
 	virtq_kick(&q->vq);
 }
@@ -157,36 +155,40 @@ static bool rx_frame(struct vnet_queue *q, struct unic_buf *b, uint32_t len)
 		q->stats.errors++;
 		return false;
 	}
-	b->data_off = UNIC_HEADROOM;
+	/* data_off (UNIC_HEADROOM) and rss_hash (0) are as rx_refill's allocation left them */
 	b->len = (uint16_t)(len - q->hdr_len);
 	b->rx_queue = 0;
-	b->rss_hash = 0;
 	return true;
 }
 
 static uint16_t vnet_rx_burst(void *rxq, struct unic_buf **out, uint16_t n)
 {
 	struct vnet_queue *q = rxq;
-	void *tok[BURST];
 	uint32_t len[BURST];
+	uint64_t bytes = 0;
 	uint16_t k = 0;
 
+	if (unic_unlikely(atomic_load_explicit(q->gone, memory_order_relaxed)))
+		return queue_gone(q);
 	while (k < n && !q->vq.broken) {
 		uint16_t want = (uint16_t)(n - k) < BURST ? (uint16_t)(n - k) : BURST;
-		uint16_t got = virtq_get_batch(&q->vq, tok, len, want), i;
+		/* completions land in out[] directly; the frames that pass are packed down in place */
+		uint16_t got = virtq_get_batch(&q->vq, (void **)(out + k), len, want), i, kept = k;
 		for (i = 0; i < got; i++) {
-			struct unic_buf *b = tok[i];
-			if (!q->vq.broken && rx_frame(q, b, len[i])) {
-				q->stats.packets++;
-				q->stats.bytes += b->len;
-				out[k++] = b;
+			struct unic_buf *b = out[k + i];
+			if (unic_likely(!q->vq.broken && rx_frame(q, b, len[i]))) {
+				bytes += b->len;
+				out[kept++] = b;
 			} else {
 				unic_buf_free(b);
 			}
 		}
+		k = kept;
 		if (got < want)
 			break;
 	}
+	q->stats.packets += k;
+	q->stats.bytes += bytes;
 	if (!q->vq.broken)
 		rx_refill(q);
 	return k;
@@ -210,39 +212,35 @@ static bool tx_buf_ok(const struct vnet_queue *q, const struct unic_buf *b)
 static uint16_t vnet_tx_burst(void *txq, struct unic_buf **bufs, uint16_t n)
 {
 	struct vnet_queue *q = txq;
-	uint64_t addr[BURST];
-	uint32_t len[BURST];
-	uint16_t taken = 0;
+	uint16_t taken, room, sent = 0;
+	uint64_t bytes = 0;
 
+	if (unic_unlikely(atomic_load_explicit(q->gone, memory_order_relaxed)))
+		return queue_gone(q);
 	/* Reclaim in batches: only when fewer than half the descriptors (or than asked for) are free. */
 	if (q->vq.num_free < q->vq.size / 2 || q->vq.num_free < n)
 		tx_reclaim(q);
-	while (taken < n && q->vq.num_free && !q->vq.broken) {
-		struct unic_buf *batch[BURST];
-		uint16_t m = 0, added, i;
-		while (taken < n && m < BURST && m < q->vq.num_free) {
-			struct unic_buf *b = bufs[taken++];
-			if (!tx_buf_ok(q, b)) {
-				q->stats.errors++;
-				unic_buf_free(b);
-				continue;
-			}
-			/* spec 5.1.6.2: a zeroed header: no checksum offload, no GSO */
-			memset((uint8_t *)unic_buf_data(b) - q->hdr_len, 0, q->hdr_len);
-			addr[m] = unic_buf_dma(b) - q->hdr_len;
-			len[m] = (uint32_t)b->len + q->hdr_len;
-			batch[m++] = b;
+	room = virtq_room(&q->vq, n);
+	for (taken = 0; taken < room; taken++) {
+		struct unic_buf *b = bufs[taken];
+		uint8_t *hdr;
+		if (unic_unlikely(!tx_buf_ok(q, b))) {
+			q->stats.errors++;
+			unic_buf_free(b);
+			continue;
 		}
-		added = virtq_add_batch(&q->vq, addr, len, false, (void *const *)batch, m);
-		for (i = 0; i < added; i++) {
-			q->stats.packets++;
-			q->stats.bytes += batch[i]->len;
-		}
-		if (added < m) { /* only if the queue broke under us: give the rest back */
-			taken = (uint16_t)(taken - (m - added));
-			break;
-		}
+		/* spec 5.1.6.2: a zeroed header: no checksum offload, no GSO (constant sizes: plain stores) */
+		hdr = (uint8_t *)unic_buf_data(b) - q->hdr_len;
+		if (q->hdr_len == VIRTIO_NET_HDR_LEN)
+			memset(hdr, 0, VIRTIO_NET_HDR_LEN);
+		else
+			memset(hdr, 0, VIRTIO_NET_HDR_LEN_LEGACY);
+		virtq_put(&q->vq, unic_buf_dma(b) - q->hdr_len, (uint32_t)b->len + q->hdr_len, false, b);
+		bytes += b->len;
+		sent++;
 	}
+	q->stats.packets += sent;
+	q->stats.bytes += bytes;
 	virtq_kick(&q->vq);
 	return taken;
 }
@@ -306,10 +304,23 @@ static int vnet_set_promisc(struct unic_dev *dev, bool on)
 
 /* ---- link and identity ---- */
 
+/* The counters are kept in software; only a device that went away makes this fail. */
+static int vnet_stats(struct unic_dev *dev, struct unic_stats *st)
+{
+	struct vnet *vn = dev->priv;
+
+	(void)st;
+	return vn && vn->t->check ? vn->t->check(vn->tctx) : 0;
+}
+
 static int vnet_link(struct unic_dev *dev, struct unic_link *link)
 {
 	struct vnet *vn = dev->priv;
 	uint16_t status;
+	int r;
+
+	if (vn && vn->t->check && (r = vn->t->check(vn->tctx)))
+		return r;
 
 	link->full_duplex = true;
 	link->speed_mbps = 0; /* virtio reports a speed only with VIRTIO_NET_F_SPEED_DUPLEX */
@@ -336,7 +347,7 @@ static void read_mac(struct vnet *vn)
 	for (i = 0; i < sizeof dev->mac; i++)
 		dev->mac[i] = (uint8_t)rand();
 	dev->mac[0] = (uint8_t)((dev->mac[0] & 0xfe) | 0x02);
-	UNIC_WARN("virtio-net %s: the device gives no MAC address; using a random one", dev->spec.pci_addr);
+	UNIC_WARN("virtio-net %s: the device gives no MAC address; using a random one", virtio_dev_name(dev));
 }
 
 int virtio_net_attach(struct unic_dev *dev, const struct virtio_transport *t, void *ctx)
@@ -353,7 +364,7 @@ int virtio_net_attach(struct unic_dev *dev, const struct virtio_transport *t, vo
 	vn->ring_mem.fd = -1;
 	dev->priv = vn;
 	if (t->reset(ctx))
-		return unic_dev_error(dev, EIO, "virtio device %s did not reset (status stays non-zero)", dev->spec.pci_addr);
+		return unic_dev_error(dev, EIO, "virtio device %s did not reset (status stays non-zero)", virtio_dev_name(dev));
 	t->set_status(ctx, VIRTIO_STATUS_ACKNOWLEDGE);
 	t->set_status(ctx, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
 	vn->offered = t->get_features(ctx);
@@ -366,9 +377,9 @@ int virtio_net_attach(struct unic_dev *dev, const struct virtio_transport *t, vo
 		if (geteuid() != 0)
 			return unic_dev_error(dev, EPERM, "virtio-net %s offers no VIRTIO_F_ACCESS_PLATFORM (bit 33): its DMA "
 					      "bypasses the IOMMU and needs physical addresses, which only root can get; "
-					      "give the device iommu_platform=on, or run as root", dev->spec.pci_addr);
+					      "give the device iommu_platform=on, or run as root", virtio_dev_name(dev));
 		UNIC_WARN("virtio-net %s offers no VIRTIO_F_ACCESS_PLATFORM (bit 33): its DMA bypasses the IOMMU, so "
-			  "unic gives it physical addresses (root only; DMA not confined)", dev->spec.pci_addr);
+			  "unic gives it physical addresses (root only; DMA not confined)", virtio_dev_name(dev));
 		dev->dma_mode = UNIC_DMA_PHYS;
 	}
 	snprintf(dev->features, sizeof dev->features, "%s", t->name);
@@ -392,7 +403,7 @@ static int virtio_net_probe(struct unic_dev *dev)
 		r = virtio_pci_legacy_open(dev, &t, &ctx);
 	if (r == -ENODEV)
 		return unic_dev_error(dev, ENODEV, "%s: no usable virtio PCI transport (no virtio capabilities in a "
-				      "mapped memory BAR, and no legacy I/O BAR 0)", dev->spec.pci_addr);
+				      "mapped memory BAR, and no legacy I/O BAR 0)", virtio_dev_name(dev));
 	if (r)
 		return r;
 	return virtio_net_attach(dev, t, ctx);
@@ -411,17 +422,17 @@ static int negotiate(struct vnet *vn)
 		vn->features &= ~VIRTIO_BIT(VIRTIO_NET_F_CTRL_RX); /* 5.1.3.1: CTRL_RX needs CTRL_VQ */
 	if (modern && !has(vn, VIRTIO_F_VERSION_1))
 		return unic_dev_error(dev, ENOTSUP, "virtio device %s has modern PCI capabilities but does not offer "
-				      "VIRTIO_F_VERSION_1 (bit 32)", dev->spec.pci_addr);
+				      "VIRTIO_F_VERSION_1 (bit 32)", virtio_dev_name(dev));
 	if (!has(vn, VIRTIO_F_VERSION_1) && !has(vn, VIRTIO_F_ANY_LAYOUT))
 		UNIC_WARN("legacy virtio device %s offers no VIRTIO_F_ANY_LAYOUT (bit 27): it may want the header in "
-			  "a descriptor of its own", dev->spec.pci_addr);
+			  "a descriptor of its own", virtio_dev_name(dev));
 	vn->t->set_features(vn->tctx, vn->features);
 	if (has(vn, VIRTIO_F_VERSION_1)) {
 		/* 3.1.1 steps 5-6: FEATURES_OK, then read it back to see the device accepts them */
 		vn->t->set_status(vn->tctx, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
 		if (!(vn->t->get_status(vn->tctx) & VIRTIO_STATUS_FEATURES_OK))
 			return unic_dev_error(dev, EIO, "virtio device %s refused features 0x%llx (FEATURES_OK stays clear)",
-					      dev->spec.pci_addr, (unsigned long long)vn->features);
+					      virtio_dev_name(dev), (unsigned long long)vn->features);
 	}
 	len = strlen(dev->features);
 	len += (size_t)snprintf(dev->features + len, sizeof dev->features - len, " %s",
@@ -448,7 +459,7 @@ static int queue_size(struct vnet *vn, uint16_t index, uint16_t want, uint16_t *
 
 	if (max == 0 || max > VIRTQ_MAX_SIZE || (max & (max - 1)))
 		return unic_dev_error(vn->dev, EIO, "virtio device %s: queue %u has size %u (must be a power of 2, "
-				      "at most 32768)", vn->dev->spec.pci_addr, index, max);
+				      "at most 32768)", virtio_dev_name(vn->dev), index, max);
 	*size = vn->t->fixed_queue_size ? max : pow2_floor(want < max ? want : max);
 	return 0;
 }
@@ -473,6 +484,8 @@ static int setup_queues(struct vnet *vn)
 	}
 	if ((r = unic_dma_alloc(dev, total + CTRL_BUF_SIZE, &vn->ring_mem)))
 		return r;
+	if (vn->t->share_memory && (r = vn->t->share_memory(vn->tctx, &vn->ring_mem)))
+		return r;
 	vn->ctrl_buf = (uint8_t *)vn->ring_mem.virt + total;
 	vn->ctrl_iova = vn->ring_mem.iova + total;
 	for (i = 0; i < nq; i++) {
@@ -493,6 +506,7 @@ static int setup_queues(struct vnet *vn)
 static void init_queue(struct vnet *vn, struct vnet_queue *q)
 {
 	q->vn = vn;
+	q->gone = vn->t->gone_flag ? vn->t->gone_flag(vn->tctx) : &never_gone;
 	q->hdr_len = has(vn, VIRTIO_F_VERSION_1) || has(vn, VIRTIO_NET_F_MRG_RXBUF) ? VIRTIO_NET_HDR_LEN
 										  : VIRTIO_NET_HDR_LEN_LEGACY;
 	q->mrg_rxbuf = has(vn, VIRTIO_NET_F_MRG_RXBUF);
@@ -504,10 +518,10 @@ static int virtio_net_start(struct unic_dev *dev)
 	int r;
 
 	if (dev->cfg.rx_queues > 1 || dev->cfg.tx_queues > 1)
-		UNIC_WARN("virtio-net %s: one queue pair only (VIRTIO_NET_F_MQ is not supported yet)", dev->spec.pci_addr);
+		UNIC_WARN("virtio-net %s: one queue pair only (VIRTIO_NET_F_MQ is not supported yet)", virtio_dev_name(dev));
 	/* 3.1.1: reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK, queues, DRIVER_OK */
 	if (vn->t->reset(vn->tctx))
-		return unic_dev_error(dev, EIO, "virtio device %s did not reset", dev->spec.pci_addr);
+		return unic_dev_error(dev, EIO, "virtio device %s did not reset", virtio_dev_name(dev));
 	vn->t->set_status(vn->tctx, VIRTIO_STATUS_ACKNOWLEDGE);
 	vn->t->set_status(vn->tctx, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
 	if ((r = negotiate(vn)))
@@ -516,12 +530,12 @@ static int virtio_net_start(struct unic_dev *dev)
 	init_queue(vn, &vn->tx);
 	if (!vn->rx.mrg_rxbuf && dev->pool->room_size - UNIC_HEADROOM < ETH_FRAME_MAX)
 		UNIC_WARN("virtio-net %s: %u-byte buffers without MRG_RXBUF: full-size frames will not fit",
-			  dev->spec.pci_addr, dev->pool->room_size - UNIC_HEADROOM);
+			  virtio_dev_name(dev), dev->pool->room_size - UNIC_HEADROOM);
 	if ((r = setup_queues(vn)))
 		return r;
 	vn->t->set_status(vn->tctx, (uint8_t)(vn->t->get_status(vn->tctx) | VIRTIO_STATUS_DRIVER_OK));
 	if (vn->t->get_status(vn->tctx) & (VIRTIO_STATUS_FAILED | VIRTIO_STATUS_NEEDS_RESET))
-		return unic_dev_error(dev, EIO, "virtio device %s failed after DRIVER_OK", dev->spec.pci_addr);
+		return unic_dev_error(dev, EIO, "virtio device %s failed after DRIVER_OK", virtio_dev_name(dev));
 	rx_refill(&vn->rx);
 	dev->num_rxq = dev->num_txq = 1;
 	dev->rxq[0] = &vn->rx;
@@ -535,7 +549,7 @@ static int virtio_net_start(struct unic_dev *dev)
 		return r;
 	if (dev->cfg.promisc && !has(vn, VIRTIO_NET_F_CTRL_RX))
 		UNIC_WARN("virtio-net %s cannot switch promiscuous mode (no CTRL_RX); leaving the device's default",
-			  dev->spec.pci_addr);
+			  virtio_dev_name(dev));
 	return 0;
 }
 
@@ -581,6 +595,7 @@ const struct unic_driver unic_driver_virtio_net = {
 	.close = virtio_net_close,
 	.rx_burst = vnet_rx_burst,
 	.tx_burst = vnet_tx_burst,
+	.stats = vnet_stats,
 	.link = vnet_link,
 	.set_promisc = vnet_set_promisc,
 };

@@ -15,7 +15,7 @@
 /* Split ring: avail is flags, idx, ring[size], used_event (spec 2.7.6). */
 #define AVAIL_FLAGS 0
 #define AVAIL_IDX 1
-#define AVAIL_RING 2
+#define AVAIL_RING VRING_AVAIL_RING
 /* Used ring: flags, idx, then size elements of 8 bytes, then avail_event (spec 2.7.8). */
 #define USED_FLAGS 0
 #define USED_IDX 1
@@ -219,13 +219,10 @@ int virtq_add(struct virtq *vq, const struct virtq_sg *sg, uint16_t n, void *tok
 uint16_t virtq_add_batch(struct virtq *vq, const uint64_t *addr, const uint32_t *len, bool device_writes,
 			 void *const *tokens, uint16_t n)
 {
-	uint16_t i;
+	uint16_t i, m = virtq_room(vq, n);
 
-	for (i = 0; i < n; i++) {
-		struct virtq_sg sg = { .addr = addr[i], .len = len[i], .device_writes = device_writes };
-		if (virtq_add(vq, &sg, 1, tokens[i]))
-			break;
-	}
+	for (i = 0; i < m && tokens[i]; i++)
+		virtq_put(vq, addr[i], len[i], device_writes, tokens[i]);
 	return i;
 }
 
@@ -281,16 +278,16 @@ void virtq_kick(struct virtq *vq)
 /* ---- taking completed buffers ---- */
 
 /* Checks a used (id, len) pair against private state; false (and broken) when bad. */
-static bool used_ok(struct virtq *vq, uint32_t id, uint32_t len)
+static inline bool used_ok(struct virtq *vq, uint32_t id, uint32_t len)
 {
-	if (id >= vq->size || !vq->token[id] || len > vq->writable[id]) {
+	if (unic_unlikely(id >= vq->size || !vq->token[id] || len > vq->writable[id])) {
 		bad_device(vq);
 		return false;
 	}
 	return true;
 }
 
-static void *take(struct virtq *vq, uint16_t id)
+static inline void *take(struct virtq *vq, uint16_t id)
 {
 	void *t = vq->token[id];
 
@@ -300,11 +297,11 @@ static void *take(struct virtq *vq, uint16_t id)
 	return t;
 }
 
-static void split_free_chain(struct virtq *vq, uint16_t head)
+static inline void split_free_chain(struct virtq *vq, uint16_t head)
 {
 	uint16_t last = head, i;
 
-	for (i = 1; i < vq->chain[head]; i++)
+	for (i = 1; unic_unlikely(i < vq->chain[head]); i++)
 		last = vq->next_free[last];
 	vq->next_free[last] = vq->free_head;
 	vq->free_head = head;
@@ -324,15 +321,15 @@ static uint16_t split_get(struct virtq *vq, void **tokens, uint32_t *lens, uint1
 	if (n > pending)
 		n = pending;
 	for (k = 0; k < n; k++) {
-		volatile struct vring_used_elem *e = used_elem(vq, vq->last_used & (vq->size - 1));
+		volatile struct vring_used_elem *e = used_elem(vq, (uint16_t)(vq->last_used + k) & (vq->size - 1));
 		uint32_t id = e->id, len = e->len;
 		if (!used_ok(vq, id, len))
 			break;
 		split_free_chain(vq, (uint16_t)id);
 		tokens[k] = take(vq, (uint16_t)id);
 		lens[k] = len;
-		vq->last_used++;
 	}
+	vq->last_used = (uint16_t)(vq->last_used + k);
 	if (vq->event_idx)
 		*used_event(vq) = (uint16_t)(vq->last_used - 1);
 	return k;
@@ -354,6 +351,13 @@ static uint16_t packed_get(struct virtq *vq, void **tokens, uint32_t *lens, uint
 		unic_rmb(); /* flags before id and len */
 		id = d->id;
 		len = d->len;
+		/*
+		 * 2.8 (packed): "Element Length is reserved for used descriptors without the
+		 * VIRTQ_DESC_F_WRITE flag, and is ignored by drivers" - DPDK's vhost writes the
+		 * buffer's length there. A buffer the device may not write has no length to check.
+		 */
+		if (id < vq->size && vq->writable[id] == 0)
+			len = 0;
 		if (!used_ok(vq, id, len))
 			break;
 		/* 2.8.6: the used descriptor stands for the whole chain of that id */

@@ -1,0 +1,702 @@
+/*
+ * virtio_vhost_user.c - virtio-net over vhost-user: the device is a backend in
+ * another process (DPDK net_vhost, a vswitch, ...) reached through a unix socket.
+ *
+ * The backend maps our memory itself: DMA addresses are our virtual addresses
+ * (UNIC_DMA_VIRT) and every DMA area is a memfd we hand over with
+ * VHOST_USER_SET_MEM_TABLE (two regions: the rings, the buffer pool).
+ * Notifications go through eventfds; the ring code asks for a kick only when the
+ * backend wants one (EVENT_IDX / NO_NOTIFY), so the data path makes no system
+ * call per packet. The ring logic is virtio_ring.c, shared with the PCI
+ * transports: this file is only the control plane.
+ *
+ * The session (vhost-user.rst, "Communication"), as QEMU and DPDK's virtio-user do it:
+ *   connect (or listen + accept with ",server"), SET_OWNER, GET_FEATURES,
+ *   GET/SET_PROTOCOL_FEATURES (REPLY_ACK only), then from virtio_net's start:
+ *   SET_FEATURES, SET_MEM_TABLE, and per ring SET_VRING_NUM/BASE/ADDR/KICK/CALL
+ *   and SET_VRING_ENABLE; GET_VRING_BASE stops a ring on reset and close.
+ *
+ * There is no config space over plain vhost-user (GET_CONFIG needs a protocol
+ * feature net backends rarely have): like DPDK's virtio-user, the transport
+ * answers for it - a locally administered MAC of its own, and the link is up
+ * while the connection lives. The control queue is the front-end's business in
+ * vhost-user-net (QEMU serves it, not the backend), so CTRL_VQ is not offered.
+ *
+ * The backend is not trusted either: replies are checked (type, size, reply flag)
+ * and bounded in time; a backend that hangs up raises a flag that a small
+ * monitor thread watches for (poll for POLLRDHUP on the socket), and the data
+ * path reads that flag once per burst.
+ *
+ * Reference: QEMU docs/interop/vhost-user.rst ("the spec" below).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "virtio.h"
+
+/* Message header, spec "Header": request, flags, size; flags hold the version. */
+#define VHOST_USER_VERSION 0x1u
+#define VHOST_USER_VERSION_MASK 0x3u
+#define VHOST_USER_REPLY_MASK (1u << 2)
+#define VHOST_USER_NEED_REPLY_MASK (1u << 3)
+
+/* Front-end message types, spec "Front-end message types" */
+#define VHOST_USER_GET_FEATURES 1
+#define VHOST_USER_SET_FEATURES 2
+#define VHOST_USER_SET_OWNER 3
+#define VHOST_USER_SET_MEM_TABLE 5
+#define VHOST_USER_SET_VRING_NUM 8
+#define VHOST_USER_SET_VRING_ADDR 9
+#define VHOST_USER_SET_VRING_BASE 10
+#define VHOST_USER_GET_VRING_BASE 11
+#define VHOST_USER_SET_VRING_KICK 12
+#define VHOST_USER_SET_VRING_CALL 13
+#define VHOST_USER_GET_PROTOCOL_FEATURES 15
+#define VHOST_USER_SET_PROTOCOL_FEATURES 16
+#define VHOST_USER_SET_VRING_ENABLE 18
+
+/* Feature bit 30 (spec "Communication"): the backend speaks protocol features. */
+#define VHOST_USER_F_PROTOCOL_FEATURES 30
+/* Protocol features, spec "Protocol features" */
+#define VHOST_USER_PROTOCOL_F_REPLY_ACK 3
+
+/* SET_VRING_KICK/CALL payload: ring index in bits 0-7 (spec) */
+#define VHOST_USER_VRING_IDX_MASK 0xffu
+/* SET_VRING_BASE of a packed ring: bit 15 carries the wrap counter (spec, as DPDK/QEMU read it) */
+#define VHOST_USER_PACKED_WRAP_BIT (1u << 15)
+/* SET_MEM_TABLE carries at most 8 regions (spec "Memory regions description") */
+#define VHOST_USER_MAX_REGIONS 8
+
+#define VHU_RINGS 2                 /* rx and tx: one queue pair, no control queue */
+#define VHU_REPLY_TIMEOUT_MS 5000   /* a backend that answers nothing in this time is dead */
+#define VHU_ACCEPT_TIMEOUT_MS 10000 /* server mode: wait this long for the backend to connect */
+#define VHU_HDR_SIZE 12u
+
+/* Features the transport itself cannot carry over vhost-user. */
+#define VHU_MASKED_FEATURES                                                                          \
+	(VIRTIO_BIT(VIRTIO_F_ACCESS_PLATFORM) /* needs IOTLB messages: our addresses are final */ |  \
+	 VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES) /* not a virtio bit */ |                        \
+	 VIRTIO_BIT(VIRTIO_NET_F_CTRL_VQ) | VIRTIO_BIT(VIRTIO_NET_F_CTRL_RX) | VIRTIO_BIT(VIRTIO_NET_F_MQ))
+/* Features the transport answers for itself (config space emulation). */
+#define VHU_OWN_FEATURES (VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_STATUS))
+
+struct vhu_region { /* spec "Memory regions description" */
+	uint64_t guest_addr, size, user_addr, mmap_offset;
+};
+
+struct vhu_msg {
+	uint32_t request, flags, size;
+	union {
+		uint64_t u64;
+		struct { uint32_t index, num; } state;                        /* vring state */
+		struct { uint32_t index, flags; uint64_t desc, used, avail, log; } addr; /* vring address */
+		struct { uint32_t nregions, padding; struct vhu_region r[VHOST_USER_MAX_REGIONS]; } mem;
+	} __attribute__((packed)) p;
+} __attribute__((packed));
+
+struct vhu {
+	struct unic_dev *dev;
+	int sock;
+	bool server;
+	bool protocol;            /* VHOST_USER_F_PROTOCOL_FEATURES offered: rings start disabled */
+	bool reply_ack;           /* REPLY_ACK negotiated: setup messages are acknowledged */
+	bool memory_shared;
+	uint64_t offered;         /* GET_FEATURES */
+	uint8_t status;           /* virtio device status: kept here, vhost-user has none */
+	uint8_t mac[6];
+	int kick_fd[VHU_RINGS], call_fd[VHU_RINGS];
+	bool ring_started[VHU_RINGS];
+	atomic_bool gone;         /* the backend hung up or stopped answering */
+	bool gone_reported;
+	int wake_fd;              /* tells the monitor thread to stop */
+	pthread_t monitor;
+	bool monitor_running;
+};
+
+/* ---- the connection ---- */
+
+static void mark_gone(struct vhu *v) { atomic_store(&v->gone, true); }
+
+/* Sends one message with fds in its ancillary data (SCM_RIGHTS); MSG_NOSIGNAL: no SIGPIPE. */
+static int send_msg(struct vhu *v, struct vhu_msg *m, const int *fds, unsigned nfds)
+{
+	char control[CMSG_SPACE(sizeof(int) * VHOST_USER_MAX_REGIONS)];
+	size_t len = VHU_HDR_SIZE + m->size, done = 0;
+	struct iovec iov;
+	struct msghdr mh;
+	ssize_t n;
+
+	if (atomic_load(&v->gone))
+		return -EPIPE;
+	while (done < len) {
+		memset(&mh, 0, sizeof mh);
+		iov.iov_base = (uint8_t *)m + done;
+		iov.iov_len = len - done;
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		if (nfds && done == 0) {
+			struct cmsghdr *c;
+			memset(control, 0, sizeof control);
+			mh.msg_control = control;
+			mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+			c = CMSG_FIRSTHDR(&mh);
+			c->cmsg_level = SOL_SOCKET;
+			c->cmsg_type = SCM_RIGHTS;
+			c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+			memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+		}
+		n = sendmsg(v->sock, &mh, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			mark_gone(v);
+			return -EPIPE;
+		}
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads exactly len bytes, waiting at most until deadline (CLOCK_MONOTONIC ms). */
+static int recv_all(struct vhu *v, void *buf, size_t len, int64_t deadline)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		struct timespec now;
+		struct pollfd p = { .fd = v->sock, .events = POLLIN };
+		int64_t left;
+		ssize_t n;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = deadline - ((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+		if (left <= 0 || poll(&p, 1, (int)left) == 0)
+			return -ETIMEDOUT;
+		n = recv(v->sock, (uint8_t *)buf + got, len - got, MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			return -EPIPE;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+static int64_t deadline_ms(int timeout)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + timeout;
+}
+
+/* Waits for the reply to request; checks it is one, for that request, of the size expected. */
+static int recv_reply(struct vhu *v, uint32_t request, struct vhu_msg *reply, uint32_t size)
+{
+	int64_t deadline = deadline_ms(VHU_REPLY_TIMEOUT_MS);
+	int r = recv_all(v, reply, VHU_HDR_SIZE, deadline);
+
+	if (!r && (reply->request != request || !(reply->flags & VHOST_USER_REPLY_MASK) ||
+		   (reply->flags & VHOST_USER_VERSION_MASK) != VHOST_USER_VERSION || reply->size != size))
+		r = -EPROTO;
+	if (!r)
+		r = recv_all(v, &reply->p, size, deadline);
+	if (r)
+		mark_gone(v); /* out of step with the backend: nothing more can be trusted */
+	return r;
+}
+
+static void msg_init(struct vhu_msg *m, uint32_t request, uint32_t size)
+{
+	memset(m, 0, sizeof *m);
+	m->request = request;
+	m->flags = VHOST_USER_VERSION;
+	m->size = size;
+}
+
+/* A request without a reply of its own; with REPLY_ACK, waits for the backend's u64 ack (0: done). */
+static int request(struct vhu *v, struct vhu_msg *m, const int *fds, unsigned nfds)
+{
+	struct vhu_msg ack;
+	int r;
+
+	if (v->reply_ack)
+		m->flags |= VHOST_USER_NEED_REPLY_MASK;
+	if ((r = send_msg(v, m, fds, nfds)))
+		return r;
+	if (!v->reply_ack)
+		return 0;
+	if ((r = recv_reply(v, m->request, &ack, sizeof ack.p.u64)))
+		return r;
+	return ack.p.u64 ? -EIO : 0;
+}
+
+/* A request whose reply is a u64 (GET_FEATURES, GET_PROTOCOL_FEATURES). */
+static int get_u64(struct vhu *v, uint32_t req, uint64_t *val)
+{
+	struct vhu_msg m;
+	int r;
+
+	msg_init(&m, req, 0);
+	if ((r = send_msg(v, &m, NULL, 0)) || (r = recv_reply(v, req, &m, sizeof m.p.u64)))
+		return r;
+	*val = m.p.u64;
+	return 0;
+}
+
+static int set_u64(struct vhu *v, uint32_t req, uint64_t val)
+{
+	struct vhu_msg m;
+
+	msg_init(&m, req, sizeof m.p.u64);
+	m.p.u64 = val;
+	return request(v, &m, NULL, 0);
+}
+
+static int set_state(struct vhu *v, uint32_t req, uint32_t index, uint32_t num)
+{
+	struct vhu_msg m;
+
+	msg_init(&m, req, sizeof m.p.state);
+	m.p.state.index = index;
+	m.p.state.num = num;
+	return request(v, &m, NULL, 0);
+}
+
+/* SET_VRING_KICK / SET_VRING_CALL: the ring index in the payload, the eventfd alongside. */
+static int set_vring_fd(struct vhu *v, uint32_t req, uint32_t index, int fd)
+{
+	struct vhu_msg m;
+
+	msg_init(&m, req, sizeof m.p.u64);
+	m.p.u64 = index & VHOST_USER_VRING_IDX_MASK;
+	return request(v, &m, &fd, 1);
+}
+
+/* One line in dev->err for a failed step; the connection is unusable afterwards. */
+static int fail(struct vhu *v, int r, const char *step)
+{
+	const char *why = r == -ETIMEDOUT ? "the backend did not answer"
+			: r == -EPROTO  ? "the backend's reply was malformed"
+			: r == -EIO     ? "the backend refused it"
+					: "the backend closed the connection";
+
+	mark_gone(v);
+	return unic_dev_error(v->dev, -r, "vhost-user %s: %s failed: %s", v->dev->spec.path, step, why);
+}
+
+/* ---- the monitor: notices a backend that hangs up, without a system call on the data path ---- */
+
+static void *monitor_main(void *arg)
+{
+	struct vhu *v = arg;
+	struct pollfd p[2] = { { .fd = v->sock, .events = POLLRDHUP }, { .fd = v->wake_fd, .events = POLLIN } };
+
+	for (;;) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents)
+			break;
+		if (p[0].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) {
+			mark_gone(v);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static int start_monitor(struct vhu *v)
+{
+	int r;
+
+	v->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (v->wake_fd < 0)
+		return unic_dev_error(v->dev, errno, "eventfd: %s", strerror(errno));
+	if ((r = pthread_create(&v->monitor, NULL, monitor_main, v)))
+		return unic_dev_error(v->dev, r, "cannot start the vhost-user monitor thread: %s", strerror(r));
+	v->monitor_running = true;
+	return 0;
+}
+
+static void stop_monitor(struct vhu *v)
+{
+	uint64_t one = 1;
+
+	if (v->monitor_running) {
+		if (write(v->wake_fd, &one, sizeof one) != sizeof one)
+			UNIC_WARN("vhost-user: cannot wake the monitor thread");
+		pthread_join(v->monitor, NULL);
+		v->monitor_running = false;
+	}
+	if (v->wake_fd >= 0)
+		close(v->wake_fd);
+	v->wake_fd = -1;
+}
+
+/* ---- transport ops ---- */
+
+/* Stops every started ring: GET_VRING_BASE (spec "Ring states": the backend stops it). */
+static int vhu_reset(void *t)
+{
+	struct vhu *v = t;
+	struct vhu_msg m;
+	unsigned i;
+
+	for (i = 0; i < VHU_RINGS; i++) {
+		if (!v->ring_started[i])
+			continue;
+		v->ring_started[i] = false;
+		msg_init(&m, VHOST_USER_GET_VRING_BASE, sizeof m.p.state);
+		m.p.state.index = i;
+		if (send_msg(v, &m, NULL, 0) || recv_reply(v, VHOST_USER_GET_VRING_BASE, &m, sizeof m.p.state))
+			break; /* gone: it uses nothing of ours any more */
+	}
+	v->status = 0;
+	return 0;
+}
+
+static uint8_t vhu_get_status(void *t)
+{
+	struct vhu *v = t;
+
+	return atomic_load(&v->gone) ? (uint8_t)(v->status | VIRTIO_STATUS_NEEDS_RESET) : v->status;
+}
+
+static void vhu_set_status(void *t, uint8_t status)
+{
+	struct vhu *v = t;
+
+	/* FEATURES_OK sticks only if SET_FEATURES went through (set_features marks failures as gone) */
+	if (atomic_load(&v->gone))
+		status &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
+	v->status = status;
+}
+
+static uint64_t vhu_get_features(void *t)
+{
+	struct vhu *v = t;
+
+	return (v->offered & ~VHU_MASKED_FEATURES) | VHU_OWN_FEATURES;
+}
+
+static void vhu_set_features(void *t, uint64_t features)
+{
+	struct vhu *v = t;
+	uint64_t f = features & ~VHU_OWN_FEATURES;
+	int r;
+
+	f |= features & VHU_OWN_FEATURES & v->offered; /* the backend's own, if it has them */
+	if (v->protocol)
+		f |= VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES);
+	if ((r = set_u64(v, VHOST_USER_SET_FEATURES, f)))
+		fail(v, r, "SET_FEATURES");
+}
+
+static int vhu_read_config(void *t, uint32_t off, void *buf, uint32_t len)
+{
+	struct vhu *v = t;
+	uint8_t cfg[VIRTIO_NET_CFG_STATUS + sizeof(uint16_t)];
+	uint16_t status = VIRTIO_NET_S_LINK_UP;
+
+	if (off > sizeof cfg || len > sizeof cfg - off)
+		return -EINVAL;
+	if (atomic_load(&v->gone))
+		return -EPIPE;
+	memcpy(cfg + VIRTIO_NET_CFG_MAC, v->mac, sizeof v->mac);
+	memcpy(cfg + VIRTIO_NET_CFG_STATUS, &status, sizeof status);
+	memcpy(buf, cfg + off, len);
+	return 0;
+}
+
+/* vhost-user has no queue size limit of its own short of the format's (spec 2.7). */
+static uint16_t vhu_queue_max(void *t, uint16_t index)
+{
+	(void)t;
+	return index < VHU_RINGS ? (uint16_t)VIRTQ_MAX_SIZE : 0;
+}
+
+/* SET_MEM_TABLE: the rings and the buffer pool, guest address = user address = our address. */
+static int vhu_share_memory(void *t, const struct unic_dma *rings)
+{
+	struct vhu *v = t;
+	const struct unic_dma *areas[2] = { rings, &v->dev->pool->mem };
+	int fds[2];
+	struct vhu_msg m;
+	unsigned i;
+	int r;
+
+	msg_init(&m, VHOST_USER_SET_MEM_TABLE,
+		 (uint32_t)(2 * sizeof(uint32_t) + UNIC_ARRAY_SIZE(areas) * sizeof(struct vhu_region)));
+	m.p.mem.nregions = UNIC_ARRAY_SIZE(areas);
+	for (i = 0; i < UNIC_ARRAY_SIZE(areas); i++) {
+		m.p.mem.r[i] = (struct vhu_region){ .guest_addr = areas[i]->iova, .size = areas[i]->size,
+						    .user_addr = (uint64_t)(uintptr_t)areas[i]->virt, .mmap_offset = 0 };
+		fds[i] = areas[i]->fd;
+	}
+	if ((r = request(v, &m, fds, UNIC_ARRAY_SIZE(areas))))
+		return fail(v, r, "SET_MEM_TABLE (sharing our memory)");
+	v->memory_shared = true;
+	return 0;
+}
+
+static void vhu_notify(struct virtq *vq)
+{
+	const int *fd = vq->notify_ctx;
+	uint64_t one = 1;
+
+	/* An eventfd write cannot block here (non-blocking) nor fail short of a full counter. */
+	if (write(*fd, &one, sizeof one) != sizeof one)
+		return;
+}
+
+static int new_eventfd(struct vhu *v, int *fd)
+{
+	*fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (*fd < 0)
+		return unic_dev_error(v->dev, errno, "eventfd: %s", strerror(errno));
+	return 0;
+}
+
+static int vhu_queue_enable(void *t, struct virtq *vq)
+{
+	struct vhu *v = t;
+	uint32_t i = vq->index;
+	struct vhu_msg m;
+	int r;
+
+	if (i >= VHU_RINGS || !v->memory_shared)
+		return unic_dev_error(v->dev, EINVAL, "vhost-user: queue %u cannot be set up", i);
+	if (new_eventfd(v, &v->kick_fd[i]) || new_eventfd(v, &v->call_fd[i]))
+		return -EIO;
+	if ((r = set_state(v, VHOST_USER_SET_VRING_NUM, i, vq->size)))
+		return fail(v, r, "SET_VRING_NUM");
+	/* the rings are fresh: the next available entry is 0 (packed: with wrap counter 1, spec 2.8.1) */
+	if ((r = set_state(v, VHOST_USER_SET_VRING_BASE, i, vq->packed ? VHOST_USER_PACKED_WRAP_BIT : 0)))
+		return fail(v, r, "SET_VRING_BASE");
+	msg_init(&m, VHOST_USER_SET_VRING_ADDR, sizeof m.p.addr);
+	m.p.addr.index = i;
+	m.p.addr.desc = vq->desc_iova;
+	m.p.addr.used = vq->device_iova;  /* packed: the device event area */
+	m.p.addr.avail = vq->driver_iova; /* packed: the driver event area */
+	if ((r = request(v, &m, NULL, 0)))
+		return fail(v, r, "SET_VRING_ADDR");
+	/* We poll: the call eventfd is there because backends want one, and is never read. */
+	if ((r = set_vring_fd(v, VHOST_USER_SET_VRING_CALL, i, v->call_fd[i])))
+		return fail(v, r, "SET_VRING_CALL");
+	if ((r = set_vring_fd(v, VHOST_USER_SET_VRING_KICK, i, v->kick_fd[i])))
+		return fail(v, r, "SET_VRING_KICK");
+	v->ring_started[i] = true;
+	/* spec "Ring states": with protocol features a ring starts disabled */
+	if (v->protocol && (r = set_state(v, VHOST_USER_SET_VRING_ENABLE, i, 1)))
+		return fail(v, r, "SET_VRING_ENABLE");
+	vq->notify = vhu_notify;
+	vq->notify_ctx = &v->kick_fd[i];
+	return 0;
+}
+
+static void vhu_close(void *t)
+{
+	struct vhu *v = t;
+	unsigned i;
+
+	stop_monitor(v);
+	if (v->sock >= 0)
+		close(v->sock);
+	for (i = 0; i < VHU_RINGS; i++) {
+		if (v->kick_fd[i] >= 0)
+			close(v->kick_fd[i]);
+		if (v->call_fd[i] >= 0)
+			close(v->call_fd[i]);
+	}
+	if (v->server)
+		unlink(v->dev->spec.path);
+	free(v);
+}
+
+static const atomic_bool *vhu_gone_flag(void *t) { return &((struct vhu *)t)->gone; }
+
+static int vhu_check(void *t)
+{
+	struct vhu *v = t;
+
+	if (!atomic_load(&v->gone))
+		return 0;
+	return unic_dev_error(v->dev, EPIPE, "vhost-user backend at %s is gone (it closed the connection or "
+			      "stopped answering): close the device and open it again once the backend is back",
+			      v->dev->spec.path);
+}
+
+static const struct virtio_transport vhost_user_transport = {
+	.name = "vhost-user",
+	.ring_align = 4, /* spec 2.7.2: the used ring needs 4-byte alignment outside legacy */
+	.reset = vhu_reset,
+	.get_status = vhu_get_status,
+	.set_status = vhu_set_status,
+	.get_features = vhu_get_features,
+	.set_features = vhu_set_features,
+	.read_config = vhu_read_config,
+	.queue_max = vhu_queue_max,
+	.queue_enable = vhu_queue_enable,
+	.close = vhu_close,
+	.share_memory = vhu_share_memory,
+	.gone_flag = vhu_gone_flag,
+	.check = vhu_check,
+};
+
+/* ---- connecting ---- */
+
+static int unix_addr(struct vhu *v, struct sockaddr_un *a)
+{
+	memset(a, 0, sizeof *a);
+	a->sun_family = AF_UNIX;
+	if (strlen(v->dev->spec.path) >= sizeof a->sun_path)
+		return unic_dev_error(v->dev, ENAMETOOLONG, "vhost-user socket path %s is too long", v->dev->spec.path);
+	strcpy(a->sun_path, v->dev->spec.path);
+	return 0;
+}
+
+static int connect_client(struct vhu *v)
+{
+	struct sockaddr_un a;
+	int r;
+
+	if ((r = unix_addr(v, &a)))
+		return r;
+	v->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (v->sock < 0)
+		return unic_dev_error(v->dev, errno, "socket: %s", strerror(errno));
+	if (connect(v->sock, (struct sockaddr *)&a, sizeof a) == 0)
+		return 0;
+	r = errno;
+	return unic_dev_error(v->dev, r, "cannot connect to the vhost-user backend at %s: %s (%s)", a.sun_path,
+			      strerror(r),
+			      r == ENOENT || r == ECONNREFUSED ? "start the backend first, in server mode, or open "
+								  "vhost-user:PATH,server for a backend in client mode"
+			      : r == EACCES ? "the socket or its directory is not writable for this user"
+					    : "is the path a vhost-user socket?");
+}
+
+/* ",server": we listen, a backend in client mode connects; a stale socket file is replaced. */
+static int accept_backend(struct vhu *v)
+{
+	struct sockaddr_un a;
+	struct stat st;
+	struct pollfd p;
+	int lfd, r;
+
+	if ((r = unix_addr(v, &a)))
+		return r;
+	if (stat(a.sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(a.sun_path);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0)
+		return unic_dev_error(v->dev, errno, "socket: %s", strerror(errno));
+	if (bind(lfd, (struct sockaddr *)&a, sizeof a) || listen(lfd, 1)) {
+		r = errno;
+		close(lfd);
+		return unic_dev_error(v->dev, r, "cannot listen on %s: %s", a.sun_path, strerror(r));
+	}
+	v->server = true; /* we made the socket file: close removes it */
+	p = (struct pollfd){ .fd = lfd, .events = POLLIN };
+	do
+		r = poll(&p, 1, VHU_ACCEPT_TIMEOUT_MS);
+	while (r < 0 && errno == EINTR);
+	v->sock = r > 0 ? accept4(lfd, NULL, NULL, SOCK_CLOEXEC) : -1;
+	r = errno;
+	close(lfd);
+	if (v->sock >= 0)
+		return 0;
+	return unic_dev_error(v->dev, v->sock < 0 && r ? r : ETIMEDOUT,
+			      "no vhost-user backend connected to %s within %d s: start it in client mode "
+			      "(DPDK: --vdev net_vhost0,iface=%s,client=1)", a.sun_path, VHU_ACCEPT_TIMEOUT_MS / 1000,
+			      a.sun_path);
+}
+
+/* SET_OWNER, the backend's features, and REPLY_ACK if it has protocol features. */
+static int open_session(struct vhu *v)
+{
+	struct vhu_msg m;
+	uint64_t proto;
+	int r;
+
+	msg_init(&m, VHOST_USER_SET_OWNER, 0);
+	if ((r = send_msg(v, &m, NULL, 0)))
+		return fail(v, r, "SET_OWNER");
+	if ((r = get_u64(v, VHOST_USER_GET_FEATURES, &v->offered)))
+		return fail(v, r, "GET_FEATURES");
+	v->protocol = v->offered & VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES);
+	if (!v->protocol)
+		return 0;
+	if ((r = get_u64(v, VHOST_USER_GET_PROTOCOL_FEATURES, &proto)))
+		return fail(v, r, "GET_PROTOCOL_FEATURES");
+	proto &= VIRTIO_BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK);
+	if ((r = set_u64(v, VHOST_USER_SET_PROTOCOL_FEATURES, proto)))
+		return fail(v, r, "SET_PROTOCOL_FEATURES");
+	v->reply_ack = proto != 0; /* from the next message on */
+	return 0;
+}
+
+/* A locally administered unicast address (IEEE 802 bit 1 of the first octet), fixed per open. */
+static void make_mac(struct vhu *v)
+{
+	struct timespec ts;
+	uint64_t x;
+	unsigned i;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	x = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid() << 32 ^ (uint64_t)(uintptr_t)v;
+	for (i = 0; i < sizeof v->mac; i++, x >>= 8)
+		v->mac[i] = (uint8_t)x;
+	v->mac[0] = (uint8_t)((v->mac[0] & 0xfe) | 0x02);
+}
+
+static bool env_true(const char *name)
+{
+	const char *s = getenv(name);
+
+	return s && *s && strcmp(s, "0") != 0;
+}
+
+int unic_vhost_user_probe(struct unic_dev *dev)
+{
+	struct vhu *v = calloc(1, sizeof *v);
+	unsigned i;
+	int r;
+
+	if (!v)
+		return unic_dev_error(dev, ENOMEM, "out of memory");
+	v->dev = dev;
+	v->sock = v->wake_fd = -1;
+	for (i = 0; i < VHU_RINGS; i++)
+		v->kick_fd[i] = v->call_fd[i] = -1;
+	atomic_init(&v->gone, false);
+	make_mac(v);
+	dev->drv = &unic_driver_virtio_net;
+	dev->dma_mode = UNIC_DMA_VIRT; /* the backend maps our memfds: addresses are ours */
+	if (env_true("UNIC_NO_HUGEPAGES"))
+		dev->cfg.no_hugepages = true;
+	r = dev->spec.server ? accept_backend(v) : connect_client(v);
+	if (!r)
+		r = open_session(v);
+	if (!r)
+		r = start_monitor(v);
+	if (r) {
+		vhu_close(v);
+		return r;
+	}
+	/* From here the driver owns v: attach closes it on failure, the driver's close otherwise. */
+	return virtio_net_attach(dev, &vhost_user_transport, v);
+}

@@ -1,0 +1,325 @@
+/*
+ * vhost_check - unic over vhost-user against a backend that echoes frames with
+ * their MAC addresses swapped (dpdk-testpmd --forward-mode=macswap).
+ *
+ *   vhost_check [--count N] SPEC          send N frames (60..1514 bytes, each with a
+ *                                         sequence number and a checksum), expect every
+ *                                         one back, swapped and intact; exit 0 if so
+ *   vhost_check --until-gone S SPEC       exchange frames until the backend goes away
+ *                                         (the caller kills it after "exchanging" is
+ *                                         printed); exit 0 if unic reports it within S s
+ *                                         (rx/tx return 0, unic_last_error says so,
+ *                                         unic_stats and unic_link fail), 1 otherwise
+ * Never more than WINDOW frames in flight, so the echo always finds rx buffers.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "unic.h"
+
+#define BURST 32
+#define WINDOW 256                /* frames in flight: half the default rx ring */
+#define ETH_HDR 14
+#define ETHERTYPE_LOCAL 0x88b5    /* IEEE 802 local experimental ethertype */
+#define MAGIC 0x554e4943u         /* "UNIC" */
+#define MAGIC_WARMUP 0x57524d55u  /* "WRMU": a probe sent until the backend forwards */
+#define WARMUP_TIMEOUT_S 15
+#define WARMUP_INTERVAL_S 0.01
+#define OFF_MAGIC ETH_HDR
+#define OFF_SEQ (OFF_MAGIC + 4)
+#define OFF_LEN (OFF_SEQ + 8)
+#define OFF_DATA (OFF_LEN + 2)
+#define MIN_FRAME 60
+#define MAX_FRAME 1514
+#define VERIFY_TIMEOUT_S 30
+
+static const uint8_t peer_mac[6] = { 0x02, 0, 0, 0, 0, 0x01 };
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static long hugepages_free(void)
+{
+	char line[128];
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "HugePages_Free: %ld", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+static uint32_t fnv1a(const uint8_t *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	while (n--)
+		h = (h ^ *p++) * 16777619u;
+	return h;
+}
+
+static uint16_t frame_len(uint64_t seq) { return (uint16_t)(MIN_FRAME + (seq * 97) % (MAX_FRAME - MIN_FRAME + 1)); }
+
+static void build(struct unic_buf *b, const uint8_t mac[6], uint64_t seq, uint32_t magic)
+{
+	uint8_t *p = unic_buf_data(b);
+	uint16_t len = frame_len(seq), i;
+	uint32_t sum;
+
+	memcpy(p, peer_mac, 6);
+	memcpy(p + 6, mac, 6);
+	p[12] = ETHERTYPE_LOCAL >> 8;
+	p[13] = ETHERTYPE_LOCAL & 0xff;
+	memcpy(p + OFF_MAGIC, &magic, 4);
+	memcpy(p + OFF_SEQ, &seq, 8);
+	memcpy(p + OFF_LEN, &len, 2);
+	for (i = OFF_DATA; i < len - 4; i++)
+		p[i] = (uint8_t)(seq * 31 + i);
+	sum = fnv1a(p + OFF_MAGIC, (size_t)(len - 4 - OFF_MAGIC));
+	memcpy(p + len - 4, &sum, 4);
+	b->len = len;
+}
+
+/* 0 when the echo of a frame we sent is intact; else why not. */
+static const char *verify(struct unic_buf *b, const uint8_t mac[6], uint64_t sent, uint8_t *seen, uint64_t *seq_out)
+{
+	const uint8_t *p = unic_buf_data(b);
+	uint32_t magic, sum;
+	uint64_t seq;
+	uint16_t len;
+
+	if (b->len < MIN_FRAME)
+		return "short frame";
+	memcpy(&magic, p + OFF_MAGIC, 4);
+	memcpy(&seq, p + OFF_SEQ, 8);
+	memcpy(&len, p + OFF_LEN, 2);
+	if (magic != MAGIC || p[12] != (ETHERTYPE_LOCAL >> 8) || p[13] != (ETHERTYPE_LOCAL & 0xff))
+		return "not one of our frames";
+	if (memcmp(p, mac, 6) || memcmp(p + 6, peer_mac, 6))
+		return "MAC addresses not swapped";
+	if (seq >= sent || len != b->len || len != frame_len(seq))
+		return "bad sequence number or length";
+	memcpy(&sum, p + len - 4, 4);
+	if (sum != fnv1a(p + OFF_MAGIC, (size_t)(len - 4 - OFF_MAGIC)))
+		return "checksum mismatch";
+	if (seen[seq])
+		return "duplicate";
+	seen[seq] = 1;
+	*seq_out = seq;
+	return NULL;
+}
+
+struct run {
+	struct unic_dev *dev;
+	struct unic_mempool *pool;
+	uint8_t mac[6];
+	uint64_t sent, received, bad, late_probes;
+};
+
+static bool is_probe(struct unic_buf *b)
+{
+	uint32_t magic;
+
+	memcpy(&magic, (uint8_t *)unic_buf_data(b) + OFF_MAGIC, 4);
+	return b->len >= MIN_FRAME && magic == MAGIC_WARMUP;
+}
+
+/*
+ * A backend may drop what arrives before it forwards (testpmd flushes its queues
+ * when forwarding starts): send probes until one comes back.
+ */
+static int warm_up(struct run *r)
+{
+	double t0 = now_s(), last = 0;
+	uint64_t n = 0;
+
+	while (now_s() - t0 < WARMUP_TIMEOUT_S) {
+		struct unic_buf *b;
+		uint16_t got, i;
+		bool back = false;
+		if (now_s() - last > WARMUP_INTERVAL_S && (b = unic_buf_alloc(r->pool))) {
+			build(b, r->mac, n++, MAGIC_WARMUP);
+			if (unic_tx_burst(r->dev, 0, &b, 1) != 1)
+				unic_buf_free(b);
+			last = now_s();
+		}
+		{
+			struct unic_buf *bufs[BURST];
+			got = unic_rx_burst(r->dev, 0, bufs, BURST);
+			for (i = 0; i < got; i++)
+				back |= is_probe(bufs[i]);
+			unic_buf_free_bulk(bufs, got);
+		}
+		if (back) {
+			printf("backend forwards after %.2f s (%llu probes)\n", now_s() - t0, (unsigned long long)n);
+			return 0;
+		}
+	}
+	printf("no probe came back within %d s: %s\n", WARMUP_TIMEOUT_S, unic_last_error(r->dev));
+	return 1;
+}
+
+/* Sends up to want frames (fewer if the window is full); returns how many went. */
+static uint16_t send_some(struct run *r, uint64_t limit)
+{
+	struct unic_buf *bufs[BURST];
+	uint64_t room = WINDOW - (r->sent - r->received), left = limit - r->sent;
+	uint16_t n = (uint16_t)(room < left ? room : left), i, sent;
+
+	if (n > BURST)
+		n = BURST;
+	if (n == 0 || unic_buf_alloc_bulk(r->pool, bufs, n) != n)
+		return 0;
+	for (i = 0; i < n; i++)
+		build(bufs[i], r->mac, r->sent + i, MAGIC);
+	sent = unic_tx_burst(r->dev, 0, bufs, n);
+	unic_buf_free_bulk(bufs + sent, (uint32_t)(n - sent)); /* rebuilt with the same numbers next time */
+	r->sent += sent;
+	return sent;
+}
+
+static uint16_t receive_some(struct run *r, uint8_t *seen, bool check)
+{
+	struct unic_buf *bufs[BURST];
+	uint16_t n = unic_rx_burst(r->dev, 0, bufs, BURST), i, probes = 0;
+
+	for (i = 0; i < n; i++) {
+		uint64_t seq;
+		const char *why;
+		if (is_probe(bufs[i])) { /* a late echo of a warm-up probe */
+			r->late_probes++;
+			probes++;
+			continue;
+		}
+		why = check ? verify(bufs[i], r->mac, r->sent, seen, &seq) : NULL;
+		if (why) {
+			if (r->bad++ < 5)
+				printf("bad frame (len %u): %s\n", bufs[i]->len, why);
+		}
+	}
+	unic_buf_free_bulk(bufs, n);
+	r->received += (uint16_t)(n - probes);
+	return n;
+}
+
+static int verify_run(struct run *r, uint64_t count)
+{
+	uint8_t *seen = calloc(count ? count : 1, 1);
+	double t0 = now_s();
+	struct unic_stats st, base;
+
+	if (!seen || unic_stats(r->dev, &base) < 0)
+		return 1;
+	while (r->received < count && now_s() - t0 < VERIFY_TIMEOUT_S) {
+		send_some(r, count);
+		receive_some(r, seen, true);
+		if (unic_stats(r->dev, &st) < 0)
+			break;
+	}
+	free(seen);
+	if (unic_stats(r->dev, &st) < 0) {
+		printf("unic_stats failed: %s\n", unic_last_error(r->dev));
+		return 1;
+	}
+	printf("sent %llu, echoed %llu, bad %llu, lost %llu in %.2f s; stats: tx %llu rx %llu bad_device %llu\n",
+	       (unsigned long long)r->sent, (unsigned long long)r->received, (unsigned long long)r->bad,
+	       (unsigned long long)(count - r->received + r->bad), now_s() - t0, (unsigned long long)(st.tx_packets - base.tx_packets),
+	       (unsigned long long)(st.rx_packets - base.rx_packets - r->late_probes), (unsigned long long)st.bad_device);
+	return r->sent == count && r->received == count && r->bad == 0 && st.bad_device == 0 &&
+			       st.tx_packets - base.tx_packets == count &&
+			       st.rx_packets - base.rx_packets == count + r->late_probes ? 0 : 1;
+}
+
+static int gone_run(struct run *r, double seconds)
+{
+	double t0 = now_s(), t_gone = 0;
+	bool told = false;
+	struct unic_stats st;
+	struct unic_link link;
+
+	while (now_s() - t0 < seconds) {
+		uint16_t s = send_some(r, UINT64_MAX), g = receive_some(r, NULL, false);
+		if (!told && r->received >= 1000) {
+			printf("exchanging\n");
+			fflush(stdout);
+			told = true;
+		}
+		if (r->sent - r->received >= WINDOW) /* the backend stopped echoing: let the window drain */
+			r->received = r->sent - WINDOW / 2;
+		if (s == 0 && g == 0 && unic_stats(r->dev, &st) < 0) {
+			t_gone = now_s();
+			break;
+		}
+	}
+	if (!t_gone) {
+		printf("backend gone not reported within %.0f s (last error: '%s')\n", seconds, unic_last_error(r->dev));
+		return 1;
+	}
+	printf("gone reported: %s\n", unic_last_error(r->dev));
+	if (unic_link(r->dev, &link) >= 0 || send_some(r, UINT64_MAX) != 0 || receive_some(r, NULL, false) != 0) {
+		printf("after the backend left, unic_link or a burst still succeeds\n");
+		return 1;
+	}
+	printf("rx/tx return 0, unic_stats and unic_link fail: ok\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = { { "count", required_argument, NULL, 'c' },
+					       { "until-gone", required_argument, NULL, 'g' },
+					       { NULL, 0, NULL, 0 } };
+	struct unic_config cfg;
+	struct unic_info info;
+	struct run r = { 0 };
+	char err[UNIC_ERR_LEN];
+	uint64_t count = 10000;
+	double gone = 0, t;
+	long huge_before;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "c:g:", opts, NULL)) != -1) {
+		if (c == 'c')
+			count = strtoull(optarg, NULL, 10);
+		else if (c == 'g')
+			gone = atof(optarg);
+		else
+			return 2;
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "usage: vhost_check [--count N | --until-gone S] vhost-user:PATH[,server]\n");
+		return 2;
+	}
+	unic_config_init(&cfg);
+	huge_before = hugepages_free();
+	r.dev = unic_open(argv[optind], &cfg, err, sizeof err);
+	if (!r.dev) {
+		printf("unic_open: %s\n", err);
+		return 1;
+	}
+	r.pool = unic_dev_mempool(r.dev);
+	unic_mac(r.dev, r.mac);
+	unic_info(r.dev, &info);
+	printf("opened %s: %s, rings %u/%u, hugepages taken %ld\n", info.name, info.features, info.rx_ring_size,
+	       info.tx_ring_size, huge_before - hugepages_free());
+	fflush(stdout);
+	rc = warm_up(&r);
+	if (!rc)
+		rc = gone > 0 ? gone_run(&r, gone) : verify_run(&r, count);
+	t = now_s();
+	unic_close(r.dev);
+	printf("unic_close took %.3f s\n", now_s() - t);
+	return rc;
+}
