@@ -94,6 +94,8 @@ struct unic_config {
 	bool no_hugepages;      /* vhost-user: DMA memory in ordinary 4 KiB memfd pages even when
 				   2 MiB hugepages are free (also set by the environment variable
 				   UNIC_NO_HUGEPAGES=1); without it hugepages are used when free */
+	bool no_packed_ring;    /* virtio (every transport): never negotiate VIRTIO_F_RING_PACKED, so
+				   the split ring is used even when the device offers the packed one */
 };
 
 void unic_config_init(struct unic_config *cfg);

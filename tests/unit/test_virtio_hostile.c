@@ -223,6 +223,7 @@ static uint16_t hdr_len(void)
 }
 
 static uint64_t offer_mask = ~0ull; /* features a test device leaves out */
+static bool no_packed_ring;        /* cfg.no_packed_ring for the next setup() */
 
 static bool setup(enum kind kind)
 {
@@ -249,6 +250,7 @@ static bool setup(enum kind kind)
 	dev->cfg.rx_ring_size = RING;
 	dev->cfg.tx_ring_size = RING;
 	dev->cfg.buf_size = 2048;
+	dev->cfg.no_packed_ring = no_packed_ring;
 	dev->config_fd = dev->lock_fd = dev->vfio_group_fd = dev->vfio_device_fd = -1;
 	dev->dma_mode = UNIC_DMA_VIRT;
 	dev->drv = &unic_driver_virtio_net;
@@ -701,6 +703,30 @@ static void test_tolerant(void)
 	CHECK(unic_mempool_free_count(pool) == POOL_SIZE);
 }
 
+/* cfg.no_packed_ring: a device offering RING_PACKED gets the split ring, and it works. */
+static void test_no_packed_ring(void)
+{
+	struct unic_buf *b[4];
+	int i;
+
+	no_packed_ring = true;
+	CHECK(setup(PACKED));
+	no_packed_ring = false;
+	CHECK(fk.offered & F(VIRTIO_F_RING_PACKED));
+	CHECK(!(fk.accepted & F(VIRTIO_F_RING_PACKED)));
+	CHECK(!fk.q[0].packed && !fk.q[1].packed);
+	CHECK(strstr(dev->features, " split") != NULL && strstr(dev->features, "packed") == NULL);
+	CHECK(unic_buf_alloc_bulk(pool, b, 4) == 4);
+	for (i = 0; i < 4; i++)
+		b[i]->len = 60;
+	CHECK(unic_tx_burst(dev, 0, b, 4) == 4);
+	CHECK(device_loopback() == 4);
+	CHECK(unic_rx_burst(dev, 0, b, 4) == 4);
+	unic_buf_free_bulk(b, 4);
+	printf("no_packed_ring: offered RING_PACKED, negotiated '%s'\n", dev->features);
+	teardown();
+}
+
 int main(void)
 {
 	struct unic_dev scratch;
@@ -724,6 +750,7 @@ int main(void)
 		test_garbage((enum kind)k, 200);
 	}
 	test_tolerant();
+	test_no_packed_ring();
 	free(dev);
 	unic_mempool_destroy(pool);
 	return check_summary("virtio_hostile");

@@ -5,6 +5,8 @@
  *   vhost_check [--count N] SPEC          send N frames (60..1514 bytes, each with a
  *                                         sequence number and a checksum), expect every
  *                                         one back, swapped and intact; exit 0 if so
+ *   vhost_check --split ...               the same with cfg.no_packed_ring set: the split
+ *                                         ring even when the backend offers the packed one
  *   vhost_check --until-gone S SPEC       exchange frames until the backend goes away
  *                                         (the caller kills it after "exchanging" is
  *                                         printed); exit 0 if unic reports it within S s
@@ -280,6 +282,7 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = { { "count", required_argument, NULL, 'c' },
 					       { "until-gone", required_argument, NULL, 'g' },
+					       { "split", no_argument, NULL, 's' },
 					       { NULL, 0, NULL, 0 } };
 	struct unic_config cfg;
 	struct unic_info info;
@@ -288,21 +291,25 @@ int main(int argc, char **argv)
 	uint64_t count = 10000;
 	double gone = 0, t;
 	long huge_before;
+	bool split = false;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "c:g:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:g:s", opts, NULL)) != -1) {
 		if (c == 'c')
 			count = strtoull(optarg, NULL, 10);
 		else if (c == 'g')
 			gone = atof(optarg);
+		else if (c == 's')
+			split = true;
 		else
 			return 2;
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "usage: vhost_check [--count N | --until-gone S] vhost-user:PATH[,server]\n");
+		fprintf(stderr, "usage: vhost_check [--split] [--count N | --until-gone S] vhost-user:PATH[,server]\n");
 		return 2;
 	}
 	unic_config_init(&cfg);
+	cfg.no_packed_ring = split;
 	huge_before = hugepages_free();
 	r.dev = unic_open(argv[optind], &cfg, err, sizeof err);
 	if (!r.dev) {

@@ -420,6 +420,8 @@ static int negotiate(struct vnet *vn)
 	vn->features = vn->offered & wanted_features;
 	if (!(vn->features & VIRTIO_BIT(VIRTIO_NET_F_CTRL_VQ)))
 		vn->features &= ~VIRTIO_BIT(VIRTIO_NET_F_CTRL_RX); /* 5.1.3.1: CTRL_RX needs CTRL_VQ */
+	if (dev->cfg.no_packed_ring) /* 2.8: without RING_PACKED the split virtqueue (2.7) is used */
+		vn->features &= ~VIRTIO_BIT(VIRTIO_F_RING_PACKED);
 	if (modern && !has(vn, VIRTIO_F_VERSION_1))
 		return unic_dev_error(dev, ENOTSUP, "virtio device %s has modern PCI capabilities but does not offer "
 				      "VIRTIO_F_VERSION_1 (bit 32)", virtio_dev_name(dev));
