@@ -30,22 +30,19 @@ static const char usage_text[] =
 	"DEVICE: 0000:00:04.0, vfio:0000:00:04.0, vfio-noiommu:..., sysfs:... (see unic-devbind --status)\n"
 	"Exit status: 0 success, 1 runtime failure, 2 bad usage.\n";
 
-enum { OPT_IDLE = 256, OPT_JSON, OPT_FORCE };
+enum { OPT_IDLE = 256 };
 
 static const struct option long_opts[] = {
-	{ "ip", required_argument, NULL, 'i' },     { "seconds", required_argument, NULL, 's' },
-	{ "idle", required_argument, NULL, OPT_IDLE }, { "batch", required_argument, NULL, 'b' },
-	{ "json", no_argument, NULL, OPT_JSON },    { "force", no_argument, NULL, OPT_FORCE },
-	{ "help", no_argument, NULL, 'h' },         { "version", no_argument, NULL, 'V' },
+	{ "ip", required_argument, NULL, 'i' }, { "idle", required_argument, NULL, OPT_IDLE },
+	TOOL_COMMON_LONG_OPTS,
 	{ NULL, 0, NULL, 0 },
 };
 
 struct options {
-	uint64_t seconds, idle;
-	uint16_t batch;
+	struct tool_common common; /* --seconds --batch --json --force */
+	uint64_t idle;
 	uint32_t ip;
 	unsigned prefix;
-	bool json, force;
 	const char *ip_text, *device;
 };
 
@@ -54,8 +51,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 	int c;
 
 	memset(o, 0, sizeof *o);
-	o->batch = TOOL_DEFAULT_BATCH;
-	opterr = 0;
+	tool_common_init(&o->common);
 	while ((c = getopt_long(argc, argv, ":i:s:b:hV", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
@@ -63,15 +59,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 				tool_usage_error("--ip wants ADDR/LEN like 10.0.0.2/24, not '%s'", optarg);
 			o->ip_text = optarg;
 			break;
-		case 's': o->seconds = tool_parse_u64("--seconds", optarg, 1, 1000000); break;
 		case OPT_IDLE: o->idle = tool_parse_u64("--idle", optarg, 1, 1000000); break;
-		case 'b': o->batch = (uint16_t)tool_parse_u64("--batch", optarg, 1, TOOL_MAX_BATCH); break;
-		case OPT_JSON: o->json = true; break;
-		case OPT_FORCE: o->force = true; break;
-		case 'h': fputs(usage_text, stdout); exit(TOOL_EXIT_OK);
-		case 'V': tool_version(); exit(TOOL_EXIT_OK);
-		case ':': tool_usage_error("option %s needs an argument", argv[optind - 1]);
-		default: tool_usage_error("unknown option '%s'", argv[optind - 1]);
+		default: tool_common_option(c, argv, usage_text, &o->common);
 		}
 	}
 	if (!o->ip_text)
@@ -122,7 +111,7 @@ static void print_summary(const struct options *o, const uint64_t *verdicts, con
 
 	for (v = 0; v < ECHO_VERDICTS; v++)
 		*(v < ECHO_ANSWERS ? &answered : &dropped) += verdicts[v];
-	if (o->json) {
+	if (o->common.json) {
 		struct tool_json j;
 		tool_json_begin(&j);
 		tool_json_str(&j, "tool", tool_name());
@@ -171,7 +160,7 @@ int main(int argc, char **argv)
 	tool_init("unic-echo");
 	parse_args(argc, argv, &o);
 	unic_config_init(&cfg);
-	cfg.force = o.force;
+	cfg.force = o.common.force;
 	dev = tool_open(o.device, &cfg);
 	unic_mac(dev, ec.mac);
 	ec.ip = o.ip;
@@ -179,11 +168,11 @@ int main(int argc, char **argv)
 	fprintf(stderr, "%s: answering for %s at %02x:%02x:%02x:%02x:%02x:%02x on %s\n", tool_name(), addr, ec.mac[0],
 		ec.mac[1], ec.mac[2], ec.mac[3], ec.mac[4], ec.mac[5], o.device);
 
-	deadline = tool_deadline(o.seconds);
+	deadline = tool_deadline(o.common.seconds);
 	tool_meter_start(&meter);
 	last_rx = meter.start_ns;
 	while (tool_running(deadline)) {
-		if (echo_burst(dev, &ec, o.batch, verdicts))
+		if (echo_burst(dev, &ec, o.common.batch, verdicts))
 			last_rx = tool_now_ns();
 		else if (o.idle && tool_now_ns() - last_rx > o.idle * NS_PER_SEC)
 			break;
@@ -193,7 +182,7 @@ int main(int argc, char **argv)
 		}
 	}
 	elapsed = tool_now_ns() - meter.start_ns;
-	for (round = 0; round < 64 && echo_burst(dev, &ec, o.batch, verdicts); round++)
+	for (round = 0; round < 64 && echo_burst(dev, &ec, o.common.batch, verdicts); round++)
 		; /* drain what already arrived */
 	tool_dev_count(dev, true, &rx);
 	tool_dev_count(dev, false, &tx);

@@ -27,19 +27,13 @@ static const char usage_text[] =
 	"DEV: 0000:00:04.0, vfio:0000:00:04.0, vfio-noiommu:..., sysfs:... (see unic-devbind --status)\n"
 	"Exit status: 0 success, 1 runtime failure, 2 bad usage.\n";
 
-enum { OPT_JSON = 256, OPT_FORCE };
-
 static const struct option long_opts[] = {
-	{ "batch", required_argument, NULL, 'b' }, { "seconds", required_argument, NULL, 's' },
-	{ "json", no_argument, NULL, OPT_JSON },   { "force", no_argument, NULL, OPT_FORCE },
-	{ "help", no_argument, NULL, 'h' },        { "version", no_argument, NULL, 'V' },
+	TOOL_COMMON_LONG_OPTS,
 	{ NULL, 0, NULL, 0 },
 };
 
 struct options {
-	uint64_t seconds;
-	uint16_t batch;
-	bool json, force;
+	struct tool_common common; /* --seconds --batch --json --force */
 	const char *dev[2];
 };
 
@@ -48,20 +42,9 @@ static void parse_args(int argc, char **argv, struct options *o)
 	int c;
 
 	memset(o, 0, sizeof *o);
-	o->batch = TOOL_DEFAULT_BATCH;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":b:s:hV", long_opts, NULL)) != -1) {
-		switch (c) {
-		case 'b': o->batch = (uint16_t)tool_parse_u64("--batch", optarg, 1, TOOL_MAX_BATCH); break;
-		case 's': o->seconds = tool_parse_u64("--seconds", optarg, 1, 1000000); break;
-		case OPT_JSON: o->json = true; break;
-		case OPT_FORCE: o->force = true; break;
-		case 'h': fputs(usage_text, stdout); exit(TOOL_EXIT_OK);
-		case 'V': tool_version(); exit(TOOL_EXIT_OK);
-		case ':': tool_usage_error("option %s needs an argument", argv[optind - 1]);
-		default: tool_usage_error("unknown option '%s'", argv[optind - 1]);
-		}
-	}
+	tool_common_init(&o->common);
+	while ((c = getopt_long(argc, argv, ":b:s:hV", long_opts, NULL)) != -1)
+		tool_common_option(c, argv, usage_text, &o->common);
 	if (argc - optind != 2)
 		tool_usage_error(argc - optind < 2 ? "missing DEV1 or DEV2" : "too many arguments");
 	o->dev[0] = argv[optind];
@@ -123,7 +106,7 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &o);
 	unic_config_init(&cfg);
 	cfg.promisc = true; /* a bridge forwards every frame, not only those to its own address */
-	cfg.force = o.force;
+	cfg.force = o.common.force;
 	dev[0] = tool_open(o.dev[0], &cfg);
 	dev[1] = unic_open(o.dev[1], &cfg, err, sizeof err);
 	if (!dev[1]) {
@@ -132,11 +115,11 @@ int main(int argc, char **argv)
 	}
 
 	fprintf(stderr, "%s: forwarding between %s and %s\n", tool_name(), o.dev[0], o.dev[1]);
-	deadline = tool_deadline(o.seconds);
+	deadline = tool_deadline(o.common.seconds);
 	tool_meter_start(&meter);
 	while (tool_running(deadline)) {
-		forward(dev[0], dev[1], bufs, o.batch, &fwd[0], &span[0]);
-		forward(dev[1], dev[0], bufs, o.batch, &fwd[1], &span[1]);
+		forward(dev[0], dev[1], bufs, o.common.batch, &fwd[0], &span[0]);
+		forward(dev[1], dev[0], bufs, o.common.batch, &fwd[1], &span[1]);
 		if (tool_meter_due(&meter)) {
 			direction_count(dev[0], dev[1], &fwd[0], &total[0]);
 			direction_count(dev[1], dev[0], &fwd[1], &total[1]);
@@ -146,8 +129,8 @@ int main(int argc, char **argv)
 	elapsed = tool_now_ns() - meter.start_ns;
 	/* Drain: forward what is still arriving, for a bounded number of bursts. */
 	for (round = 0; round < DRAIN_ROUNDS; round++) {
-		unsigned moved = forward(dev[0], dev[1], bufs, o.batch, &fwd[0], &span[0]);
-		moved += forward(dev[1], dev[0], bufs, o.batch, &fwd[1], &span[1]);
+		unsigned moved = forward(dev[0], dev[1], bufs, o.common.batch, &fwd[0], &span[0]);
+		moved += forward(dev[1], dev[0], bufs, o.common.batch, &fwd[1], &span[1]);
 		if (!moved)
 			break;
 	}
@@ -156,7 +139,7 @@ int main(int argc, char **argv)
 	unic_close(dev[0]);
 	unic_close(dev[1]);
 
-	if (o.json) {
+	if (o.common.json) {
 		struct tool_json j;
 		tool_json_begin(&j);
 		tool_json_str(&j, "tool", tool_name());

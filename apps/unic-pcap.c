@@ -39,22 +39,20 @@ static const char usage_text[] =
 	"DEVICE: 0000:00:04.0, vfio:0000:00:04.0, vfio-noiommu:..., sysfs:... (see unic-devbind --status)\n"
 	"Exit status: 0 success, 1 runtime failure (or --verify found lost or corrupt frames), 2 bad usage.\n";
 
-enum { OPT_SNAPLEN = 256, OPT_VERIFY, OPT_JSON, OPT_FORCE };
+enum { OPT_SNAPLEN = 256, OPT_VERIFY };
 
 static const struct option long_opts[] = {
-	{ "count", required_argument, NULL, 'c' }, { "seconds", required_argument, NULL, 's' },
-	{ "pcapng", no_argument, NULL, 'n' },      { "snaplen", required_argument, NULL, OPT_SNAPLEN },
-	{ "verify", no_argument, NULL, OPT_VERIFY }, { "batch", required_argument, NULL, 'b' },
-	{ "json", no_argument, NULL, OPT_JSON },   { "force", no_argument, NULL, OPT_FORCE },
-	{ "help", no_argument, NULL, 'h' },        { "version", no_argument, NULL, 'V' },
+	{ "count", required_argument, NULL, 'c' },   { "pcapng", no_argument, NULL, 'n' },
+	{ "snaplen", required_argument, NULL, OPT_SNAPLEN }, { "verify", no_argument, NULL, OPT_VERIFY },
+	TOOL_COMMON_LONG_OPTS,
 	{ NULL, 0, NULL, 0 },
 };
 
 struct options {
-	uint64_t count, seconds;
+	struct tool_common common; /* --seconds --batch --json --force */
+	uint64_t count;
 	uint32_t snaplen;
-	uint16_t batch;
-	bool pcapng, verify, json, force;
+	bool pcapng, verify;
 	const char *device, *file;
 };
 
@@ -71,22 +69,14 @@ static void parse_args(int argc, char **argv, struct options *o)
 
 	memset(o, 0, sizeof *o);
 	o->snaplen = DEFAULT_SNAPLEN;
-	o->batch = TOOL_DEFAULT_BATCH;
-	opterr = 0;
+	tool_common_init(&o->common);
 	while ((c = getopt_long(argc, argv, ":c:s:nb:hV", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->count = tool_parse_u64("--count", optarg, 1, UINT64_MAX); break;
-		case 's': o->seconds = tool_parse_u64("--seconds", optarg, 1, 1000000); break;
 		case 'n': o->pcapng = true; break;
 		case OPT_SNAPLEN: o->snaplen = (uint32_t)tool_parse_u64("--snaplen", optarg, MIN_SNAPLEN, DEFAULT_SNAPLEN); break;
 		case OPT_VERIFY: o->verify = true; break;
-		case 'b': o->batch = (uint16_t)tool_parse_u64("--batch", optarg, 1, TOOL_MAX_BATCH); break;
-		case OPT_JSON: o->json = true; break;
-		case OPT_FORCE: o->force = true; break;
-		case 'h': fputs(usage_text, stdout); exit(TOOL_EXIT_OK);
-		case 'V': tool_version(); exit(TOOL_EXIT_OK);
-		case ':': tool_usage_error("option %s needs an argument", argv[optind - 1]);
-		default: tool_usage_error("unknown option '%s'", argv[optind - 1]);
+		default: tool_common_option(c, argv, usage_text, &o->common);
 		}
 	}
 	if (argc - optind != 2)
@@ -155,7 +145,7 @@ static int writer_close(struct writer *w)
 static void print_summary(const struct options *o, const struct tool_count *c, const struct verify *v,
 			  uint64_t written, uint64_t ns, uint64_t active_ns)
 {
-	if (o->json) {
+	if (o->common.json) {
 		struct tool_json j;
 		tool_json_begin(&j);
 		tool_json_str(&j, "tool", tool_name());
@@ -213,18 +203,18 @@ int main(int argc, char **argv)
 		tool_fail("out of memory");
 	unic_config_init(&cfg);
 	cfg.promisc = true; /* a capture sees every frame on the wire */
-	cfg.force = o.force;
+	cfg.force = o.common.force;
 	dev = tool_open(o.device, &cfg);
 	if ((why = writer_open(&w, &o))) {
 		unic_close(dev);
 		tool_fail("cannot write %s: %s", o.file, why);
 	}
 
-	deadline = tool_deadline(o.seconds);
+	deadline = tool_deadline(o.common.seconds);
 	tool_meter_start(&meter);
 	fprintf(stderr, "%s: capturing on %s\n", tool_name(), o.device);
 	while (tool_running(deadline) && (!o.count || written < o.count)) {
-		uint16_t n = unic_rx_burst(dev, 0, bufs, o.batch), i;
+		uint16_t n = unic_rx_burst(dev, 0, bufs, o.common.batch), i;
 		uint64_t ts = n ? realtime_ns() : 0;
 
 		if (n)

@@ -42,24 +42,23 @@ static const char usage_text[] =
 	"DEVICE: 0000:00:04.0, vfio:0000:00:04.0, vfio-noiommu:..., sysfs:... (see unic-devbind --status)\n"
 	"Exit status: 0 success, 1 runtime failure, 2 bad usage.\n";
 
-enum { OPT_DST = 256, OPT_SRC_IP, OPT_DST_IP, OPT_JSON, OPT_FORCE };
+enum { OPT_DST = 256, OPT_SRC_IP, OPT_DST_IP };
 
 static const struct option long_opts[] = {
-	{ "count", required_argument, NULL, 'c' },   { "seconds", required_argument, NULL, 's' },
-	{ "size", required_argument, NULL, 'l' },    { "rate", required_argument, NULL, 'r' },
-	{ "batch", required_argument, NULL, 'b' },   { "flows", required_argument, NULL, 'f' },
+	{ "count", required_argument, NULL, 'c' },   { "size", required_argument, NULL, 'l' },
+	{ "rate", required_argument, NULL, 'r' },    { "flows", required_argument, NULL, 'f' },
 	{ "dst", required_argument, NULL, OPT_DST }, { "src-ip", required_argument, NULL, OPT_SRC_IP },
-	{ "dst-ip", required_argument, NULL, OPT_DST_IP }, { "json", no_argument, NULL, OPT_JSON },
-	{ "force", no_argument, NULL, OPT_FORCE },   { "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },       { NULL, 0, NULL, 0 },
+	{ "dst-ip", required_argument, NULL, OPT_DST_IP },
+	TOOL_COMMON_LONG_OPTS,
+	{ NULL, 0, NULL, 0 },
 };
 
 struct options {
-	uint64_t count, seconds, rate;
-	uint16_t size, batch, flows;
+	struct tool_common common; /* --seconds --batch --json --force */
+	uint64_t count, rate;
+	uint16_t size, flows;
 	uint8_t dst_mac[PKT_MAC_LEN];
 	uint32_t src_ip, dst_ip;
-	bool json, force;
 	const char *device;
 };
 
@@ -69,19 +68,16 @@ static void parse_args(int argc, char **argv, struct options *o)
 
 	memset(o, 0, sizeof *o);
 	o->size = DEFAULT_SIZE;
-	o->batch = TOOL_DEFAULT_BATCH;
+	tool_common_init(&o->common);
 	o->flows = 1;
 	memset(o->dst_mac, 0xff, sizeof o->dst_mac);
 	pkt_parse_ipv4("198.18.0.1", &o->src_ip); /* RFC 2544 benchmarking range */
 	pkt_parse_ipv4("198.18.0.2", &o->dst_ip);
-	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":c:s:l:r:b:f:hV", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->count = tool_parse_u64("--count", optarg, 1, UINT64_MAX); break;
-		case 's': o->seconds = tool_parse_u64("--seconds", optarg, 1, 1000000); break;
 		case 'l': o->size = (uint16_t)tool_parse_u64("--size", optarg, PKT_GEN_MIN_FRAME, PKT_ETH_MAX_FRAME); break;
 		case 'r': o->rate = tool_parse_u64("--rate", optarg, 1, 1000000000); break;
-		case 'b': o->batch = (uint16_t)tool_parse_u64("--batch", optarg, 1, TOOL_MAX_BATCH); break;
 		case 'f': o->flows = (uint16_t)tool_parse_u64("--flows", optarg, 1, MAX_FLOWS); break;
 		case OPT_DST:
 			if (pkt_parse_mac(optarg, o->dst_mac))
@@ -92,12 +88,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 			if (pkt_parse_ipv4(optarg, c == OPT_SRC_IP ? &o->src_ip : &o->dst_ip))
 				tool_usage_error("%s wants an IPv4 address, not '%s'", c == OPT_SRC_IP ? "--src-ip" : "--dst-ip", optarg);
 			break;
-		case OPT_JSON: o->json = true; break;
-		case OPT_FORCE: o->force = true; break;
-		case 'h': fputs(usage_text, stdout); exit(TOOL_EXIT_OK);
-		case 'V': tool_version(); exit(TOOL_EXIT_OK);
-		case ':': tool_usage_error("option %s needs an argument", argv[optind - 1]);
-		default: tool_usage_error("unknown option '%s'", argv[optind - 1]);
+		default: tool_common_option(c, argv, usage_text, &o->common);
 		}
 	}
 	if (optind != argc - 1)
@@ -170,7 +161,7 @@ int main(int argc, char **argv)
 	tool_init("unic-pktgen");
 	parse_args(argc, argv, &o);
 	unic_config_init(&cfg);
-	cfg.force = o.force;
+	cfg.force = o.common.force;
 	dev = tool_open(o.device, &cfg);
 	pool = unic_dev_mempool(dev);
 	unic_mac(dev, mac);
@@ -178,10 +169,10 @@ int main(int argc, char **argv)
 	wait_for_link(dev);
 	fprintf(stderr, "%s: sending %u-byte frames on %s\n", tool_name(), o.size, o.device);
 
-	deadline = tool_deadline(o.seconds);
+	deadline = tool_deadline(o.common.seconds);
 	tool_meter_start(&meter);
 	while (tool_running(deadline) && (!o.count || seq < o.count)) {
-		uint64_t n = o.batch, ts;
+		uint64_t n = o.common.batch, ts;
 		uint16_t i, sent;
 
 		if (o.count && o.count - seq < n)
@@ -221,7 +212,7 @@ int main(int argc, char **argv)
 	count.errors = dev_count.errors;
 	unic_close(dev);
 
-	if (o.json) {
+	if (o.common.json) {
 		struct tool_json j;
 		tool_json_begin(&j);
 		tool_json_str(&j, "tool", tool_name());

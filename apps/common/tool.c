@@ -1,3 +1,4 @@
+#include <getopt.h>
 /* tool.c - shared plumbing of the unic tools (see tool.h). */
 #include <errno.h>
 #include <stdarg.h>
@@ -275,4 +276,25 @@ void tool_json_end(struct tool_json *j)
 {
 	fputs("}\n", j->f);
 	fflush(j->f);
+}
+
+void tool_common_init(struct tool_common *c)
+{
+	memset(c, 0, sizeof *c);
+	c->batch = TOOL_DEFAULT_BATCH;
+	opterr = 0; /* getopt's own messages would make a second error line */
+}
+
+void tool_common_option(int opt, char **argv, const char *usage, struct tool_common *c)
+{
+	switch (opt) {
+	case 's': c->seconds = tool_parse_u64("--seconds", optarg, 1, 1000000); break;
+	case 'b': c->batch = (uint16_t)tool_parse_u64("--batch", optarg, 1, TOOL_MAX_BATCH); break;
+	case TOOL_OPT_JSON: c->json = true; break;
+	case TOOL_OPT_FORCE: c->force = true; break;
+	case 'h': fputs(usage, stdout); exit(TOOL_EXIT_OK);
+	case 'V': tool_version(); exit(TOOL_EXIT_OK);
+	case ':': tool_usage_error("option %s needs an argument", argv[optind - 1]);
+	default: tool_usage_error("unknown option '%s'", argv[optind - 1]);
+	}
 }

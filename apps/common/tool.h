@@ -43,6 +43,24 @@ void tool_check_spec(const char *spec);
 /* unic_open(), or the library's error line and exit 1. */
 struct unic_dev *tool_open(const char *spec, const struct unic_config *cfg);
 
+/*
+ * Options every device tool takes. Give tool_common_option() each option your
+ * own switch does not handle: it fills these, prints --help/--version and
+ * exits, and turns anything else into one usage error line.
+ */
+enum { TOOL_OPT_JSON = 1000, TOOL_OPT_FORCE };
+#define TOOL_COMMON_LONG_OPTS                                                      \
+	{ "seconds", required_argument, NULL, 's' }, { "batch", required_argument, NULL, 'b' }, \
+	{ "json", no_argument, NULL, TOOL_OPT_JSON }, { "force", no_argument, NULL, TOOL_OPT_FORCE }, \
+	{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' }
+struct tool_common {
+	uint64_t seconds;   /* 0: until stopped */
+	uint16_t batch;
+	bool json, force;
+};
+void tool_common_init(struct tool_common *c);
+void tool_common_option(int opt, char **argv, const char *usage, struct tool_common *c);
+
 uint64_t tool_now_ns(void);
 /* Sleeps in a control path (waiting for link, draining); never per packet. */
 void tool_sleep_us(unsigned us);
