@@ -202,8 +202,8 @@ static void test_tx(const struct unic_driver *drv, uint32_t want_cmd, uint8_t pa
 	bufs[3]->len = 0; /* nothing to send: taken, dropped, counted */
 	CHECK(unic_tx_burst(dev, 0, bufs, 4) == 4);
 	CHECK(reg(intel_txq_reg(intel_priv(dev), 0, INTEL_Q_TAIL)) == 3);
-	for (i = 0; i < 3; i++) {
-		CHECK(q->ring[i].cmd_type_len == (want_cmd | 60u));
+	for (i = 0; i < 3; i++) { /* RS (a write-back) only on the last descriptor of the burst */
+		CHECK(q->ring[i].cmd_type_len == (want_cmd | 60u | (i == 2 ? INTEL_TXD_CMD_RS : 0)));
 		CHECK(q->ring[i].olinfo_status == (paylen_shift ? 60u << paylen_shift : 0));
 	}
 	CHECK(unic_stats(dev, &st) == 0 && st.tx_packets == 3 && st.tx_errors == 1);
@@ -222,6 +222,13 @@ static void test_tx(const struct unic_driver *drv, uint32_t want_cmd, uint8_t pa
 		n = (uint16_t)(n + k);
 	}
 	CHECK(n == RING - 1);
+	/* Slots 3..RING-1, 0, 1 hold the burst: one write-back requested, on its last descriptor. */
+	for (i = 0, n = 0; i < RING; i++)
+		n = (uint16_t)(n + (i != 2 && (q->ring[i].cmd_type_len & INTEL_TXD_CMD_RS)));
+	CHECK(n == 1 && (q->ring[1].cmd_type_len & INTEL_TXD_CMD_RS));
+	q->ring[1].olinfo_status |= INTEL_TXD_STAT_DD;
+	CHECK(unic_tx_burst(dev, 0, bufs, 0) == 0);
+	CHECK(unic_mempool_free_count(pool) == free0);
 	CHECK(unic_link(dev, &link) == 0 && link.up && link.full_duplex && link.speed_mbps == 1000);
 	close_fake();
 	CHECK(unic_mempool_free_count(pool) == POOL_SIZE);
@@ -288,9 +295,9 @@ int main(void)
 	}
 	test_rx(&unic_driver_igb);
 	test_rx(&unic_driver_e1000e);
-	test_tx(&unic_driver_igb, INTEL_TXD_CMD_EOP | INTEL_TXD_CMD_IFCS | INTEL_TXD_CMD_RS | INTEL_TXD_CMD_DEXT |
+	test_tx(&unic_driver_igb, INTEL_TXD_CMD_EOP | INTEL_TXD_CMD_IFCS | INTEL_TXD_CMD_DEXT |
 				  3u << INTEL_TXD_DTYP_SHIFT, 14);
-	test_tx(&unic_driver_e1000e, INTEL_TXD_CMD_EOP | INTEL_TXD_CMD_IFCS | INTEL_TXD_CMD_RS, 0);
+	test_tx(&unic_driver_e1000e, INTEL_TXD_CMD_EOP | INTEL_TXD_CMD_IFCS, 0);
 	test_removed(&unic_driver_igb);
 	test_removed(&unic_driver_e1000e);
 	free(dev);

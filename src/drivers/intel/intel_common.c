@@ -310,10 +310,11 @@ static int txq_init(struct unic_dev *dev, uint16_t id, uint8_t *virt, uint64_t i
 	q->ring_iova = iova;
 	q->tail_reg = p->regs + intel_txq_reg(p, id, INTEL_Q_TAIL);
 	q->cmd = p->chip->tx_dtyp << INTEL_TXD_DTYP_SHIFT | (p->chip->tx_dtyp ? INTEL_TXD_CMD_DEXT : 0) |
-		 INTEL_TXD_CMD_IFCS | INTEL_TXD_CMD_EOP | INTEL_TXD_CMD_RS;
+		 INTEL_TXD_CMD_IFCS | INTEL_TXD_CMD_EOP;
 	q->paylen_shift = p->chip->tx_paylen_shift;
 	q->bufs = calloc(q->size, sizeof *q->bufs);
-	if (!q->bufs)
+	q->rs = calloc(q->size, sizeof *q->rs);
+	if (!q->bufs || !q->rs)
 		return unic_dev_error(dev, ENOMEM, "%s: out of memory", p->chip->name);
 	program_ring(p, intel_txq_reg(p, id, 0), iova, q->size);
 	dev->txq[id] = q;
@@ -392,6 +393,7 @@ void intel_queues_free(struct unic_dev *dev)
 		for (k = 0; tq->bufs && k < tq->inflight; k++)
 			unic_buf_free(tq->bufs[(tq->clean + k) % tq->size]);
 		free(tq->bufs);
+		free(tq->rs);
 		memset(rq, 0, sizeof *rq);
 		memset(tq, 0, sizeof *tq);
 		dev->rxq[i] = dev->txq[i] = NULL;
@@ -645,25 +647,39 @@ uint16_t intel_rx_burst(void *rxq, struct unic_buf **out, uint16_t n)
 	return got;
 }
 
-/* Frees completed buffers in batches: RS is set on every descriptor and the device completes in order. */
+/*
+ * The device writes DD back only into descriptors with RS (82576 7.2.2.3, 82574 7.2.10.3:
+ * "Report Status"), and completes in order. RS goes on the last descriptor of every burst and
+ * at least every INTEL_TX_RS_INTERVAL descriptors, so the device writes back once per batch, not
+ * once per frame, and reclaim checks one descriptor per batch.
+ */
+static inline void tx_mark_rs(struct intel_txq *q, uint16_t slot)
+{
+	uint16_t at = (uint16_t)(q->rs_head + q->rs_count);
+
+	q->ring[slot].cmd_type_len |= INTEL_TXD_CMD_RS;
+	q->rs[at >= q->size ? at - q->size : at] = slot;
+	q->rs_count++;
+	q->since_rs = 0;
+}
+
 static void tx_reclaim(struct intel_txq *q)
 {
-	while (q->inflight) {
-		uint16_t batch = q->inflight < INTEL_TX_CLEAN_BATCH ? q->inflight : INTEL_TX_CLEAN_BATCH;
-		uint32_t last = q->clean + batch - 1u;
-		uint16_t first;
+	while (q->rs_count) {
+		uint16_t slot = q->rs[q->rs_head];
+		uint16_t done = (uint16_t)((slot >= q->clean ? slot - q->clean : slot + q->size - q->clean) + 1u);
+		uint16_t first = (uint16_t)(q->size - q->clean) < done ? (uint16_t)(q->size - q->clean) : done;
 
-		if (last >= q->size)
-			last -= q->size;
-		if (!(q->ring[last].olinfo_status & INTEL_TXD_STAT_DD))
+		if (!(q->ring[slot].olinfo_status & INTEL_TXD_STAT_DD))
 			break;
 		unic_rmb();
-		first = (uint16_t)(q->size - q->clean) < batch ? (uint16_t)(q->size - q->clean) : batch;
 		unic_buf_free_bulk(&q->bufs[q->clean], first);
-		if (batch > first)
-			unic_buf_free_bulk(&q->bufs[0], (uint32_t)(batch - first));
-		q->clean = (uint16_t)((q->clean + batch) % q->size);
-		q->inflight = (uint16_t)(q->inflight - batch);
+		if (done > first)
+			unic_buf_free_bulk(&q->bufs[0], (uint32_t)(done - first));
+		q->clean = (uint16_t)(slot + 1 == q->size ? 0 : slot + 1);
+		q->inflight = (uint16_t)(q->inflight - done);
+		q->rs_head = (uint16_t)(q->rs_head + 1 == q->size ? 0 : q->rs_head + 1);
+		q->rs_count--;
 	}
 }
 
@@ -689,6 +705,8 @@ uint16_t intel_tx_burst(void *txq, struct unic_buf **bufs, uint16_t n)
 		d->cmd_type_len = q->cmd | b->len;
 		d->olinfo_status = q->paylen_shift ? (uint32_t)b->len << q->paylen_shift : 0;
 		q->bufs[q->tail] = b;
+		if (unic_unlikely(++q->since_rs == INTEL_TX_RS_INTERVAL))
+			tx_mark_rs(q, q->tail);
 		q->tail = (uint16_t)(q->tail + 1 == q->size ? 0 : q->tail + 1);
 		q->stats.packets++;
 		q->stats.bytes += b->len;
@@ -696,6 +714,8 @@ uint16_t intel_tx_burst(void *txq, struct unic_buf **bufs, uint16_t n)
 	}
 	q->inflight = (uint16_t)(q->inflight + queued);
 	if (queued) {
+		if (q->since_rs)
+			tx_mark_rs(q, (uint16_t)(q->tail ? q->tail - 1 : q->size - 1));
 		unic_wmb();
 		unic_write32(q->tail_reg, 0, q->tail);
 		q->idle = 0;

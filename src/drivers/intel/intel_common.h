@@ -183,7 +183,7 @@ _Static_assert(sizeof(struct intel_tx_desc) == 16, "transmit descriptors are 16 
 #define INTEL_RING_MIN 32u
 #define INTEL_RING_MULTIPLE (INTEL_RING_ALIGN / INTEL_DESC_SIZE) /* length register counts 128 bytes */
 #define INTEL_RX_REFILL_BATCH 32u        /* buffers taken from the pool at once */
-#define INTEL_TX_CLEAN_BATCH 32u         /* descriptors reclaimed at once */
+#define INTEL_TX_RS_INTERVAL 32u         /* at most this many descriptors between two RS bits */
 #define INTEL_IDLE_CHECK 4096u           /* empty polls between removal checks */
 
 /* What one chip needs the shared code to know. */
@@ -222,7 +222,9 @@ struct intel_txq {
 	struct unic_buf **bufs;
 	volatile uint8_t *tail_reg;
 	uint16_t size, tail, clean, inflight, id;
-	uint32_t cmd;                    /* DTYP | DEXT | IFCS | EOP | RS */
+	uint16_t *rs;                    /* FIFO of the slots that carry RS, oldest first */
+	uint16_t rs_head, rs_count, since_rs;
+	uint32_t cmd;                    /* DTYP | DEXT | IFCS | EOP (RS is set where a write-back is wanted) */
 	uint8_t paylen_shift;
 	uint32_t idle;
 	struct unic_queue_stats stats;

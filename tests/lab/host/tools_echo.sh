@@ -31,11 +31,19 @@ echo_host() {
 	drop0=$(tap_stat tx_dropped)
 	host_check "ping-100-of-100" ping_all 100
 	host_check "arping" arping -c 3 -w 5 -i "$LAB_TAP" "$ECHO_IP"
+	# unic-echo ends after --idle quiet seconds: a slow host can take that long to start Python and
+	# scapy, so a ping a second keeps the guest listening until the last check has begun.
+	ping -q -i 1 -w 300 "$ECHO_IP" >/dev/null 2>&1 &
+	keepalive=$!
+	trap 'kill "$keepalive" 2>/dev/null' EXIT
 	host_check "udp-echo" /usr/bin/python3 "$TOOLS_FLOOD" udp-echo "$ECHO_IP"
 	if [ "$flood" -gt 0 ]; then
 		host_check "flood-$flood-frames" /usr/bin/python3 "$TOOLS_FLOOD" flood "$LAB_TAP" "$mac" "$HOST_IP" "$ECHO_IP" \
 			"$flood" "$rate"
+		kill "$keepalive"; wait "$keepalive" 2>/dev/null
 		host_check "ping-after-flood" ping_all 20
+	else
+		kill "$keepalive"; wait "$keepalive" 2>/dev/null
 	fi
 	# From here on the host sends nothing; unic-echo stops after its idle time and reports.
 	lab_wait_guest ECHO-JSON 120 || return 1
