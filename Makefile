@@ -101,6 +101,12 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libunic-san.a
 	@$(if $(Q),echo "  LD   $@",true)
 	$(Q)$(CC) $(BASE) $(SANFLAGS) -Itests/unit -o $@ $< $(BUILD)/libunic-san.a
 
+# test_pkt checks the tools' checksum and payload code (apps/common/pkt.c).
+$(BUILD)/tests/test_pkt: tests/unit/test_pkt.c tests/unit/check.h apps/common/pkt.c apps/common/pkt.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD   $@",true)
+	$(Q)$(CC) $(BASE) $(SANFLAGS) -Itests/unit -Iapps -o $@ $< apps/common/pkt.c
+
 setup:
 	sudo_cmd= ; [ "$$(id -u)" = 0 ] || sudo_cmd=sudo ; $$sudo_cmd tests/lab/setup.sh
 

@@ -173,6 +173,7 @@ int main(int argc, char **argv)
 	tool_meter_start(&meter);
 	while (tool_running(deadline) && (!o.count || seq < o.count)) {
 		uint64_t n = o.common.batch, ts;
+		uint32_t flow;
 		uint16_t i, sent;
 
 		if (o.count && o.count - seq < n)
@@ -185,9 +186,12 @@ int main(int argc, char **argv)
 			n = 0;
 		}
 		ts = realtime_ns();
+		flow = (uint32_t)(seq % o.flows); /* one division per burst, not per frame */
 		for (i = 0; i < n; i++) {
-			pkt_gen_write(&tmpl, unic_buf_data(bufs[i]), (uint16_t)(tmpl.sport + (seq + i) % o.flows), seq + i, ts);
+			pkt_gen_write(&tmpl, unic_buf_data(bufs[i]), (uint16_t)(tmpl.sport + flow), seq + i, ts);
 			bufs[i]->len = o.size;
+			if (++flow == o.flows)
+				flow = 0;
 		}
 		sent = n ? unic_tx_burst(dev, 0, bufs, (uint16_t)n) : 0;
 		if (sent < n) {

@@ -7,16 +7,39 @@
 
 #include "common/pkt.h"
 
+/*
+ * RFC 1071 2(B): the one's complement sum does not depend on byte order, so
+ * native 32-bit words are added into 64 bits, folded to 16, and swapped once
+ * into the big-endian word sum the callers add up.
+ */
 uint32_t pkt_sum(const void *data, size_t len, uint32_t sum)
 {
 	const uint8_t *p = data;
-	size_t i;
+	uint64_t acc = 0;
+	uint32_t w32;
+	uint16_t w16;
 
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	return sum;
+	for (; len >= sizeof w32; p += sizeof w32, len -= sizeof w32) {
+		memcpy(&w32, p, sizeof w32);
+		acc += w32;
+	}
+	if (len >= sizeof w16) {
+		memcpy(&w16, p, sizeof w16);
+		acc += w16;
+		p += sizeof w16;
+		len -= sizeof w16;
+	}
+	if (len) /* a last odd byte is the high byte of a zero-padded word */
+		acc += ntohs((uint16_t)(*p << 8));
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	return sum + ntohs((uint16_t)acc);
+}
+
+/* The sum of a 64-bit value's four 16-bit words: what pkt_sum() gives for it stored big endian. */
+static inline uint32_t sum_u64(uint64_t v)
+{
+	return (uint32_t)(v >> 48) + (uint32_t)(v >> 32 & 0xffff) + (uint32_t)(v >> 16 & 0xffff) + (uint32_t)(v & 0xffff);
 }
 
 /* The checksum field value, in network byte order, for a pkt_sum() total. */
@@ -120,9 +143,8 @@ void pkt_gen_write(const struct pkt_gen_template *t, uint8_t *out, uint16_t spor
 	udp->sport = htons(sport);
 	g->seq = htobe64(seq);
 	g->tx_ns = htobe64(tx_ns);
-	g->csum = 0;
 	/* The fill is at an even offset from g, so its sum adds to the header's. */
-	g->csum = pkt_fold(pkt_sum(g, sizeof *g, t->fill_sum));
+	g->csum = pkt_fold(t->fill_sum + sum_u64(seq) + sum_u64(tx_ns));
 }
 
 enum pkt_gen_check pkt_gen_check(const uint8_t *frame, size_t len, uint64_t *seq)
