@@ -120,14 +120,14 @@ static void wait_for_link(struct unic_dev *dev)
 	}
 }
 
-/* How many frames the rate allows now (pacing by busy-waiting on the clock, no sleep). */
-static uint64_t paced_budget(const struct options *o, uint64_t start_ns, uint64_t sent)
+/* How many frames the rate allows after elapsed_ns (pacing by busy-waiting on the clock, no sleep). */
+static uint64_t paced_budget(const struct options *o, uint64_t elapsed_ns, uint64_t sent)
 {
 	double due;
 
 	if (!o->rate)
 		return UINT64_MAX;
-	due = (double)(tool_now_ns() - start_ns) * (double)o->rate / 1e9;
+	due = (double)elapsed_ns * (double)o->rate / 1e9;
 	return due > (double)sent ? (uint64_t)due - sent : 0;
 }
 
@@ -152,7 +152,7 @@ int main(int argc, char **argv)
 	struct options o;
 	struct tool_meter meter;
 	struct tool_count count = { 0 }, dev_count;
-	uint64_t deadline, seq = 0, busy = 0, no_buf = 0, elapsed;
+	uint64_t deadline, seq = 0, busy = 0, no_buf = 0, elapsed, real_offset;
 	uint8_t mac[PKT_MAC_LEN];
 	static const char *const labels[] = { "tx" };
 	struct unic_dev *dev;
@@ -171,21 +171,27 @@ int main(int argc, char **argv)
 
 	deadline = tool_deadline(o.common.seconds);
 	tool_meter_start(&meter);
-	while (tool_running(deadline) && (!o.count || seq < o.count)) {
-		uint64_t n = o.common.batch, ts;
+	/* One clock read per burst serves the deadline, pacing, the stats line and the frames'
+	 * timestamps (the monotonic clock moved onto the wall clock's scale once, here). */
+	real_offset = realtime_ns() - tool_now_ns();
+	while (!tool_stop && (!o.count || seq < o.count)) {
+		uint64_t now = tool_now_ns(), n = o.common.batch, ts, budget;
 		uint32_t flow;
 		uint16_t i, sent;
 
+		if (deadline && now >= deadline)
+			break;
 		if (o.count && o.count - seq < n)
 			n = o.count - seq;
-		if (paced_budget(&o, meter.start_ns, seq) < n)
-			n = paced_budget(&o, meter.start_ns, seq);
+		budget = paced_budget(&o, now - meter.start_ns, seq);
+		if (budget < n)
+			n = budget;
 		if (n && unic_buf_alloc_bulk(pool, bufs, (uint32_t)n) != n) {
 			unic_tx_burst(dev, 0, bufs, 0); /* all buffers are in the tx ring: let it reclaim */
 			no_buf++;
 			n = 0;
 		}
-		ts = realtime_ns();
+		ts = now + real_offset;
 		flow = (uint32_t)(seq % o.flows); /* one division per burst, not per frame */
 		for (i = 0; i < n; i++) {
 			pkt_gen_write(&tmpl, unic_buf_data(bufs[i]), (uint16_t)(tmpl.sport + flow), seq + i, ts);
@@ -200,7 +206,7 @@ int main(int argc, char **argv)
 			busy += n - sent;
 		}
 		seq += sent;
-		if (tool_meter_due(&meter)) {
+		if (tool_meter_due_at(&meter, now)) {
 			tool_dev_count(dev, false, &dev_count);
 			count.packets = seq;
 			count.bytes = seq * o.size;

@@ -170,9 +170,14 @@ void tool_meter_start(struct tool_meter *m)
 	m->start_ns = m->last_ns = tool_now_ns();
 }
 
+bool tool_meter_due_at(const struct tool_meter *m, uint64_t now_ns)
+{
+	return now_ns - m->last_ns >= NS_PER_SEC;
+}
+
 bool tool_meter_due(const struct tool_meter *m)
 {
-	return tool_now_ns() - m->last_ns >= NS_PER_SEC;
+	return tool_meter_due_at(m, tool_now_ns());
 }
 
 double tool_mpps(uint64_t packets, uint64_t ns)

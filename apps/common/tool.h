@@ -100,6 +100,8 @@ struct tool_meter {
 void tool_meter_start(struct tool_meter *m);
 /* True once a second has passed since the last line (cheap: reads the clock only). */
 bool tool_meter_due(const struct tool_meter *m);
+/* The same, for a caller that has just read the clock (tool_now_ns()). */
+bool tool_meter_due_at(const struct tool_meter *m, uint64_t now_ns);
 /* Prints the line for n directions (totals since start in c[]) and starts the next second. */
 void tool_meter_print(struct tool_meter *m, int n, const char *const labels[], const struct tool_count c[]);
 double tool_mpps(uint64_t packets, uint64_t ns);
