@@ -90,7 +90,7 @@ $(BUILD)/lab/bin/unic-%: apps/unic-%.c $(APP_COMMON) $(BUILD)/libunic.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD   $@",true)
 	$(Q)$(CC) $(BASE) -Iapps $(CFLAGS) -static -o $@ $< $(APP_COMMON) $(BUILD)/libunic.a -lm
-$(BUILD)/lab/bin/unic-lab-%: tests/lab/bin/%.c $(BUILD)/libunic.a
+$(BUILD)/lab/bin/unic-lab-%: tests/lab/bin/%.c tests/lab/bin/labbin.h $(BUILD)/libunic.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD   $@",true)
 	$(Q)$(CC) $(BASE) -Itests/lab/bin $(CFLAGS) -static -o $@ $< $(BUILD)/libunic.a -lm

@@ -19,15 +19,8 @@ static const char usage_text[] =
 	"Answer ARP, ICMP echo (ping) and UDP echo (port 7) for ADDR on DEVICE.\n"
 	"\n"
 	"  -i, --ip ADDR/LEN  our IPv4 address and prefix length, e.g. 10.0.0.2/24 (required)\n"
-	"  -s, --seconds S    stop after S seconds (default: until Ctrl-C)\n"
 	"      --idle S       stop after S seconds without a received frame\n"
-	"  -b, --batch N      frames per burst, 1..512 (default 32)\n"
-	"      --json         print a JSON summary on stdout at the end\n"
-	"      --force        take the device even if its interface is up with an address\n"
-	"  -h, --help         this text\n"
-	"  -V, --version      print the version\n"
-	"\n"
-	"DEVICE: 0000:00:04.0, vfio:0000:00:04.0, vfio-noiommu:..., sysfs:... (see unic-devbind --status)\n"
+	TOOL_COMMON_USAGE
 	"Exit status: 0 success, 1 runtime failure, 2 bad usage.\n";
 
 enum { OPT_IDLE = 256 };

@@ -16,15 +16,9 @@
 static const char usage_text[] =
 	"Usage: unic-fwd [OPTIONS] DEV1 DEV2\n"
 	"Forward every frame received on DEV1 to DEV2 and back (promiscuous, L2, zero copy).\n"
+	"DEV1 and DEV2 are each a DEVICE (below).\n"
 	"\n"
-	"  -b, --batch N      frames per burst, 1..512 (default 32)\n"
-	"  -s, --seconds S    stop after S seconds (default: until Ctrl-C)\n"
-	"      --json         print a JSON summary on stdout at the end\n"
-	"      --force        take devices even if their interface is up with an address\n"
-	"  -h, --help         this text\n"
-	"  -V, --version      print the version\n"
-	"\n"
-	"DEV: 0000:00:04.0, vfio:0000:00:04.0, vfio-noiommu:..., sysfs:... (see unic-devbind --status)\n"
+	TOOL_COMMON_USAGE
 	"Exit status: 0 success, 1 runtime failure, 2 bad usage.\n";
 
 static const struct option long_opts[] = {

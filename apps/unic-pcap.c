@@ -26,17 +26,10 @@ static const char usage_text[] =
 	"Capture frames received on DEVICE (promiscuous) into FILE.\n"
 	"\n"
 	"  -c, --count N      stop after N frames (default: no limit)\n"
-	"  -s, --seconds S    stop after S seconds (default: until Ctrl-C)\n"
 	"  -n, --pcapng       write pcapng instead of pcap\n"
 	"      --snaplen N    bytes kept of each frame, 14..65535 (default 65535)\n"
 	"      --verify       check unic-pktgen frames: lost, duplicated, reordered, corrupt\n"
-	"  -b, --batch N      frames per burst, 1..512 (default 32)\n"
-	"      --json         print a JSON summary on stdout at the end\n"
-	"      --force        take the device even if its interface is up with an address\n"
-	"  -h, --help         this text\n"
-	"  -V, --version      print the version\n"
-	"\n"
-	"DEVICE: 0000:00:04.0, vfio:0000:00:04.0, vfio-noiommu:..., sysfs:... (see unic-devbind --status)\n"
+	TOOL_COMMON_USAGE
 	"Exit status: 0 success, 1 runtime failure (or --verify found lost or corrupt frames), 2 bad usage.\n";
 
 enum { OPT_SNAPLEN = 256, OPT_VERIFY };

@@ -26,20 +26,13 @@ static const char usage_text[] =
 	"Send UDP/IPv4 test frames (sequence number, timestamp, checksum) on DEVICE.\n"
 	"\n"
 	"  -c, --count N      stop after N frames (default: no limit)\n"
-	"  -s, --seconds S    stop after S seconds (default: until Ctrl-C)\n"
 	"  -l, --size BYTES   frame length without FCS, 60..1514 (default 60)\n"
 	"  -r, --rate PPS     frames per second (default: as fast as possible)\n"
-	"  -b, --batch N      frames per burst, 1..512 (default 32)\n"
 	"  -f, --flows N      vary the UDP source port over N values, for RSS (default 1)\n"
 	"      --dst MAC      destination MAC (default ff:ff:ff:ff:ff:ff)\n"
 	"      --src-ip A     source IPv4 address (default 198.18.0.1)\n"
 	"      --dst-ip A     destination IPv4 address (default 198.18.0.2)\n"
-	"      --json         print a JSON summary on stdout at the end\n"
-	"      --force        take the device even if its interface is up with an address\n"
-	"  -h, --help         this text\n"
-	"  -V, --version      print the version\n"
-	"\n"
-	"DEVICE: 0000:00:04.0, vfio:0000:00:04.0, vfio-noiommu:..., sysfs:... (see unic-devbind --status)\n"
+	TOOL_COMMON_USAGE
 	"Exit status: 0 success, 1 runtime failure, 2 bad usage.\n";
 
 enum { OPT_DST = 256, OPT_SRC_IP, OPT_DST_IP };

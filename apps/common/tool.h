@@ -53,6 +53,16 @@ enum { TOOL_OPT_JSON = 1000, TOOL_OPT_FORCE };
 	{ "seconds", required_argument, NULL, 's' }, { "batch", required_argument, NULL, 'b' }, \
 	{ "json", no_argument, NULL, TOOL_OPT_JSON }, { "force", no_argument, NULL, TOOL_OPT_FORCE }, \
 	{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' }
+/* The --help lines of the options above, and what a DEVICE is: the same in every device tool. */
+#define TOOL_COMMON_USAGE                                                                            \
+	"  -s, --seconds S    stop after S seconds (default: until Ctrl-C)\n"                           \
+	"  -b, --batch N      frames per burst, 1..512 (default 32)\n"                                  \
+	"      --json         print a JSON summary on stdout at the end\n"                              \
+	"      --force        take a device even if its interface is up with an address\n"              \
+	"  -h, --help         this text\n"                                                              \
+	"  -V, --version      print the version\n"                                                      \
+	"\n"                                                                                            \
+	"DEVICE: 0000:00:04.0, vfio:0000:00:04.0, vfio-noiommu:..., sysfs:... (see unic-devbind --status)\n"
 struct tool_common {
 	uint64_t seconds;   /* 0: until stopped */
 	uint16_t batch;

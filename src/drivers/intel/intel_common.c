@@ -653,11 +653,10 @@ uint16_t intel_rx_burst(void *rxq, struct unic_buf **out, uint16_t n)
  * at least every INTEL_TX_RS_INTERVAL descriptors, so the device writes back once per batch, not
  * once per frame, and reclaim checks one descriptor per batch.
  */
-static inline void tx_mark_rs(struct intel_txq *q, uint16_t slot)
+static inline void tx_push_rs(struct intel_txq *q, uint16_t slot)
 {
 	uint16_t at = (uint16_t)(q->rs_head + q->rs_count);
 
-	q->ring[slot].cmd_type_len |= INTEL_TXD_CMD_RS;
 	q->rs[at >= q->size ? at - q->size : at] = slot;
 	q->rs_count++;
 	q->since_rs = 0;
@@ -695,18 +694,20 @@ uint16_t intel_tx_burst(void *txq, struct unic_buf **bufs, uint16_t n)
 	for (i = 0; i < n && queued < room; i++) {
 		struct unic_buf *b = bufs[i];
 		volatile struct intel_tx_desc *d = &q->ring[q->tail];
+		bool rs;
 
 		if (unic_unlikely(b->len == 0 || (uint32_t)b->data_off + b->len > b->room_size)) {
 			q->stats.errors++; /* taken and dropped: nothing valid to send */
 			unic_buf_free(b);
 			continue;
 		}
+		rs = ++q->since_rs == INTEL_TX_RS_INTERVAL;
 		d->addr = unic_buf_dma(b);
-		d->cmd_type_len = q->cmd | b->len;
+		d->cmd_type_len = q->cmd | b->len | (rs ? INTEL_TXD_CMD_RS : 0);
 		d->olinfo_status = q->paylen_shift ? (uint32_t)b->len << q->paylen_shift : 0;
 		q->bufs[q->tail] = b;
-		if (unic_unlikely(++q->since_rs == INTEL_TX_RS_INTERVAL))
-			tx_mark_rs(q, q->tail);
+		if (unic_unlikely(rs))
+			tx_push_rs(q, q->tail);
 		q->tail = (uint16_t)(q->tail + 1 == q->size ? 0 : q->tail + 1);
 		q->stats.packets++;
 		q->stats.bytes += b->len;
@@ -714,8 +715,12 @@ uint16_t intel_tx_burst(void *txq, struct unic_buf **bufs, uint16_t n)
 	}
 	q->inflight = (uint16_t)(q->inflight + queued);
 	if (queued) {
-		if (q->since_rs)
-			tx_mark_rs(q, (uint16_t)(q->tail ? q->tail - 1 : q->size - 1));
+		if (q->since_rs) { /* the burst's last descriptor reports too */
+			uint16_t last = (uint16_t)(q->tail ? q->tail - 1 : q->size - 1);
+
+			q->ring[last].cmd_type_len |= INTEL_TXD_CMD_RS;
+			tx_push_rs(q, last);
+		}
 		unic_wmb();
 		unic_write32(q->tail_reg, 0, q->tail);
 		q->idle = 0;

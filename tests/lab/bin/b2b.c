@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "labbin.h"
 #include "unic.h"
 
 #define ETH_HLEN 14
@@ -40,13 +41,6 @@ struct opts {
 	double timeout;
 	const char *tx_spec, *rx_spec;
 };
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static uint32_t fnv1a(const uint8_t *p, size_t n)
 {

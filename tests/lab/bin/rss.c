@@ -29,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "labbin.h"
 #include "unic.h"
 
 #define ETH_HLEN 14
@@ -44,13 +45,6 @@
 #define BURST 32
 #define WINDOW 256
 #define STALL_SECONDS 5.0
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
 static void put32(uint8_t *p, uint32_t v) { put16(p, v >> 16); put16(p + 2, v); }

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "labbin.h"
 #include "unic.h"
 
 #define ETH_MIN 60
@@ -34,13 +35,6 @@
 #define BURST 32
 #define TX_DRAIN_US 1000000
 #define DEFAULT_TIMEOUT 30.0
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void sleep_us(long us)
 {
