@@ -181,5 +181,5 @@ int main(int argc, char **argv)
 	tool_dev_count(dev, false, &tx);
 	unic_close(dev);
 	print_summary(&o, verdicts, &rx, &tx, elapsed);
-	return TOOL_EXIT_OK;
+	return tool_exit_status(TOOL_EXIT_OK);
 }

@@ -153,5 +153,5 @@ int main(int argc, char **argv)
 			       tool_mbps(total[d].bytes, tool_span_ns(&span[d], elapsed)), (unsigned long long)total[d].drops,
 			       (unsigned long long)total[d].errors);
 	}
-	return TOOL_EXIT_OK;
+	return tool_exit_status(TOOL_EXIT_OK);
 }

@@ -247,5 +247,5 @@ int main(int argc, char **argv)
 			status = TOOL_EXIT_FAIL;
 		verify_free(&v);
 	}
-	return status;
+	return tool_exit_status(status);
 }

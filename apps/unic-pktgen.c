@@ -231,5 +231,5 @@ int main(int argc, char **argv)
 		       (unsigned long long)seq, o.size, (double)elapsed / 1e9, tool_mpps(seq, elapsed),
 		       tool_mbps(count.bytes, elapsed), (unsigned long long)count.errors);
 	}
-	return TOOL_EXIT_OK;
+	return tool_exit_status(TOOL_EXIT_OK);
 }

@@ -96,6 +96,15 @@ struct unic_config {
 				   UNIC_NO_HUGEPAGES=1); without it hugepages are used when free */
 	bool no_packed_ring;    /* virtio (every transport): never negotiate VIRTIO_F_RING_PACKED, so
 				   the split ring is used even when the device offers the packed one */
+	uint32_t open_timeout_ms; /* vhost-user: the most unic_open may wait on the backend in all
+				   (accepting it in server mode, then every reply); 0: 10000. Each
+				   reply is also bounded by 5 s. */
+	const volatile int *cancel; /* NULL, or a flag the application sets non-zero (from a signal
+				   handler or another thread; a volatile sig_atomic_t works) to make
+				   a unic_open in progress give up: every wait on a vhost-user
+				   backend looks at it at least every 50 ms and after each signal,
+				   and unic_open then fails with "... cancelled ...". Read only
+				   during unic_open; it must stay valid until unic_open returns. */
 };
 
 void unic_config_init(struct unic_config *cfg);
@@ -112,10 +121,19 @@ void unic_config_init(struct unic_config *cfg);
  *                            memory with it through memfd (hugepages when free, else 4 KiB
  *                            pages; see no_hugepages)
  *   vhost-user:/path/sock,server  the same, but unic creates the socket and waits (up to
- *                            10 s) for a backend in client mode to connect (DPDK: client=1)
- *   A vhost-user backend that goes away makes the next rx/tx burst return 0 with
- *   unic_last_error() saying so, and unic_stats()/unic_link() return -EPIPE; reopen the
- *   device once the backend is back. One queue pair; no control queue.
+ *                            cfg->open_timeout_ms) for a backend in client mode to connect
+ *                            (DPDK: client=1). A socket at the path that another process
+ *                            listens on, or a path that is not a socket, is refused (a
+ *                            stale socket nobody listens on is replaced). Only a peer of
+ *                            uid 0 or of unic's own uid may connect (SO_PEERCRED);
+ *                            others are closed and named in the error.
+ *   vhost-user:/path/sock,server,uid=N  also lets a backend of uid N connect
+ *   A vhost-user backend that goes away (or fails during open) is reported by its first
+ *   cause (closed the connection, stopped answering, malformed reply, ...) and the request
+ *   it failed at: the next rx/tx burst returns 0, unic_last_error() says so, and
+ *   unic_stats()/unic_link() return -EPIPE (or the cause's errno) - unic_stats() still
+ *   fills in the counters so far. Reopen the device once the backend is back. One queue
+ *   pair; no control queue.
  * Returns NULL and one line in err (if given) on failure.
  */
 struct unic_dev *unic_open(const char *spec, const struct unic_config *cfg, char *err, size_t errlen);
@@ -136,6 +154,7 @@ struct unic_stats {
 	/* Counters the hardware keeps itself, where it has them (else 0). */
 	uint64_t hw_rx_packets, hw_tx_packets, hw_rx_missed;
 };
+/* 0, or a negative errno when the device is gone: st then holds the counters so far. */
 int unic_stats(struct unic_dev *dev, struct unic_stats *st);
 int unic_queue_stats(struct unic_dev *dev, uint16_t rx_queue, uint64_t *rx_packets);
 
@@ -168,7 +187,8 @@ struct unic_info {
 int unic_info(struct unic_dev *dev, struct unic_info *info);
 const char *unic_access_name(enum unic_access a);
 
-/* The text of the last error on this device (never NULL). */
+/* The text of the last error on this device (never NULL); when the device is gone (a
+ * vhost-user backend hung up, even if only a burst saw it), it says why. Control call. */
 const char *unic_last_error(struct unic_dev *dev);
 
 enum unic_log_level { UNIC_LOG_ERR = 0, UNIC_LOG_WARN, UNIC_LOG_INFO, UNIC_LOG_DEBUG };
@@ -182,6 +202,8 @@ struct unic_spec {
 	char pci_addr[16];         /* canonical dddd:bb:ss.f */
 	char path[108];            /* vhost-user socket path */
 	bool server;               /* vhost-user: ",server" suffix: unic listens, the backend connects */
+	bool has_peer_uid;         /* vhost-user server: ",uid=N" suffix given */
+	uint32_t peer_uid;         /* ... the N: a backend of that uid may connect too */
 };
 int unic_parse_spec(const char *spec, struct unic_spec *out, char *err, size_t errlen);
 

@@ -10,6 +10,8 @@
 
 volatile sig_atomic_t tool_stop;
 static const char *name = "unic";
+/* The first device that failed under a tool (tool_dev_count): its error line, for the exit. */
+static char dev_failure[UNIC_ERR_LEN];
 
 static void on_signal(int sig)
 {
@@ -105,7 +107,11 @@ void tool_check_spec(const char *spec)
 struct unic_dev *tool_open(const char *spec, const struct unic_config *cfg)
 {
 	char err[UNIC_ERR_LEN];
-	struct unic_dev *dev = unic_open(spec, cfg, err, sizeof err);
+	struct unic_config c = *cfg;
+	struct unic_dev *dev;
+
+	c.cancel = &tool_stop; /* Ctrl-C/SIGTERM stop an open that waits on a device */
+	dev = unic_open(spec, &c, err, sizeof err);
 
 	if (!dev)
 		tool_fail("%s", err);
@@ -134,7 +140,15 @@ uint64_t tool_deadline(uint64_t seconds)
 
 bool tool_running(uint64_t deadline_ns)
 {
-	return !tool_stop && (!deadline_ns || tool_now_ns() < deadline_ns);
+	return !tool_stop && !dev_failure[0] && (!deadline_ns || tool_now_ns() < deadline_ns);
+}
+
+int tool_exit_status(int status)
+{
+	if (!dev_failure[0])
+		return status;
+	fprintf(stderr, "%s: %s\n", name, dev_failure);
+	return TOOL_EXIT_FAIL;
 }
 
 void tool_span_mark(struct tool_span *s)
@@ -154,8 +168,10 @@ void tool_dev_count(struct unic_dev *dev, bool rx, struct tool_count *c)
 	struct unic_stats st;
 
 	memset(c, 0, sizeof *c);
-	if (unic_stats(dev, &st))
-		return;
+	memset(&st, 0, sizeof st);
+	/* a device that failed still gives the counters it had: keep them, and remember why */
+	if (unic_stats(dev, &st) && !dev_failure[0])
+		snprintf(dev_failure, sizeof dev_failure, "%s", unic_last_error(dev));
 	c->packets = rx ? st.rx_packets : st.tx_packets;
 	c->bytes = rx ? st.rx_bytes : st.tx_bytes;
 	c->drops = rx ? st.rx_dropped + st.hw_rx_missed : 0;

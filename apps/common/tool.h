@@ -40,7 +40,8 @@ void tool_version(void);
 uint64_t tool_parse_u64(const char *opt, const char *arg, uint64_t min, uint64_t max);
 /* Checks a device spec with unic_parse_spec(): a bad one is a usage error. */
 void tool_check_spec(const char *spec);
-/* unic_open(), or the library's error line and exit 1. */
+/* unic_open(), or the library's error line and exit 1. SIGINT/SIGTERM cancel an open
+ * that waits on a device (cfg.cancel = &tool_stop). */
 struct unic_dev *tool_open(const char *spec, const struct unic_config *cfg);
 
 /*
@@ -74,8 +75,14 @@ void tool_common_option(int opt, char **argv, const char *usage, struct tool_com
 uint64_t tool_now_ns(void);
 /* Sleeps in a control path (waiting for link, draining); never per packet. */
 void tool_sleep_us(unsigned us);
-/* True while the run should go on: no signal, and before deadline_ns (0: none). */
+/* True while the run should go on: no signal, no failed device, and before deadline_ns (0: none). */
 bool tool_running(uint64_t deadline_ns);
+/*
+ * The tool's exit status, given the one it would have: when a device failed during
+ * the run (tool_dev_count saw unic_stats fail: a vhost-user backend hung up), prints
+ * that device's error line and returns TOOL_EXIT_FAIL. Call it last, after the summary.
+ */
+int tool_exit_status(int status);
 /* Deadline seconds from now, or 0 when seconds is 0 (run until stopped). */
 uint64_t tool_deadline(uint64_t seconds);
 
@@ -95,7 +102,9 @@ struct tool_count {
 	uint64_t packets, bytes;
 	uint64_t drops, errors;
 };
-/* Device drops (no buffer, missed by the hardware) and errors (bad frames, bad device values). */
+/* Device drops (no buffer, missed by the hardware) and errors (bad frames, bad device values).
+ * A device that failed gives the counters it had; its error line is kept for tool_exit_status()
+ * and tool_running() turns false. */
 void tool_dev_count(struct unic_dev *dev, bool rx, struct tool_count *c);
 
 /*

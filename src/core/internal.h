@@ -185,6 +185,9 @@ struct unic_driver {
 	int (*stats)(struct unic_dev *dev, struct unic_stats *st);
 	int (*link)(struct unic_dev *dev, struct unic_link *link);
 	int (*set_promisc)(struct unic_dev *dev, bool on);
+	/* Optional, control path: 0 while the device is usable, else -errno and why in dev->err
+	 * (unic_last_error() asks it: the data path only raises a flag, it writes no text). */
+	int (*check)(struct unic_dev *dev);
 };
 
 /* Software counters every queue keeps; the core sums them for unic_stats(). */

@@ -58,5 +58,9 @@ int unic_dev_error(struct unic_dev *dev, int err_no, const char *fmt, ...)
 
 const char *unic_last_error(struct unic_dev *dev)
 {
-	return dev ? dev->err : "no device";
+	if (!dev)
+		return "no device";
+	if (dev->drv && dev->drv->check)
+		dev->drv->check(dev); /* a device gone under the data path: the message is made here */
+	return dev->err;
 }

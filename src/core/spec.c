@@ -13,6 +13,8 @@ struct spec_prefix {
 
 /* "vhost-user:PATH,server": unic listens on PATH instead of connecting to it */
 #define VHOST_SERVER_SUFFIX ",server"
+/* "vhost-user:PATH,server,uid=N": a backend of uid N may connect too */
+#define VHOST_UID_OPTION ",uid="
 
 static const struct spec_prefix prefixes[] = {
 	{ "vfio:", UNIC_ACCESS_VFIO },
@@ -63,6 +65,27 @@ static int parse_bdf(const char *s, char *out, size_t outlen)
 	return 0;
 }
 
+/* A trailing ",uid=N" (decimal, below 2^32 - 1) is cut off out->path into out->peer_uid. */
+static int strip_uid(struct unic_spec *out, const char *spec, char *err, size_t errlen)
+{
+	char *opt = strstr(out->path, VHOST_UID_OPTION), *num, *end;
+	unsigned long long uid;
+
+	if (!opt)
+		return 0;
+	num = opt + strlen(VHOST_UID_OPTION);
+	errno = 0;
+	uid = strtoull(num, &end, 10);
+	if (!isdigit((unsigned char)*num) || *end || errno || uid >= UINT32_MAX) {
+		unic_fmt(err, errlen, "bad device spec '%s': uid=N wants a decimal user id at the end", spec);
+		return -EINVAL;
+	}
+	*opt = 0;
+	out->has_peer_uid = true;
+	out->peer_uid = (uint32_t)uid;
+	return 0;
+}
+
 int unic_parse_spec(const char *spec, struct unic_spec *out, char *err, size_t errlen)
 {
 	const char *rest;
@@ -89,11 +112,17 @@ int unic_parse_spec(const char *spec, struct unic_spec *out, char *err, size_t e
 			return -EINVAL;
 		}
 		strcpy(out->path, rest);
+		if (strip_uid(out, spec, err, errlen))
+			return -EINVAL;
 		plen = strlen(out->path);
 		if (plen > strlen(VHOST_SERVER_SUFFIX) &&
 		    !strcmp(out->path + plen - strlen(VHOST_SERVER_SUFFIX), VHOST_SERVER_SUFFIX)) {
 			out->path[plen - strlen(VHOST_SERVER_SUFFIX)] = 0;
 			out->server = true;
+		}
+		if (out->has_peer_uid && !out->server) {
+			unic_fmt(err, errlen, "bad device spec '%s': uid=N applies to ,server only (PATH,server,uid=N)", spec);
+			return -EINVAL;
 		}
 		return 0;
 	}

@@ -90,16 +90,14 @@ static bool has(const struct vnet *vn, int bit) { return vn->features & VIRTIO_B
 /* A transport without a gone flag (PCI) points here: a device that never goes away. */
 static const atomic_bool never_gone = false;
 
-/* The device went away (vhost-user backend hung up): stop the queue, say why once. */
+/*
+ * The device went away (vhost-user backend hung up): stop the queue. The data path
+ * writes nothing shared: unic_last_error() and the control calls compose the
+ * message from the transport's gone state (vnet_check).
+ */
 static uint16_t queue_gone(struct vnet_queue *q)
 {
-	struct vnet *vn = q->vn;
-
-	if (!q->vq.broken) {
-		q->vq.broken = true;
-		if (vn->t->check)
-			vn->t->check(vn->tctx);
-	}
+	q->vq.broken = true;
 	return 0;
 }
 
@@ -304,13 +302,19 @@ static int vnet_set_promisc(struct unic_dev *dev, bool on)
 
 /* ---- link and identity ---- */
 
-/* The counters are kept in software; only a device that went away makes this fail. */
-static int vnet_stats(struct unic_dev *dev, struct unic_stats *st)
+/* 0 while the device is reachable; else its transport's first cause in dev->err. Control path. */
+static int vnet_check(struct unic_dev *dev)
 {
 	struct vnet *vn = dev->priv;
 
-	(void)st;
 	return vn && vn->t->check ? vn->t->check(vn->tctx) : 0;
+}
+
+/* The counters are kept in software (st has them already); only a device that went away fails. */
+static int vnet_stats(struct unic_dev *dev, struct unic_stats *st)
+{
+	(void)st;
+	return vnet_check(dev);
 }
 
 static int vnet_link(struct unic_dev *dev, struct unic_link *link)
@@ -423,8 +427,9 @@ static int negotiate(struct vnet *vn)
 	if (dev->cfg.no_packed_ring) /* 2.8: without RING_PACKED the split virtqueue (2.7) is used */
 		vn->features &= ~VIRTIO_BIT(VIRTIO_F_RING_PACKED);
 	if (modern && !has(vn, VIRTIO_F_VERSION_1))
-		return unic_dev_error(dev, ENOTSUP, "virtio device %s has modern PCI capabilities but does not offer "
-				      "VIRTIO_F_VERSION_1 (bit 32)", virtio_dev_name(dev));
+		return unic_dev_error(dev, ENOTSUP, "virtio device %s does not offer VIRTIO_F_VERSION_1 (bit 32), which "
+				      "the %s%s transport needs", virtio_dev_name(dev), vn->t->name,
+				      dev->spec.pci_addr[0] ? " PCI" : "");
 	if (!has(vn, VIRTIO_F_VERSION_1) && !has(vn, VIRTIO_F_ANY_LAYOUT))
 		UNIC_WARN("legacy virtio device %s offers no VIRTIO_F_ANY_LAYOUT (bit 27): it may want the header in "
 			  "a descriptor of its own", virtio_dev_name(dev));
@@ -514,7 +519,7 @@ static void init_queue(struct vnet *vn, struct vnet_queue *q)
 	q->mrg_rxbuf = has(vn, VIRTIO_NET_F_MRG_RXBUF);
 }
 
-static int virtio_net_start(struct unic_dev *dev)
+static int start_device(struct unic_dev *dev)
 {
 	struct vnet *vn = dev->priv;
 	int r;
@@ -553,6 +558,20 @@ static int virtio_net_start(struct unic_dev *dev)
 		UNIC_WARN("virtio-net %s cannot switch promiscuous mode (no CTRL_RX); leaving the device's default",
 			  virtio_dev_name(dev));
 	return 0;
+}
+
+/*
+ * A transport that failed underneath (a vhost-user backend that hung up during
+ * negotiation) makes later steps fail for reasons of their own ("refused
+ * features"): the transport's first cause is the message.
+ */
+static int virtio_net_start(struct unic_dev *dev)
+{
+	int r = start_device(dev), first;
+
+	if (r && (first = vnet_check(dev)))
+		return first;
+	return r;
 }
 
 /* ---- close ---- */
@@ -598,6 +617,7 @@ const struct unic_driver unic_driver_virtio_net = {
 	.rx_burst = vnet_rx_burst,
 	.tx_burst = vnet_tx_burst,
 	.stats = vnet_stats,
+	.check = vnet_check,
 	.link = vnet_link,
 	.set_promisc = vnet_set_promisc,
 };

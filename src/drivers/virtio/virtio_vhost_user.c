@@ -22,14 +22,23 @@
  * while the connection lives. The control queue is the front-end's business in
  * vhost-user-net (QEMU serves it, not the backend), so CTRL_VQ is not offered.
  *
- * The backend is not trusted either: replies are checked (type, size, reply flag)
- * and bounded in time; a backend that hangs up raises a flag that a small
- * monitor thread watches for (poll for POLLRDHUP on the socket), and the data
- * path reads that flag once per burst.
+ * The backend is not trusted either: replies are checked (type, size, reply flag,
+ * no file descriptors) and bounded in time, each reply by VHU_REPLY_TIMEOUT_MS and
+ * the whole open by cfg.open_timeout_ms, which cfg.cancel can cut short. A
+ * backend that fails in any way is "gone": the first cause (hang-up, silence,
+ * malformed reply, refusal, cancel) is kept in an atomic and never overwritten,
+ * and the message is composed from it by control calls only (vhu_check). A small
+ * monitor thread raises the same flag when the backend hangs up (POLLRDHUP on
+ * the socket); the data path only reads the flag, once per burst.
+ *
+ * Server mode (",server") never replaces a live socket or anything that is not
+ * a socket, and accepts only a peer of an allowed uid (SO_PEERCRED): root, our
+ * own uid, or the one given with ",uid=N".
  *
  * Reference: QEMU docs/interop/vhost-user.rst ("the spec" below).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -79,7 +88,8 @@
 
 #define VHU_RINGS 2                 /* rx and tx: one queue pair, no control queue */
 #define VHU_REPLY_TIMEOUT_MS 5000   /* a backend that answers nothing in this time is dead */
-#define VHU_ACCEPT_TIMEOUT_MS 10000 /* server mode: wait this long for the backend to connect */
+#define VHU_OPEN_TIMEOUT_MS 10000   /* cfg.open_timeout_ms 0: the whole open, accept included */
+#define VHU_CANCEL_POLL_MS 50       /* waits look at cfg.cancel at least this often */
 #define VHU_HDR_SIZE 12u
 
 /* Features the transport itself cannot carry over vhost-user. */
@@ -104,6 +114,17 @@ struct vhu_msg {
 	} __attribute__((packed)) p;
 } __attribute__((packed));
 
+/* Why the backend is gone: the first cause raised wins (mark_gone). */
+enum vhu_cause {
+	VHU_ALIVE = 0,
+	VHU_HANGUP,    /* it closed the connection */
+	VHU_SILENT,    /* no reply within VHU_REPLY_TIMEOUT_MS */
+	VHU_DEADLINE,  /* the open took longer than cfg.open_timeout_ms */
+	VHU_MALFORMED, /* a reply we cannot trust: we are out of step with it */
+	VHU_REFUSED,   /* a non-zero REPLY_ACK */
+	VHU_CANCELLED, /* the application raised cfg.cancel */
+};
+
 struct vhu {
 	struct unic_dev *dev;
 	int sock;
@@ -111,13 +132,19 @@ struct vhu {
 	bool protocol;            /* VHOST_USER_F_PROTOCOL_FEATURES offered: rings start disabled */
 	bool reply_ack;           /* REPLY_ACK negotiated: setup messages are acknowledged */
 	bool memory_shared;
+	bool opening;             /* until DRIVER_OK: waits end at open_deadline and on *cancel */
+	int64_t open_deadline;    /* CLOCK_MONOTONIC ms */
+	const volatile int *cancel;
 	uint64_t offered;         /* GET_FEATURES */
 	uint8_t status;           /* virtio device status: kept here, vhost-user has none */
 	uint8_t mac[6];
 	int kick_fd[VHU_RINGS], call_fd[VHU_RINGS];
 	bool ring_started[VHU_RINGS];
-	atomic_bool gone;         /* the backend hung up or stopped answering */
-	bool gone_reported;
+	atomic_bool gone;         /* the backend failed: the data path reads only this */
+	atomic_int cause;         /* enum vhu_cause: the first one raised */
+	/* control path only: the request that failed first, and what was wrong with its reply */
+	char step[40];
+	char detail[96];
 	int wake_fd;              /* tells the monitor thread to stop */
 	pthread_t monitor;
 	bool monitor_running;
@@ -125,7 +152,68 @@ struct vhu {
 
 /* ---- the connection ---- */
 
-static void mark_gone(struct vhu *v) { atomic_store(&v->gone, true); }
+/* Raises the gone flag; the first cause stays (the monitor thread and the control path may race). */
+static void mark_gone(struct vhu *v, enum vhu_cause cause)
+{
+	int alive = VHU_ALIVE;
+
+	atomic_compare_exchange_strong(&v->cause, &alive, (int)cause);
+	atomic_store(&v->gone, true);
+}
+
+/* What was wrong with a reply, kept for the message (the first one only). */
+static void set_detail(struct vhu *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_detail(struct vhu *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (v->detail[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(v->detail, sizeof v->detail, fmt, ap);
+	va_end(ap);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static bool cancelled(const struct vhu *v)
+{
+	return v->opening && v->cancel && *v->cancel;
+}
+
+/*
+ * Waits until fd has events, at most VHU_REPLY_TIMEOUT_MS (timeout_ms) and, while
+ * opening, until the open deadline; looks at cfg.cancel every VHU_CANCEL_POLL_MS
+ * and after every signal. 0, or the cause that ended the wait.
+ */
+static enum vhu_cause wait_fd(struct vhu *v, int fd, short events, int64_t until)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+
+	for (;;) {
+		int64_t now = now_ms(), left = until - now;
+		enum vhu_cause expired = VHU_SILENT;
+
+		if (cancelled(v))
+			return VHU_CANCELLED;
+		if (v->opening && v->open_deadline - now <= left) {
+			left = v->open_deadline - now;
+			expired = VHU_DEADLINE;
+		}
+		if (left <= 0)
+			return expired;
+		if (v->cancel && left > VHU_CANCEL_POLL_MS)
+			left = VHU_CANCEL_POLL_MS;
+		if (poll(&p, 1, (int)left) > 0)
+			return VHU_ALIVE;
+	}
+}
 
 /* Sends one message with fds in its ancillary data (SCM_RIGHTS); MSG_NOSIGNAL: no SIGPIPE. */
 static int send_msg(struct vhu *v, struct vhu_msg *m, const int *fds, unsigned nfds)
@@ -136,6 +224,8 @@ static int send_msg(struct vhu *v, struct vhu_msg *m, const int *fds, unsigned n
 	struct msghdr mh;
 	ssize_t n;
 
+	if (cancelled(v))
+		mark_gone(v, VHU_CANCELLED);
 	if (atomic_load(&v->gone))
 		return -EPIPE;
 	while (done < len) {
@@ -159,7 +249,7 @@ static int send_msg(struct vhu *v, struct vhu_msg *m, const int *fds, unsigned n
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			mark_gone(v);
+			mark_gone(v, VHU_HANGUP);
 			return -EPIPE;
 		}
 		done += (size_t)n;
@@ -167,53 +257,109 @@ static int send_msg(struct vhu *v, struct vhu_msg *m, const int *fds, unsigned n
 	return 0;
 }
 
-/* Reads exactly len bytes, waiting at most until deadline (CLOCK_MONOTONIC ms). */
-static int recv_all(struct vhu *v, void *buf, size_t len, int64_t deadline)
+/* Closes every fd a message carried: a reply has none to give us. */
+static bool drop_fds(struct msghdr *mh)
 {
+	struct cmsghdr *c;
+	bool any = mh->msg_flags & MSG_CTRUNC;
+
+	for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		size_t i, n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		any = true;
+		for (i = 0; c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && i < n; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof fd, sizeof fd);
+			close(fd);
+		}
+	}
+	return any;
+}
+
+/* Reads exactly len bytes of a reply to what, by until (ms); 0 or the cause of failure. */
+static enum vhu_cause recv_all(struct vhu *v, void *buf, size_t len, int64_t until, const char *what)
+{
+	char control[CMSG_SPACE(sizeof(int) * VHOST_USER_MAX_REGIONS)];
 	size_t got = 0;
 
 	while (got < len) {
-		struct timespec now;
-		struct pollfd p = { .fd = v->sock, .events = POLLIN };
-		int64_t left;
+		struct iovec iov = { .iov_base = (uint8_t *)buf + got, .iov_len = len - got };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+				     .msg_controllen = sizeof control };
+		enum vhu_cause c = wait_fd(v, v->sock, POLLIN, until);
 		ssize_t n;
 
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = deadline - ((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
-		if (left <= 0 || poll(&p, 1, (int)left) == 0)
-			return -ETIMEDOUT;
-		n = recv(v->sock, (uint8_t *)buf + got, len - got, MSG_DONTWAIT);
+		if (c)
+			return c;
+		n = recvmsg(v->sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
-		if (n <= 0)
-			return -EPIPE;
+		if (n <= 0) {
+			set_detail(v, "after %zu of the %zu bytes of its reply to %s", got, len, what);
+			return VHU_HANGUP;
+		}
+		if (drop_fds(&mh)) {
+			set_detail(v, "its reply to %s carried file descriptors", what);
+			return VHU_MALFORMED;
+		}
 		got += (size_t)n;
 	}
-	return 0;
+	return VHU_ALIVE;
 }
 
-static int64_t deadline_ms(int timeout)
+static const char *request_name(uint32_t request)
 {
-	struct timespec now;
+	switch (request) {
+	case VHOST_USER_GET_FEATURES: return "GET_FEATURES";
+	case VHOST_USER_SET_FEATURES: return "SET_FEATURES";
+	case VHOST_USER_SET_OWNER: return "SET_OWNER";
+	case VHOST_USER_SET_MEM_TABLE: return "SET_MEM_TABLE";
+	case VHOST_USER_SET_VRING_NUM: return "SET_VRING_NUM";
+	case VHOST_USER_SET_VRING_ADDR: return "SET_VRING_ADDR";
+	case VHOST_USER_SET_VRING_BASE: return "SET_VRING_BASE";
+	case VHOST_USER_GET_VRING_BASE: return "GET_VRING_BASE";
+	case VHOST_USER_SET_VRING_KICK: return "SET_VRING_KICK";
+	case VHOST_USER_SET_VRING_CALL: return "SET_VRING_CALL";
+	case VHOST_USER_GET_PROTOCOL_FEATURES: return "GET_PROTOCOL_FEATURES";
+	case VHOST_USER_SET_PROTOCOL_FEATURES: return "SET_PROTOCOL_FEATURES";
+	case VHOST_USER_SET_VRING_ENABLE: return "SET_VRING_ENABLE";
+	}
+	return "a request";
+}
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + timeout;
+/* The header of a reply to request with a size-byte payload: what is wrong with it, or NULL. */
+static bool bad_header(struct vhu *v, const struct vhu_msg *r, uint32_t request, uint32_t size)
+{
+	const char *what = request_name(request);
+
+	if (r->request != request)
+		set_detail(v, "its reply to %s has request code %u", what, r->request);
+	else if (!(r->flags & VHOST_USER_REPLY_MASK))
+		set_detail(v, "its reply to %s lacks the reply flag (flags 0x%x)", what, r->flags);
+	else if ((r->flags & VHOST_USER_VERSION_MASK) != VHOST_USER_VERSION)
+		set_detail(v, "its reply to %s says protocol version %u, not %u", what,
+			   r->flags & VHOST_USER_VERSION_MASK, VHOST_USER_VERSION);
+	else if (r->size != size) /* checked before reading: a payload never outgrows *r */
+		set_detail(v, "its reply to %s announces %u payload bytes, not %u", what, r->size, size);
+	else
+		return false;
+	return true;
 }
 
 /* Waits for the reply to request; checks it is one, for that request, of the size expected. */
 static int recv_reply(struct vhu *v, uint32_t request, struct vhu_msg *reply, uint32_t size)
 {
-	int64_t deadline = deadline_ms(VHU_REPLY_TIMEOUT_MS);
-	int r = recv_all(v, reply, VHU_HDR_SIZE, deadline);
+	int64_t until = now_ms() + VHU_REPLY_TIMEOUT_MS;
+	const char *what = request_name(request);
+	enum vhu_cause c = recv_all(v, reply, VHU_HDR_SIZE, until, what);
 
-	if (!r && (reply->request != request || !(reply->flags & VHOST_USER_REPLY_MASK) ||
-		   (reply->flags & VHOST_USER_VERSION_MASK) != VHOST_USER_VERSION || reply->size != size))
-		r = -EPROTO;
-	if (!r)
-		r = recv_all(v, &reply->p, size, deadline);
-	if (r)
-		mark_gone(v); /* out of step with the backend: nothing more can be trusted */
-	return r;
+	if (!c && bad_header(v, reply, request, size))
+		c = VHU_MALFORMED;
+	if (!c)
+		c = recv_all(v, &reply->p, size, until, what);
+	if (!c)
+		return 0;
+	mark_gone(v, c); /* out of step with the backend: nothing more can be trusted */
+	return -EPIPE;
 }
 
 static void msg_init(struct vhu_msg *m, uint32_t request, uint32_t size)
@@ -238,7 +384,11 @@ static int request(struct vhu *v, struct vhu_msg *m, const int *fds, unsigned nf
 		return 0;
 	if ((r = recv_reply(v, m->request, &ack, sizeof ack.p.u64)))
 		return r;
-	return ack.p.u64 ? -EIO : 0;
+	if (!ack.p.u64)
+		return 0;
+	set_detail(v, "REPLY_ACK %llu", (unsigned long long)ack.p.u64);
+	mark_gone(v, VHU_REFUSED);
+	return -EPIPE;
 }
 
 /* A request whose reply is a u64 (GET_FEATURES, GET_PROTOCOL_FEATURES). */
@@ -283,16 +433,63 @@ static int set_vring_fd(struct vhu *v, uint32_t req, uint32_t index, int fd)
 	return request(v, &m, &fd, 1);
 }
 
-/* One line in dev->err for a failed step; the connection is unusable afterwards. */
+static const char *cause_text(enum vhu_cause c)
+{
+	switch (c) {
+	case VHU_ALIVE: break;
+	case VHU_HANGUP: return "closed the connection";
+	case VHU_SILENT: return "did not answer within 5 s";
+	case VHU_DEADLINE: return "did not complete the session within cfg.open_timeout_ms";
+	case VHU_MALFORMED: return "sent a malformed reply";
+	case VHU_REFUSED: return "refused a request";
+	case VHU_CANCELLED: return "was left: the open was cancelled";
+	}
+	return "is gone";
+}
+
+static int cause_errno(enum vhu_cause c)
+{
+	switch (c) {
+	case VHU_ALIVE: return 0;
+	case VHU_SILENT: case VHU_DEADLINE: return ETIMEDOUT;
+	case VHU_MALFORMED: return EPROTO;
+	case VHU_REFUSED: return EIO;
+	case VHU_CANCELLED: return ECANCELED;
+	case VHU_HANGUP: break;
+	}
+	return EPIPE;
+}
+
+/*
+ * 0 while the backend is usable; else one line in dev->err from the first cause,
+ * the first request that failed and what was wrong. Control path only: the data
+ * path never writes dev->err (queues on other threads would race on it).
+ */
+static int vhu_check(void *t)
+{
+	struct vhu *v = t;
+	enum vhu_cause c = (enum vhu_cause)atomic_load(&v->cause);
+
+	if (!atomic_load(&v->gone))
+		return 0;
+	if (c == VHU_CANCELLED)
+		return unic_dev_error(v->dev, ECANCELED, "vhost-user open of %s cancelled by the application (cfg.cancel)%s%s%s",
+				      v->dev->spec.path, v->step[0] ? " at " : "", v->step, v->step[0] ? "" : "");
+	return unic_dev_error(v->dev, cause_errno(c), "vhost-user backend at %s %s%s%s%s%s%s: %s", v->dev->spec.path,
+			      cause_text(c), v->step[0] ? " (at " : "", v->step, v->step[0] ? ")" : "",
+			      v->detail[0] ? ": " : "", v->detail,
+			      v->opening ? "see the backend's log, then open the device again"
+					 : "close the device and open it again once the backend is back");
+}
+
+/* A step of the session failed: keep its name (the first only), the message says the first cause. */
 static int fail(struct vhu *v, int r, const char *step)
 {
-	const char *why = r == -ETIMEDOUT ? "the backend did not answer"
-			: r == -EPROTO  ? "the backend's reply was malformed"
-			: r == -EIO     ? "the backend refused it"
-					: "the backend closed the connection";
-
-	mark_gone(v);
-	return unic_dev_error(v->dev, -r, "vhost-user %s: %s failed: %s", v->dev->spec.path, step, why);
+	(void)r; /* whatever failed raised the gone flag with its cause */
+	mark_gone(v, VHU_HANGUP);
+	if (!v->step[0])
+		snprintf(v->step, sizeof v->step, "%s", step);
+	return vhu_check(v);
 }
 
 /* ---- the monitor: notices a backend that hangs up, without a system call on the data path ---- */
@@ -311,7 +508,7 @@ static void *monitor_main(void *arg)
 		if (p[1].revents)
 			break;
 		if (p[0].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) {
-			mark_gone(v);
+			mark_gone(v, VHU_HANGUP);
 			break;
 		}
 	}
@@ -363,6 +560,11 @@ static int vhu_reset(void *t)
 		m.p.state.index = i;
 		if (send_msg(v, &m, NULL, 0) || recv_reply(v, VHOST_USER_GET_VRING_BASE, &m, sizeof m.p.state))
 			break; /* gone: it uses nothing of ours any more */
+		if (m.p.state.index != i) {
+			set_detail(v, "its reply to GET_VRING_BASE %u is for ring %u", i, m.p.state.index);
+			mark_gone(v, VHU_MALFORMED);
+			break;
+		}
 	}
 	v->status = 0;
 	return 0;
@@ -382,6 +584,8 @@ static void vhu_set_status(void *t, uint8_t status)
 	/* FEATURES_OK sticks only if SET_FEATURES went through (set_features marks failures as gone) */
 	if (atomic_load(&v->gone))
 		status &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
+	else if (status & VIRTIO_STATUS_DRIVER_OK)
+		v->opening = false; /* set up: from now on only the per-reply timeout bounds a wait */
 	v->status = status;
 }
 
@@ -414,7 +618,7 @@ static int vhu_read_config(void *t, uint32_t off, void *buf, uint32_t len)
 	if (off > sizeof cfg || len > sizeof cfg - off)
 		return -EINVAL;
 	if (atomic_load(&v->gone))
-		return -EPIPE;
+		status = 0; /* the MAC is ours and stays; the link is down */
 	memcpy(cfg + VIRTIO_NET_CFG_MAC, v->mac, sizeof v->mac);
 	memcpy(cfg + VIRTIO_NET_CFG_STATUS, &status, sizeof status);
 	memcpy(buf, cfg + off, len);
@@ -528,17 +732,6 @@ static void vhu_close(void *t)
 
 static const atomic_bool *vhu_gone_flag(void *t) { return &((struct vhu *)t)->gone; }
 
-static int vhu_check(void *t)
-{
-	struct vhu *v = t;
-
-	if (!atomic_load(&v->gone))
-		return 0;
-	return unic_dev_error(v->dev, EPIPE, "vhost-user backend at %s is gone (it closed the connection or "
-			      "stopped answering): close the device and open it again once the backend is back",
-			      v->dev->spec.path);
-}
-
 static const struct virtio_transport vhost_user_transport = {
 	.name = "vhost-user",
 	.ring_align = 4, /* spec 2.7.2: the used ring needs 4-byte alignment outside legacy */
@@ -589,18 +782,87 @@ static int connect_client(struct vhu *v)
 					    : "is the path a vhost-user socket?");
 }
 
-/* ",server": we listen, a backend in client mode connects; a stale socket file is replaced. */
+/*
+ * Server mode never replaces what it did not make: a socket that answers is another
+ * process's (refused); one that refuses connections is stale (removed); anything
+ * else at the path is refused. 0, or -errno with the line in dev->err.
+ */
+static int clear_path(struct vhu *v, const struct sockaddr_un *a)
+{
+	struct stat st;
+	int s, r;
+
+	if (lstat(a->sun_path, &st)) {
+		if (errno == ENOENT)
+			return 0;
+		r = errno;
+		return unic_dev_error(v->dev, r, "cannot look at %s: %s", a->sun_path, strerror(r));
+	}
+	if (!S_ISSOCK(st.st_mode))
+		return unic_dev_error(v->dev, EEXIST, "%s exists and is not a socket: refusing to replace it; "
+				      "choose another path for vhost-user:PATH,server", a->sun_path);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s < 0)
+		return unic_dev_error(v->dev, errno, "socket: %s", strerror(errno));
+	r = connect(s, (const struct sockaddr *)a, sizeof *a) ? errno : 0;
+	close(s);
+	if (r == ECONNREFUSED) { /* nobody listens: left behind by a process that died */
+		if (unlink(a->sun_path) && errno != ENOENT)
+			return unic_dev_error(v->dev, errno, "cannot remove the stale socket %s: %s", a->sun_path,
+					      strerror(errno));
+		return 0;
+	}
+	if (r == 0 || r == EAGAIN)
+		return unic_dev_error(v->dev, EADDRINUSE, "another process is listening on %s: refusing to take its "
+				      "socket; stop it or choose another path", a->sun_path);
+	return unic_dev_error(v->dev, r, "cannot tell whether %s is in use (%s): remove it by hand if it is stale",
+			      a->sun_path, strerror(r));
+}
+
+/* Root, our own uid, and the uid of ",uid=N" may connect. */
+static bool peer_allowed(const struct unic_spec *spec, uid_t peer)
+{
+	return peer == 0 || peer == geteuid() || (spec->has_peer_uid && peer == spec->peer_uid);
+}
+
+/*
+ * The next peer of an allowed uid, until the open deadline; others are closed and
+ * named in the error. Returns the connected socket, or -1 with why set.
+ */
+static int accept_allowed(struct vhu *v, int lfd, enum vhu_cause *why, unsigned *refused, uid_t *last_uid)
+{
+	for (;;) {
+		struct ucred cred;
+		socklen_t len = sizeof cred;
+		int s;
+
+		if ((*why = wait_fd(v, lfd, POLLIN, v->open_deadline)))
+			return -1;
+		s = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (s < 0)
+			continue;
+		if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && peer_allowed(&v->dev->spec, cred.uid))
+			return s;
+		UNIC_WARN("vhost-user %s: refused a peer of uid %d (pid %d): not root, uid %d or the ,uid=N allowed",
+			  v->dev->spec.path, len == sizeof cred ? (int)cred.uid : -1, len == sizeof cred ? (int)cred.pid : -1,
+			  (int)geteuid());
+		*last_uid = cred.uid;
+		(*refused)++;
+		close(s);
+	}
+}
+
+/* ",server": we listen, a backend in client mode connects. */
 static int accept_backend(struct vhu *v)
 {
 	struct sockaddr_un a;
-	struct stat st;
-	struct pollfd p;
+	enum vhu_cause why;
+	unsigned refused = 0;
+	uid_t last_uid = 0;
 	int lfd, r;
 
-	if ((r = unix_addr(v, &a)))
+	if ((r = unix_addr(v, &a)) || (r = clear_path(v, &a)))
 		return r;
-	if (stat(a.sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
-		unlink(a.sun_path);
 	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (lfd < 0)
 		return unic_dev_error(v->dev, errno, "socket: %s", strerror(errno));
@@ -610,19 +872,20 @@ static int accept_backend(struct vhu *v)
 		return unic_dev_error(v->dev, r, "cannot listen on %s: %s", a.sun_path, strerror(r));
 	}
 	v->server = true; /* we made the socket file: close removes it */
-	p = (struct pollfd){ .fd = lfd, .events = POLLIN };
-	do
-		r = poll(&p, 1, VHU_ACCEPT_TIMEOUT_MS);
-	while (r < 0 && errno == EINTR);
-	v->sock = r > 0 ? accept4(lfd, NULL, NULL, SOCK_CLOEXEC) : -1;
-	r = errno;
+	v->sock = accept_allowed(v, lfd, &why, &refused, &last_uid);
 	close(lfd);
 	if (v->sock >= 0)
 		return 0;
-	return unic_dev_error(v->dev, v->sock < 0 && r ? r : ETIMEDOUT,
-			      "no vhost-user backend connected to %s within %d s: start it in client mode "
-			      "(DPDK: --vdev net_vhost0,iface=%s,client=1)", a.sun_path, VHU_ACCEPT_TIMEOUT_MS / 1000,
-			      a.sun_path);
+	if (why == VHU_CANCELLED)
+		return unic_dev_error(v->dev, ECANCELED, "vhost-user open of %s cancelled by the application (cfg.cancel) "
+				      "while waiting for the backend to connect", a.sun_path);
+	if (refused)
+		return unic_dev_error(v->dev, EACCES, "no allowed vhost-user backend connected to %s in time: refused %u "
+				      "peer(s), the last of uid %d (allowed: root, uid %d; add ,uid=N to allow another)",
+				      a.sun_path, refused, (int)last_uid, (int)geteuid());
+	return unic_dev_error(v->dev, ETIMEDOUT,
+			      "no vhost-user backend connected to %s in time (cfg.open_timeout_ms): start it in client "
+			      "mode (DPDK: --vdev net_vhost0,iface=%s,client=1)", a.sun_path, a.sun_path);
 }
 
 /* SET_OWNER, the backend's features, and REPLY_ACK if it has protocol features. */
@@ -683,6 +946,10 @@ int unic_vhost_user_probe(struct unic_dev *dev)
 	for (i = 0; i < VHU_RINGS; i++)
 		v->kick_fd[i] = v->call_fd[i] = -1;
 	atomic_init(&v->gone, false);
+	atomic_init(&v->cause, VHU_ALIVE);
+	v->opening = true;
+	v->cancel = dev->cfg.cancel;
+	v->open_deadline = now_ms() + (dev->cfg.open_timeout_ms ? dev->cfg.open_timeout_ms : VHU_OPEN_TIMEOUT_MS);
 	make_mac(v);
 	dev->drv = &unic_driver_virtio_net;
 	dev->dma_mode = UNIC_DMA_VIRT; /* the backend maps our memfds: addresses are ours */
