@@ -294,7 +294,8 @@ static enum vhu_cause recv_all(struct vhu *v, void *buf, size_t len, int64_t unt
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0) {
-			set_detail(v, "after %zu of the %zu bytes of its reply to %s", got, len, what);
+			if (got)
+				set_detail(v, "after %zu of the %zu bytes of its reply to %s", got, len, what);
 			return VHU_HANGUP;
 		}
 		if (drop_fds(&mh)) {
@@ -651,7 +652,7 @@ static int vhu_share_memory(void *t, const struct unic_dma *rings)
 		fds[i] = areas[i]->fd;
 	}
 	if ((r = request(v, &m, fds, UNIC_ARRAY_SIZE(areas))))
-		return fail(v, r, "SET_MEM_TABLE (sharing our memory)");
+		return fail(v, r, "SET_MEM_TABLE");
 	v->memory_shared = true;
 	return 0;
 }
