@@ -140,7 +140,7 @@ uint64_t tool_deadline(uint64_t seconds)
 
 bool tool_running(uint64_t deadline_ns)
 {
-	return !tool_stop && !dev_failure[0] && (!deadline_ns || tool_now_ns() < deadline_ns);
+	return !tool_stop && (!deadline_ns || tool_now_ns() < deadline_ns);
 }
 
 int tool_exit_status(int status)
@@ -170,8 +170,10 @@ void tool_dev_count(struct unic_dev *dev, bool rx, struct tool_count *c)
 	memset(c, 0, sizeof *c);
 	memset(&st, 0, sizeof st);
 	/* a device that failed still gives the counters it had: keep them, and remember why */
-	if (unic_stats(dev, &st) && !dev_failure[0])
+	if (unic_stats(dev, &st) && !dev_failure[0]) {
 		snprintf(dev_failure, sizeof dev_failure, "%s", unic_last_error(dev));
+		tool_stop = 1; /* the run ends as on a signal, in loops that read tool_stop directly too */
+	}
 	c->packets = rx ? st.rx_packets : st.tx_packets;
 	c->bytes = rx ? st.rx_bytes : st.tx_bytes;
 	c->drops = rx ? st.rx_dropped + st.hw_rx_missed : 0;

@@ -24,7 +24,7 @@
 #define TOOL_DEFAULT_BATCH 32
 #define NS_PER_SEC 1000000000ull
 
-/* Set by SIGINT/SIGTERM; the main loops poll it. */
+/* Set by SIGINT/SIGTERM, and by tool_dev_count() when a device failed; the main loops poll it. */
 extern volatile sig_atomic_t tool_stop;
 
 /* Names the tool in error lines, routes library warnings to stderr, installs the signal handlers. */
@@ -75,7 +75,7 @@ void tool_common_option(int opt, char **argv, const char *usage, struct tool_com
 uint64_t tool_now_ns(void);
 /* Sleeps in a control path (waiting for link, draining); never per packet. */
 void tool_sleep_us(unsigned us);
-/* True while the run should go on: no signal, no failed device, and before deadline_ns (0: none). */
+/* True while the run should go on: no signal (nor failed device), and before deadline_ns (0: none). */
 bool tool_running(uint64_t deadline_ns);
 /*
  * The tool's exit status, given the one it would have: when a device failed during
@@ -104,7 +104,7 @@ struct tool_count {
 };
 /* Device drops (no buffer, missed by the hardware) and errors (bad frames, bad device values).
  * A device that failed gives the counters it had; its error line is kept for tool_exit_status()
- * and tool_running() turns false. */
+ * and tool_stop is set, so the run ends. */
 void tool_dev_count(struct unic_dev *dev, bool rx, struct tool_count *c);
 
 /*

@@ -639,7 +639,10 @@ static void test_server_live_socket(void)
 	CHECK(strstr(err, "another process is listening") != NULL);
 	c = connect_to(path); /* the other process's socket still works */
 	CHECK(c >= 0);
-	a = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	{
+		struct pollfd p = { .fd = l, .events = POLLIN };
+		a = c >= 0 && poll(&p, 1, 1000) == 1 ? accept4(l, NULL, NULL, SOCK_CLOEXEC) : -1;
+	}
 	CHECK(a >= 0);
 	if (c >= 0)
 		close(c);
@@ -782,17 +785,17 @@ static void test_spec_uid(void)
 	struct unic_spec s;
 	char err[UNIC_ERR_LEN];
 
-#ifdef OLD_API
-	(void)s;
-	(void)err;
-	return;
-#endif
+#ifndef OLD_API /* no ,uid=N before */
 	CHECK(unic_parse_spec("vhost-user:/tmp/x,server,uid=1000", &s, err, sizeof err) == 0);
 	CHECK(s.server && s.has_peer_uid && s.peer_uid == 1000 && !strcmp(s.path, "/tmp/x"));
 	CHECK(unic_parse_spec("vhost-user:/tmp/x,server", &s, err, sizeof err) == 0);
 	CHECK(s.server && !s.has_peer_uid);
 	CHECK(unic_parse_spec("vhost-user:/tmp/x,uid=5", &s, err, sizeof err) == -EINVAL); /* server only */
 	CHECK(unic_parse_spec("vhost-user:/tmp/x,server,uid=x", &s, err, sizeof err) == -EINVAL);
+#else
+	(void)s;
+	(void)err;
+#endif
 }
 
 /* --serve PATH DELAY_MS: a standalone slow backend for the tools' test. */
