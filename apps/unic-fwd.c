@@ -101,6 +101,7 @@ int main(int argc, char **argv)
 	unic_config_init(&cfg);
 	cfg.promisc = true; /* a bridge forwards every frame, not only those to its own address */
 	cfg.force = o.common.force;
+	cfg.cancel = &tool_stop; /* the second open is unic_open itself: Ctrl-C stops it too */
 	dev[0] = tool_open(o.dev[0], &cfg);
 	dev[1] = unic_open(o.dev[1], &cfg, err, sizeof err);
 	if (!dev[1]) {
