@@ -303,6 +303,7 @@ struct unic_dev *unic_open(const char *spec, const struct unic_config *cfg, char
 		free(dev);
 		return NULL;
 	}
+	dev->cfg.cancel = NULL; /* read during unic_open only: the application's flag may go away now */
 	return dev;
 }
 

@@ -87,7 +87,10 @@
 #define VHOST_USER_MAX_REGIONS 8
 
 #define VHU_RINGS 2                 /* rx and tx: one queue pair, no control queue */
-#define VHU_REPLY_TIMEOUT_MS 5000   /* a backend that answers nothing in this time is dead */
+#define VHU_REPLY_TIMEOUT_S 5       /* a backend that answers nothing in this time is dead */
+#define VHU_REPLY_TIMEOUT_MS (VHU_REPLY_TIMEOUT_S * 1000)
+#define VHU_STR_(x) #x
+#define VHU_STR(x) VHU_STR_(x)
 #define VHU_OPEN_TIMEOUT_MS 10000   /* cfg.open_timeout_ms 0: the whole open, accept included */
 #define VHU_CANCEL_POLL_MS 50       /* waits look at cfg.cancel at least this often */
 #define VHU_HDR_SIZE 12u
@@ -134,7 +137,6 @@ struct vhu {
 	bool memory_shared;
 	bool opening;             /* until DRIVER_OK: waits end at open_deadline and on *cancel */
 	int64_t open_deadline;    /* CLOCK_MONOTONIC ms */
-	const volatile int *cancel;
 	uint64_t offered;         /* GET_FEATURES */
 	uint8_t status;           /* virtio device status: kept here, vhost-user has none */
 	uint8_t mac[6];
@@ -182,9 +184,12 @@ static int64_t now_ms(void)
 	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
+/* cfg.cancel raised; unic_open clears the pointer when it returns (read during open only). */
 static bool cancelled(const struct vhu *v)
 {
-	return v->opening && v->cancel && *v->cancel;
+	const volatile int *cancel = v->dev->cfg.cancel;
+
+	return v->opening && cancel && *cancel;
 }
 
 /*
@@ -208,7 +213,7 @@ static enum vhu_cause wait_fd(struct vhu *v, int fd, short events, int64_t until
 		}
 		if (left <= 0)
 			return expired;
-		if (v->cancel && left > VHU_CANCEL_POLL_MS)
+		if (v->dev->cfg.cancel && left > VHU_CANCEL_POLL_MS)
 			left = VHU_CANCEL_POLL_MS;
 		if (poll(&p, 1, (int)left) > 0)
 			return VHU_ALIVE;
@@ -439,7 +444,7 @@ static const char *cause_text(enum vhu_cause c)
 	switch (c) {
 	case VHU_ALIVE: break;
 	case VHU_HANGUP: return "closed the connection";
-	case VHU_SILENT: return "did not answer within 5 s";
+	case VHU_SILENT: return "did not answer within " VHU_STR(VHU_REPLY_TIMEOUT_S) " s";
 	case VHU_DEADLINE: return "did not complete the session within cfg.open_timeout_ms";
 	case VHU_MALFORMED: return "sent a malformed reply";
 	case VHU_REFUSED: return "refused a request";
@@ -833,7 +838,7 @@ static bool peer_allowed(const struct unic_spec *spec, uid_t peer)
 static int accept_allowed(struct vhu *v, int lfd, enum vhu_cause *why, unsigned *refused, uid_t *last_uid)
 {
 	for (;;) {
-		struct ucred cred;
+		struct ucred cred = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 }; /* -1: unknown */
 		socklen_t len = sizeof cred;
 		int s;
 
@@ -845,8 +850,7 @@ static int accept_allowed(struct vhu *v, int lfd, enum vhu_cause *why, unsigned 
 		if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && peer_allowed(&v->dev->spec, cred.uid))
 			return s;
 		UNIC_WARN("vhost-user %s: refused a peer of uid %d (pid %d): not root, uid %d or the ,uid=N allowed",
-			  v->dev->spec.path, len == sizeof cred ? (int)cred.uid : -1, len == sizeof cred ? (int)cred.pid : -1,
-			  (int)geteuid());
+			  v->dev->spec.path, (int)cred.uid, (int)cred.pid, (int)geteuid());
 		*last_uid = cred.uid;
 		(*refused)++;
 		close(s);
@@ -949,7 +953,6 @@ int unic_vhost_user_probe(struct unic_dev *dev)
 	atomic_init(&v->gone, false);
 	atomic_init(&v->cause, VHU_ALIVE);
 	v->opening = true;
-	v->cancel = dev->cfg.cancel;
 	v->open_deadline = now_ms() + (dev->cfg.open_timeout_ms ? dev->cfg.open_timeout_ms : VHU_OPEN_TIMEOUT_MS);
 	make_mac(v);
 	dev->drv = &unic_driver_virtio_net;
