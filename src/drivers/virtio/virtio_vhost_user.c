@@ -193,9 +193,9 @@ static bool cancelled(const struct vhu *v)
 }
 
 /*
- * Waits until fd has events, at most VHU_REPLY_TIMEOUT_MS (timeout_ms) and, while
- * opening, until the open deadline; looks at cfg.cancel every VHU_CANCEL_POLL_MS
- * and after every signal. 0, or the cause that ended the wait.
+ * Waits until fd has events, at most until `until` (ms, CLOCK_MONOTONIC) and, while
+ * opening, the open deadline; looks at cfg.cancel every VHU_CANCEL_POLL_MS and
+ * after every signal. VHU_ALIVE (0), or the cause that ended the wait.
  */
 static enum vhu_cause wait_fd(struct vhu *v, int fd, short events, int64_t until)
 {
