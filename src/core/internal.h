@@ -65,7 +65,11 @@ enum unic_dma_mode {
  * device's memfds). unic_tx_burst copies a frame whose buffer is in another domain.
  */
 #define UNIC_DMA_DOMAIN_PHYS 1
-/* The domain of a device whose dma_mode is set: never 0. */
+/*
+ * The domain for a new pool of dev, from its dma_mode (set by probe): never 0. A device's
+ * domain is its pool's (dev->pool->dma_domain): under vhost-user the pool is the domain, so
+ * each call for a UNIC_DMA_VIRT device gives a new one.
+ */
 uint64_t unic_dma_domain(struct unic_dev *dev);
 /* A domain no other device or container has: ids are never reused in the process. */
 uint64_t unic_dma_new_domain(void);
