@@ -1,8 +1,9 @@
 /*
  * unic-fwd - bidirectional L2 forwarding between two devices: what arrives
- * on one is sent on the other, unchanged and without a copy (both devices
- * share the process's DMA memory, so a buffer received on one can be given
- * to the other's tx ring).
+ * on one is sent on the other, unchanged. The buffer received on one goes to
+ * the other's tx ring without a copy when both devices share a DMA domain
+ * (two vfio: devices, two sysfs: devices); otherwise (vhost-user, or vfio: with
+ * sysfs:) unic_tx_burst copies each frame once, and the copies are counted.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -15,7 +16,8 @@
 
 static const char usage_text[] =
 	"Usage: unic-fwd [OPTIONS] DEV1 DEV2\n"
-	"Forward every frame received on DEV1 to DEV2 and back (promiscuous, L2, zero copy).\n"
+	"Forward every frame received on DEV1 to DEV2 and back (promiscuous, L2). Zero copy when\n"
+	"both devices share a DMA domain, else one copy per frame, counted.\n"
 	"DEV1 and DEV2 are each a DEVICE (below).\n"
 	"\n"
 	TOOL_COMMON_USAGE
@@ -69,6 +71,14 @@ static uint16_t forward(struct unic_dev *from, struct unic_dev *to, struct unic_
 	return n;
 }
 
+/* Frames the device sent as copies (their buffer was out of its DMA domain). */
+static uint64_t tx_copied(struct unic_dev *dev)
+{
+	struct unic_stats st;
+
+	return unic_stats(dev, &st) ? 0 : st.tx_copied;
+}
+
 /* Counters of direction from -> to: ours, plus what the receiving device dropped or saw wrong. */
 static void direction_count(struct unic_dev *from, struct unic_dev *to, const struct tool_count *fwd,
 			    struct tool_count *out)
@@ -93,7 +103,7 @@ int main(int argc, char **argv)
 	struct tool_span span[2] = { { 0 } };
 	const char *labels[2] = { "1->2", "2->1" };
 	char err[UNIC_ERR_LEN];
-	uint64_t deadline, elapsed;
+	uint64_t deadline, elapsed, copied[2];
 	int round;
 
 	tool_init("unic-fwd");
@@ -131,6 +141,8 @@ int main(int argc, char **argv)
 	}
 	direction_count(dev[0], dev[1], &fwd[0], &total[0]);
 	direction_count(dev[1], dev[0], &fwd[1], &total[1]);
+	copied[0] = tx_copied(dev[1]);
+	copied[1] = tx_copied(dev[0]);
 	unic_close(dev[0]);
 	unic_close(dev[1]);
 
@@ -144,15 +156,21 @@ int main(int argc, char **argv)
 		/* rates over the time each direction carried traffic */
 		tool_json_count(&j, "dev1_to_dev2", &total[0], tool_span_ns(&span[0], elapsed));
 		tool_json_count(&j, "dev2_to_dev1", &total[1], tool_span_ns(&span[1], elapsed));
+		/* frames sent as a copy: the devices do not share a DMA domain */
+		tool_json_obj_begin(&j, "copied");
+		tool_json_u64(&j, "dev1_to_dev2", copied[0]);
+		tool_json_u64(&j, "dev2_to_dev1", copied[1]);
+		tool_json_obj_end(&j);
 		tool_json_end(&j);
 	} else {
 		int d;
 		for (d = 0; d < 2; d++)
-			printf("%s: %s -> %s: %llu frames, %.3f Mpps %.1f Mbit/s, drops %llu, errors %llu\n", tool_name(),
+			printf("%s: %s -> %s: %llu frames, %.3f Mpps %.1f Mbit/s, drops %llu, errors %llu, copied %llu\n",
+			       tool_name(),
 			       o.dev[d], o.dev[1 - d], (unsigned long long)total[d].packets,
 			       tool_mpps(total[d].packets, tool_span_ns(&span[d], elapsed)),
 			       tool_mbps(total[d].bytes, tool_span_ns(&span[d], elapsed)), (unsigned long long)total[d].drops,
-			       (unsigned long long)total[d].errors);
+			       (unsigned long long)total[d].errors, (unsigned long long)copied[d]);
 	}
 	return tool_exit_status(TOOL_EXIT_OK);
 }

@@ -140,7 +140,17 @@ struct unic_dev *unic_open(const char *spec, const struct unic_config *cfg, char
 /* Stops the device, resets it, frees its memory; 0 or a negative errno. */
 int unic_close(struct unic_dev *dev);
 
-/* Non-blocking, batched, zero-copy. */
+/*
+ * Non-blocking, batched. rx is zero copy. tx takes bufs[0..returned) and the caller keeps
+ * the rest. A buffer tx takes goes out without a copy when its pool shares the device's DMA
+ * domain: the device's own pool, or any pool of the same kind of DMA access (all vfio:
+ * devices of the process share one IOMMU container; sysfs: and vfio-noiommu: devices share
+ * physical addresses). Otherwise (a vhost-user device's buffer, whose backend maps only that
+ * device's memory; a vfio: buffer on a sysfs: NIC or back) the frame is copied into a buffer
+ * of the sending device's pool, the original is freed, and stats tx_copied counts it; when
+ * that pool has no free buffer, tx stops there and the caller keeps the rest; a frame longer
+ * than that pool's buffers is taken, dropped and counted in tx_errors.
+ */
 uint16_t unic_rx_burst(struct unic_dev *dev, uint16_t queue, struct unic_buf **bufs, uint16_t n);
 uint16_t unic_tx_burst(struct unic_dev *dev, uint16_t queue, struct unic_buf **bufs, uint16_t n);
 
@@ -153,6 +163,7 @@ struct unic_stats {
 	uint64_t bad_device;    /* values written by the device that failed a check */
 	/* Counters the hardware keeps itself, where it has them (else 0). */
 	uint64_t hw_rx_packets, hw_tx_packets, hw_rx_missed;
+	uint64_t tx_copied;     /* frames sent as a copy: their buffer was in another DMA domain */
 };
 /* 0, or a negative errno when the device is gone: st then holds the counters so far. */
 int unic_stats(struct unic_dev *dev, struct unic_stats *st);

@@ -325,8 +325,16 @@ uint16_t unic_rx_burst(struct unic_dev *dev, uint16_t queue, struct unic_buf **b
 
 uint16_t unic_tx_burst(struct unic_dev *dev, uint16_t queue, struct unic_buf **bufs, uint16_t n)
 {
+	const struct unic_mempool *own;
+	uint16_t i;
+
 	if (unic_unlikely(!dev || !bufs || queue >= dev->num_txq))
 		return 0;
+	/* a buffer of another pool may be out of this device's DMA reach: the slow path decides */
+	own = dev->pool;
+	for (i = 0; i < n; i++)
+		if (unic_unlikely(bufs[i]->pool != own))
+			return unic_tx_cross_domain(dev, queue, bufs, n);
 	return dev->drv->tx_burst(dev->txq[queue], bufs, n);
 }
 
@@ -355,6 +363,7 @@ int unic_stats(struct unic_dev *dev, struct unic_stats *st)
 		st->tx_bytes += s->bytes;
 		st->tx_errors += s->errors;
 		st->bad_device += s->bad_device;
+		st->tx_copied += s->copied;
 	}
 	return dev->drv->stats ? dev->drv->stats(dev, st) : 0;
 }

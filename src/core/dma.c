@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -29,6 +30,26 @@
 #define PAGEMAP_PRESENT (1ull << 63)
 #define PAGEMAP_PFN_MASK ((1ull << 55) - 1)
 #define SMALL_PAGE 4096u
+
+/* Domain ids handed out so far; atomic: devices open from any thread. */
+static atomic_uint_fast64_t last_domain = UNIC_DMA_DOMAIN_PHYS;
+
+uint64_t unic_dma_new_domain(void)
+{
+	return (uint64_t)atomic_fetch_add(&last_domain, 1) + 1;
+}
+
+uint64_t unic_dma_domain(struct unic_dev *dev)
+{
+	switch (dev->dma_mode) {
+	case UNIC_DMA_PHYS:
+		return UNIC_DMA_DOMAIN_PHYS;
+	case UNIC_DMA_VFIO: /* every VFIO device of the process maps its pools into the one container */
+		return unic_vfio_domain() ? unic_vfio_domain() : unic_dma_new_domain();
+	default: /* VIRT: the vhost-user backend maps only this device's memfds */
+		return unic_dma_new_domain();
+	}
+}
 
 static long meminfo_value(const char *key)
 {

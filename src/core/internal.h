@@ -56,6 +56,24 @@ enum unic_dma_mode {
 	UNIC_DMA_VIRT,        /* iova = virtual address (vhost-user: the backend maps the fd) */
 };
 
+/*
+ * DMA domains: a device can DMA a buffer only when the buffer's pool is in the device's
+ * domain (the domain of the device's own pool). Physical-address devices (sysfs,
+ * vfio-noiommu, virtio without ACCESS_PLATFORM) share UNIC_DMA_DOMAIN_PHYS; the VFIO
+ * devices of the process share the container's domain (a pool mapped into it is reachable
+ * by all of them); each vhost-user device is a domain of its own (its backend maps only that
+ * device's memfds). unic_tx_burst copies a frame whose buffer is in another domain.
+ */
+#define UNIC_DMA_DOMAIN_PHYS 1
+/*
+ * The domain for a new pool of dev, from its dma_mode (set by probe): never 0. A device's
+ * domain is its pool's (dev->pool->dma_domain): under vhost-user the pool is the domain, so
+ * each call for a UNIC_DMA_VIRT device gives a new one.
+ */
+uint64_t unic_dma_domain(struct unic_dev *dev);
+/* A domain no other device or container has: ids are never reused in the process. */
+uint64_t unic_dma_new_domain(void);
+
 /* IOVA-contiguous region (rings): at most one hugepage in physical mode. */
 int unic_dma_alloc(struct unic_dev *dev, size_t size, struct unic_dma *out);
 /* Region of whole pages that need not be contiguous (mempools); use unic_dma_iova(). */
@@ -78,6 +96,7 @@ struct unic_mempool {
 	uint32_t num_entries;
 	uint32_t free_top;       /* number of indices on the free stack */
 	uint16_t room_size;
+	uint64_t dma_domain;     /* unic_dma_domain() of the device that created it */
 	uint8_t *in_use;         /* debug builds: 1 while allocated (double-free check) */
 	struct unic_buf **free_stack; /* free entries, top at free_top - 1 */
 };
@@ -129,6 +148,8 @@ bool unic_vfio_container_iommu(void);            /* true when DMA goes through M
 int unic_vfio_dma_map(void *virt, size_t size, uint64_t *iova);
 int unic_vfio_dma_map_at(void *virt, size_t size, uint64_t iova);
 int unic_vfio_dma_unmap(uint64_t iova, size_t size);
+/* DMA domain of the current container (a new one each time the container is created). */
+uint64_t unic_vfio_domain(void);
 int unic_vfio_reset(struct unic_dev *dev);
 /* MSI-X vectors as eventfds, for interrupt mode: fds[0..n) get one eventfd each. */
 int unic_vfio_msix_eventfds(struct unic_dev *dev, int *fds, unsigned n);
@@ -193,6 +214,7 @@ struct unic_driver {
 /* Software counters every queue keeps; the core sums them for unic_stats(). */
 struct unic_queue_stats {
 	uint64_t packets, bytes, dropped, errors, bad_device;
+	uint64_t copied;  /* tx: frames sent as a copy (their buffer was in another DMA domain) */
 };
 
 struct unic_dev {
@@ -228,6 +250,13 @@ struct unic_dev {
 	/* non-PCI backends (vhost-user) keep their transport here */
 	void *backend;
 };
+
+/*
+ * unic_tx_burst's slow path (txcopy.c), for a burst holding a buffer of another pool: frames
+ * whose pool is in another DMA domain go out as copies in buffers of dev->pool. Same
+ * contract as unic_tx_burst; queue is valid.
+ */
+uint16_t unic_tx_cross_domain(struct unic_dev *dev, uint16_t queue, struct unic_buf **bufs, uint16_t n);
 
 /* Every driver the library has; the core walks this to find one for a device. */
 extern const struct unic_driver unic_driver_virtio_net;

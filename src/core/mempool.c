@@ -73,6 +73,7 @@ struct unic_mempool *unic_mempool_create(struct unic_dev *dev, uint32_t num, uin
 	p->per_page = per_page;
 	p->num_entries = num;
 	p->room_size = (uint16_t)(entry - sizeof(struct unic_buf));
+	p->dma_domain = unic_dma_domain(dev); /* the device's own domain: see unic_tx_burst */
 	for (i = 0; i < num; i++) {
 		size_t off = (size_t)(i / per_page) * p->mem.page_size + (size_t)(i % per_page) * entry;
 		struct unic_buf *b = (struct unic_buf *)((uint8_t *)p->mem.virt + off);

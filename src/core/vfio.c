@@ -27,11 +27,17 @@ static struct {
 	int users;
 	bool iommu;          /* type1 (true) or no-IOMMU (false) */
 	uint64_t next_iova;
+	uint64_t domain;     /* DMA domain of this container's mappings: new per container */
 } container = { .fd = -1 };
 
 bool unic_vfio_container_iommu(void)
 {
 	return container.fd >= 0 && container.iommu;
+}
+
+uint64_t unic_vfio_domain(void)
+{
+	return container.domain;
 }
 
 #define NOIOMMU_PARAM "/sys/module/vfio/parameters/enable_unsafe_noiommu_mode"
@@ -97,6 +103,7 @@ static int attach_container(struct unic_dev *dev, bool noiommu)
 			return unic_dev_error(dev, EINVAL, "unknown VFIO API version");
 		}
 		container.next_iova = IOVA_BASE;
+		container.domain = unic_dma_new_domain(); /* a closed container's mappings are gone */
 	} else if (container.iommu == noiommu) {
 		return unic_dev_error(dev, EINVAL, "cannot mix vfio: and vfio-noiommu: devices in one process");
 	}
