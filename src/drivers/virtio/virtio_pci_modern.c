@@ -180,9 +180,9 @@ static bool vcap_usable(const struct unic_dev *dev, const struct vcap *v, const 
 	else if (v->pos + v->cap_len > PCI_CONFIG_SIZE)
 		unic_fmt(why, whylen, "cap_len %u runs past the end of config space", v->cap_len);
 	else if (!b)
-		unic_fmt(why, whylen, "names BAR %u (values above %u are reserved, spec 4.1.4)", v->bar, VIRTIO_PCI_CAP_BAR_MAX);
+		unic_fmt(why, whylen, "it names BAR %u (values above %u are reserved, spec 4.1.4)", v->bar, VIRTIO_PCI_CAP_BAR_MAX);
 	else if (!b->addr)
-		unic_fmt(why, whylen, "is in BAR %u, which is not a mapped memory BAR", v->bar);
+		unic_fmt(why, whylen, "it is in BAR %u, which is not a mapped memory BAR", v->bar);
 	else if ((uint64_t)v->offset + v->length > b->size)
 		unic_fmt(why, whylen, "offset 0x%x + length 0x%x is past the end of BAR %u (0x%zx bytes)", v->offset,
 			 v->length, v->bar, b->size);
@@ -232,7 +232,7 @@ static void take_vcap(struct modern *m, const struct vcap *v, struct cap_choice 
 static int missing_cap(struct modern *m, const struct cap_choice *ch, const char *section)
 {
 	if (ch->why[0])
-		return unic_dev_error(m->dev, ENXIO, "%s: no usable virtio %s capability: the one at 0x%02x %s",
+		return unic_dev_error(m->dev, ENXIO, "%s: no usable virtio %s capability: the one at 0x%02x: %s",
 				      virtio_dev_name(m->dev), ch->rule->name, ch->why_pos, ch->why);
 	return unic_dev_error(m->dev, ENXIO, "%s has virtio capabilities but no %s capability (spec %s)",
 			      virtio_dev_name(m->dev), ch->rule->name, section);
