@@ -240,9 +240,9 @@ static int missing_cap(struct modern *m, const struct cap_choice *ch, const char
 
 /*
  * Spec 4.1.4: common config, notify and device config structures, each checked against
- * its struct, its BAR and its alignment. 0; -ENODEV when the device has no virtio
- * capabilities (not modern: legacy may follow); -ENXIO when it has some but not the
- * two it needs; -EIO when the list is corrupt. dev->err says which.
+ * its struct, its BAR and its alignment. 0; -ENODEV when the device has none of them
+ * (not modern: legacy may follow); -ENXIO when it has some but not a usable common
+ * config and notify; -EIO when the list is corrupt. dev->err says which.
  */
 static int parse_caps(struct modern *m)
 {
@@ -263,14 +263,12 @@ static int parse_caps(struct modern *m)
 			continue;
 		if ((r = read_vcap(m->dev, c.pos[i], &v)))
 			return r;
-		seen++;
-		if (v.type == VIRTIO_PCI_CAP_COMMON_CFG)
-			take_vcap(m, &v, &ch[0]);
-		else if (v.type == VIRTIO_PCI_CAP_NOTIFY_CFG)
-			take_vcap(m, &v, &ch[1]);
-		else if (v.type == VIRTIO_PCI_CAP_DEVICE_CFG)
-			take_vcap(m, &v, &ch[2]);
 		/* other types (ISR, PCI cfg access, shared memory) we do not use; reserved ones are ignored (4.1.4) */
+		if (v.type == VIRTIO_PCI_CAP_COMMON_CFG || v.type == VIRTIO_PCI_CAP_NOTIFY_CFG ||
+		    v.type == VIRTIO_PCI_CAP_DEVICE_CFG) {
+			take_vcap(m, &v, &ch[v.type == VIRTIO_PCI_CAP_COMMON_CFG ? 0 : v.type == VIRTIO_PCI_CAP_NOTIFY_CFG ? 1 : 2]);
+			seen++;
+		}
 	}
 	if (!seen)
 		return -ENODEV;
