@@ -370,8 +370,8 @@ static void test_modern_caps(void)
 	expect_refused("missing notify:", "no notify");
 }
 
-/* A notify offset the multiplier sends past the notify area: the queue is refused. */
-static void test_modern_notify_range(void)
+/* A notify offset the multiplier sends past the notify area: the queue is refused. Then removal. */
+static void test_modern_queue(void)
 {
 	const struct virtio_transport *t;
 	struct virtq vq;
@@ -396,6 +396,12 @@ static void test_modern_notify_range(void)
 	put16(mbar + OFF_COMMON + COMMON_Q_NOFF, LEN_NOTIFY / NOTIFY_MULT - 1); /* the last slot fits */
 	CHECK(t->queue_enable(ctx, &vq) == 0);
 	CHECK((uint8_t *)vq.notify_ctx == mbar + OFF_NOTIFY + LEN_NOTIFY - NOTIFY_MULT);
+	/* a device that is gone reads all-ones: the check the data path and stats rely on says so */
+	CHECK(t->check(ctx) == 0 && !dev->removed);
+	memset(mbar + OFF_COMMON, 0xff, LEN_COMMON);
+	CHECK(t->check(ctx) == -ENODEV && dev->removed && *t->gone_flag(ctx));
+	CHECK(strstr(dev->err, "device removed") != NULL);
+	printf("modern registers reading all-ones: %s\n", dev->err);
 	t->close(ctx);
 }
 
@@ -806,7 +812,7 @@ int main(void)
 	test_modern_lists();
 	test_modern_good();
 	test_modern_caps();
-	test_modern_notify_range();
+	test_modern_queue();
 	test_transitional_fallback();
 	test_legacy_probe();
 	test_ctrl_timeout();

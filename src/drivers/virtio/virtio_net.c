@@ -322,6 +322,9 @@ static int ctrl_cmd_locked(struct vnet *vn, const char *what, uint8_t class, uin
 	struct unic_dev *dev = vn->dev;
 	int r;
 
+	if (!vn->has_ctrl)
+		return unic_dev_error(dev, ENOTSUP, "virtio-net %s has no control queue (VIRTIO_NET_F_CTRL_VQ, bit 17): "
+				      "%s cannot be sent", virtio_dev_name(dev), what);
 	if (vn->t->check && (r = vn->t->check(vn->tctx)))
 		return r;
 	if (vn->ctrl.broken)

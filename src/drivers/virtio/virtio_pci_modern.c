@@ -286,7 +286,7 @@ static int modern_reset(void *ctx)
 
 	unic_write8(m->common, COMMON_STATUS, 0);
 	/* 4.1.4.3.2: the driver waits until device_status reads 0 before reinitializing */
-	for (i = 0; i < RESET_TRIES; i++) {
+	for (i = 0; i < RESET_TRIES && !m->dev->removed; i++) {
 		if (unic_read8(m->common, COMMON_STATUS) == 0)
 			return 0;
 		unic_usleep(RESET_WAIT_US);
