@@ -397,11 +397,14 @@ static void test_modern_queue(void)
 	CHECK(t->queue_enable(ctx, &vq) == 0);
 	CHECK((uint8_t *)vq.notify_ctx == mbar + OFF_NOTIFY + LEN_NOTIFY - NOTIFY_MULT);
 	/* a device that is gone reads all-ones: the check the data path and stats rely on says so */
-	CHECK(t->check(ctx) == 0 && !dev->removed);
-	memset(mbar + OFF_COMMON, 0xff, LEN_COMMON);
-	CHECK(t->check(ctx) == -ENODEV && dev->removed && *t->gone_flag(ctx));
-	CHECK(strstr(dev->err, "device removed") != NULL);
-	printf("modern registers reading all-ones: %s\n", dev->err);
+	CHECK(t->check && t->gone_flag);
+	if (t->check && t->gone_flag) {
+		CHECK(t->check(ctx) == 0 && !dev->removed);
+		memset(mbar + OFF_COMMON, 0xff, LEN_COMMON);
+		CHECK(t->check(ctx) == -ENODEV && dev->removed && *t->gone_flag(ctx));
+		CHECK(strstr(dev->err, "device removed") != NULL);
+	}
+	printf("modern registers reading all-ones: %s\n", dev->err[0] ? dev->err : "(no error line)");
 	t->close(ctx);
 }
 
