@@ -245,7 +245,7 @@ struct unic_dev {
 	int vfio_group_fd, vfio_device_fd;
 	uint64_t vfio_config_offset;         /* VFIO config region offset */
 	int dma_mode;                        /* enum unic_dma_mode for this device */
-	bool removed;                        /* device reads all-ones: surprise removal */
+	atomic_bool removed;                 /* device reads all-ones: surprise removal (any thread sets it) */
 
 	/* non-PCI backends (vhost-user) keep their transport here */
 	void *backend;

@@ -265,9 +265,22 @@ struct virtio_transport {
 	int (*check)(void *t);
 };
 
-/* Config-space offset of the capability cap_id after the one at after (0: the first); < 0 if none. */
-int virtio_pci_find_cap(struct unic_dev *dev, uint8_t cap_id, int after);
-/* The PCI transports: 0 and *ctx set, or -ENODEV when the device does not speak it. */
+/* PCI capabilities: at most one per dword of config space after the 64-byte header (PCI 3.0 6.7). */
+#define VIRTIO_PCI_CAP_MAX 48
+struct virtio_pci_caps {
+	unsigned n;
+	uint8_t pos[VIRTIO_PCI_CAP_MAX]; /* config-space offset of each, in list order */
+	uint8_t id[VIRTIO_PCI_CAP_MAX];  /* its capability ID */
+};
+/* Walks the capability list once, checking every pointer. 0, or -errno and one line in dev->err. */
+int virtio_pci_caps_read(struct unic_dev *dev, struct virtio_pci_caps *caps);
+/* Config-space offset of the first capability cap_id; -ENOENT if none, other -errno (dev->err) if the list is bad. */
+int virtio_pci_find_cap(struct unic_dev *dev, uint8_t cap_id);
+/*
+ * The PCI transports: 0 and *ctx set, or -ENODEV when the device does not speak it.
+ * Modern also returns -ENXIO (virtio capabilities, but not the ones it needs: dev->err
+ * says why; a transitional device may still speak legacy) and -EIO (corrupt list).
+ */
 int virtio_pci_modern_open(struct unic_dev *dev, const struct virtio_transport **t, void **ctx);
 int virtio_pci_legacy_open(struct unic_dev *dev, const struct virtio_transport **t, void **ctx);
 /* Name of the device in messages: its PCI address, or its vhost-user socket path. */

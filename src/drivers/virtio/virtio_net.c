@@ -10,6 +10,7 @@
  * headroom right in front of the frame, so the frame stays at UNIC_HEADROOM.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -80,6 +81,8 @@ struct vnet {
 	struct unic_dma ring_mem;
 	struct vnet_queue rx, tx;
 	struct virtq ctrl;
+	struct unic_queue_stats ctrl_stats; /* bad values in the control queue (under ctrl_lock) */
+	pthread_mutex_t ctrl_lock;          /* one control command at a time, from any thread */
 	bool has_ctrl, ctrl_busy, queues_ready;
 	volatile uint8_t *ctrl_buf;
 	uint64_t ctrl_iova;
@@ -245,59 +248,132 @@ static uint16_t vnet_tx_burst(void *txq, struct unic_buf **bufs, uint16_t n)
 
 /* ---- control queue ---- */
 
-static int ctrl_cmd(struct vnet *vn, uint8_t class, uint8_t cmd, const void *data, uint8_t len)
+/*
+ * Spec 5.1.6.5: one command at a time, in ctrl_buf; the device answers by handing the
+ * buffer back with an ack byte. What if it does not answer? Linux's virtnet_send_command
+ * spins until the buffer comes back or the queue is broken, and DPDK's virtio_send_command
+ * polls (usleep(100)) without a bound; neither resets the device, and neither reuses a
+ * buffer the device still owns. unic keeps that rule but never hangs the caller: a command
+ * waits at most CTRL_TIMEOUT_MS; after that the device still owns ctrl_buf (ctrl_busy),
+ * and the next command first takes the late answer back (ctrl_reclaim) and then runs.
+ * While the device still holds it, commands fail with -EBUSY and a line that says so; once
+ * the device wrote a bad used entry the queue is broken and every later command says that.
+ * ctrl_lock: control calls may come from any thread.
+ */
+static bool ctrl_reclaim(struct vnet *vn)
 {
-	struct virtq_sg sg[2] = {
-		{ .addr = vn->ctrl_iova, .len = 2u + len, .device_writes = false },
-		{ .addr = vn->ctrl_iova + CTRL_ACK_OFF, .len = 1, .device_writes = true },
-	};
-	struct timespec t0, now;
+	void *tok;
+	uint32_t len;
+
+	if (!vn->ctrl_busy)
+		return true;
+	if (virtq_get_batch(&vn->ctrl, &tok, &len, 1) != 1)
+		return false;
+	vn->ctrl_busy = false;
+	UNIC_WARN("virtio-net %s: the device answered a timed-out control command late (ack %u); the control queue "
+		  "works again", virtio_dev_name(vn->dev), vn->ctrl_buf[CTRL_ACK_OFF]);
+	return true;
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* Waits for the device to hand the command back: 0, or -ETIMEDOUT (it still owns it), or -EIO (broken). */
+static int ctrl_wait(struct vnet *vn)
+{
+	struct timespec t0;
 	void *tok;
 	uint32_t got_len;
-	int r;
 
-	if (!vn->has_ctrl)
-		return -ENOTSUP;
-	if (vn->ctrl_busy || 2u + len > CTRL_ACK_OFF)
-		return -EBUSY;
-	vn->ctrl_buf[0] = class;
-	vn->ctrl_buf[1] = cmd;
-	memcpy((uint8_t *)vn->ctrl_buf + 2, data, len);
-	vn->ctrl_buf[CTRL_ACK_OFF] = (uint8_t)~VIRTIO_NET_OK;
-	if ((r = virtq_add(&vn->ctrl, sg, 2, vn)))
-		return r;
-	virtq_kick(&vn->ctrl);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		if (virtq_get_batch(&vn->ctrl, &tok, &got_len, 1) == 1)
-			return vn->ctrl_buf[CTRL_ACK_OFF] == VIRTIO_NET_OK ? 0 : -EIO;
+			return 0;
 		if (vn->ctrl.broken)
 			return -EIO;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 > CTRL_TIMEOUT_MS) {
-			vn->ctrl_busy = true; /* the device still owns the buffer */
+		if (ms_since(&t0) > CTRL_TIMEOUT_MS) {
+			vn->ctrl_busy = true;
 			return -ETIMEDOUT;
 		}
 		unic_usleep(CTRL_POLL_US);
 	}
 }
 
+static int ctrl_broken(struct vnet *vn, const char *what)
+{
+	return unic_dev_error(vn->dev, EIO, "virtio-net %s: the control queue is broken (the device wrote a bad value "
+			      "into it): %s was not applied; close and reopen the device", virtio_dev_name(vn->dev), what);
+}
+
+/* Sends one command (what names it in messages). 0, or -errno and one line in dev->err. */
+static int ctrl_cmd_locked(struct vnet *vn, const char *what, uint8_t class, uint8_t cmd, const void *data, uint8_t len)
+{
+	struct virtq_sg sg[2] = {
+		{ .addr = vn->ctrl_iova, .len = 2u + len, .device_writes = false },
+		{ .addr = vn->ctrl_iova + CTRL_ACK_OFF, .len = 1, .device_writes = true },
+	};
+	struct unic_dev *dev = vn->dev;
+	int r;
+
+	if (!vn->has_ctrl)
+		return unic_dev_error(dev, ENOTSUP, "virtio-net %s has no control queue (VIRTIO_NET_F_CTRL_VQ, bit 17): "
+				      "%s cannot be sent", virtio_dev_name(dev), what);
+	if (vn->t->check && (r = vn->t->check(vn->tctx)))
+		return r;
+	if (vn->ctrl.broken)
+		return ctrl_broken(vn, what);
+	if (!ctrl_reclaim(vn))
+		return unic_dev_error(dev, EBUSY, "virtio-net %s: the device has still not answered an earlier control "
+				      "command (it timed out after %d ms): %s not sent; try again later",
+				      virtio_dev_name(dev), CTRL_TIMEOUT_MS, what);
+	if (2u + len > CTRL_ACK_OFF)
+		return unic_dev_error(dev, EINVAL, "virtio-net control command %s: %u data bytes do not fit", what, len);
+	vn->ctrl_buf[0] = class;
+	vn->ctrl_buf[1] = cmd;
+	memcpy((uint8_t *)vn->ctrl_buf + 2, data, len);
+	vn->ctrl_buf[CTRL_ACK_OFF] = (uint8_t)~VIRTIO_NET_OK;
+	if (virtq_add(&vn->ctrl, sg, 2, vn))
+		return ctrl_broken(vn, what);
+	virtq_kick(&vn->ctrl);
+	r = ctrl_wait(vn);
+	if (r == -EIO)
+		return ctrl_broken(vn, what);
+	if (r == -ETIMEDOUT)
+		return unic_dev_error(dev, ETIMEDOUT, "virtio-net %s: no answer to control command %s within %d ms; the "
+				      "next control command first waits for this answer", virtio_dev_name(dev), what,
+				      CTRL_TIMEOUT_MS);
+	if (vn->ctrl_buf[CTRL_ACK_OFF] != VIRTIO_NET_OK)
+		return unic_dev_error(dev, EIO, "virtio-net %s refused control command %s (ack %u)", virtio_dev_name(dev),
+				      what, vn->ctrl_buf[CTRL_ACK_OFF]);
+	return 0;
+}
+
+static int ctrl_cmd(struct vnet *vn, const char *what, uint8_t class, uint8_t cmd, const void *data, uint8_t len)
+{
+	int r;
+
+	pthread_mutex_lock(&vn->ctrl_lock);
+	r = ctrl_cmd_locked(vn, what, class, cmd, data, len);
+	pthread_mutex_unlock(&vn->ctrl_lock);
+	return r;
+}
+
 static int vnet_set_promisc(struct unic_dev *dev, bool on)
 {
 	struct vnet *vn = dev->priv;
 	uint8_t v = on;
-	int r;
 
 	if (!vn || !vn->queues_ready)
 		return unic_dev_error(dev, EINVAL, "start the device before changing promiscuous mode");
 	if (!has(vn, VIRTIO_NET_F_CTRL_RX))
 		return unic_dev_error(dev, ENOTSUP, "this virtio-net device offers no VIRTIO_NET_F_CTRL_RX (bit 18): "
 				      "it cannot switch promiscuous mode");
-	r = ctrl_cmd(vn, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &v, 1);
-	if (r)
-		return unic_dev_error(dev, -r, "virtio-net control command PROMISC %s failed: %s", on ? "on" : "off",
-				      r == -EIO ? "the device refused it" : strerror(-r));
-	return 0;
+	return ctrl_cmd(vn, on ? "PROMISC on" : "PROMISC off", VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &v, 1);
 }
 
 /* ---- link and identity ---- */
@@ -313,7 +389,13 @@ static int vnet_check(struct unic_dev *dev)
 /* The counters are kept in software (st has them already); only a device that went away fails. */
 static int vnet_stats(struct unic_dev *dev, struct unic_stats *st)
 {
-	(void)st;
+	struct vnet *vn = dev->priv;
+
+	if (vn) {
+		pthread_mutex_lock(&vn->ctrl_lock); /* the control queue's counter is written under it */
+		st->bad_device += vn->ctrl_stats.bad_device;
+		pthread_mutex_unlock(&vn->ctrl_lock);
+	}
 	return vnet_check(dev);
 }
 
@@ -366,6 +448,7 @@ int virtio_net_attach(struct unic_dev *dev, const struct virtio_transport *t, vo
 	vn->t = t;
 	vn->tctx = ctx;
 	vn->ring_mem.fd = -1;
+	pthread_mutex_init(&vn->ctrl_lock, NULL);
 	dev->priv = vn;
 	if (t->reset(ctx))
 		return unic_dev_error(dev, EIO, "virtio device %s did not reset (status stays non-zero)", virtio_dev_name(dev));
@@ -403,8 +486,20 @@ static int virtio_net_probe(struct unic_dev *dev)
 	void *ctx;
 	int r = virtio_pci_modern_open(dev, &t, &ctx);
 
-	if (r == -ENODEV && dev->device_id == VIRTIO_PCI_DEVICE_NET_LEGACY)
-		r = virtio_pci_legacy_open(dev, &t, &ctx);
+	/* -ENXIO: modern capabilities we cannot use (dev->err says why); a transitional device has legacy too */
+	if ((r == -ENODEV || r == -ENXIO) && dev->device_id == VIRTIO_PCI_DEVICE_NET_LEGACY) {
+		char why[sizeof dev->err];
+		int lr;
+
+		memcpy(why, dev->err, sizeof why);
+		lr = virtio_pci_legacy_open(dev, &t, &ctx);
+		if (lr == 0 && r == -ENXIO)
+			UNIC_WARN("%s; using the legacy transport", why);
+		if (lr == 0 || r == -ENODEV)
+			r = lr;
+		else
+			memcpy(dev->err, why, sizeof why); /* legacy failed too: the modern reason is the first cause */
+	}
 	if (r == -ENODEV)
 		return unic_dev_error(dev, ENODEV, "%s: no usable virtio PCI transport (no virtio capabilities in a "
 				      "mapped memory BAR, and no legacy I/O BAR 0)", virtio_dev_name(dev));
@@ -506,7 +601,7 @@ static int setup_queues(struct vnet *vn)
 	vn->has_ctrl = nq == 3;
 	vn->rx.vq.stats = &vn->rx.stats;
 	vn->tx.vq.stats = &vn->tx.stats;
-	vn->ctrl.stats = &vn->rx.stats;
+	vn->ctrl.stats = &vn->ctrl_stats;
 	return 0;
 }
 
@@ -601,6 +696,7 @@ static void virtio_net_close(struct unic_dev *dev)
 	free_queue_bufs(&vn->ctrl, false);
 	unic_dma_free(&vn->ring_mem);
 	vn->t->close(vn->tctx);
+	pthread_mutex_destroy(&vn->ctrl_lock);
 	free(vn);
 	dev->priv = NULL;
 	dev->num_rxq = dev->num_txq = 0;

@@ -45,7 +45,7 @@ static int legacy_reset(void *ctx)
 
 	unic_io_write8(l->dev, LEGACY_BAR, VIRTIO_PCI_STATUS, 0);
 	/* 0.9.5 2.2.2.1: reading the status back flushes the write and shows the reset is done */
-	for (i = 0; i < RESET_TRIES; i++) {
+	for (i = 0; i < RESET_TRIES && !l->dev->removed; i++) {
 		if (unic_io_read8(l->dev, LEGACY_BAR, VIRTIO_PCI_STATUS) == 0)
 			return 0;
 		unic_usleep(RESET_WAIT_US);
@@ -125,6 +125,19 @@ static int legacy_queue_enable(void *ctx, struct virtq *vq)
 
 static void legacy_close(void *ctx) { free(ctx); }
 
+/* pci.c's I/O accessors raise dev->removed when a pread/pwrite on the I/O BAR fails. */
+static const atomic_bool *legacy_gone_flag(void *ctx) { return &((struct legacy *)ctx)->dev->removed; }
+
+static int legacy_check(void *ctx)
+{
+	struct legacy *l = ctx;
+
+	if (!l->dev->removed)
+		return 0;
+	return unic_dev_error(l->dev, ENODEV, "virtio %s: device removed (an access to its legacy I/O BAR 0 failed): "
+			      "close it and open it again once it is back", virtio_dev_name(l->dev));
+}
+
 static const struct virtio_transport legacy_ops = {
 	.name = "legacy",
 	.fixed_queue_size = true,
@@ -138,29 +151,42 @@ static const struct virtio_transport legacy_ops = {
 	.queue_max = legacy_queue_max,
 	.queue_enable = legacy_queue_enable,
 	.close = legacy_close,
+	.gone_flag = legacy_gone_flag,
+	.check = legacy_check,
 };
 
-/* 0.9.5 2.2.2: with MSI-X on, two vector registers come before the device config. */
-static bool msix_enabled(struct unic_dev *dev)
+/* 0.9.5 2.2.2: with MSI-X on, two vector registers come before the device config. 0 or -errno (dev->err). */
+static int msix_enabled(struct unic_dev *dev, bool *on)
 {
 	uint16_t ctrl;
-	int pos = virtio_pci_find_cap(dev, PCI_CAP_ID_MSIX, 0);
+	int pos = virtio_pci_find_cap(dev, PCI_CAP_ID_MSIX);
 
-	return pos > 0 && !unic_pci_config_read(dev, &ctrl, sizeof ctrl, pos + PCI_MSIX_FLAGS) &&
-	       (ctrl & PCI_MSIX_FLAGS_ENABLE);
+	*on = false;
+	if (pos == -ENOENT)
+		return 0;
+	if (pos < 0)
+		return pos; /* a corrupt capability list: dev->err says how */
+	if (unic_pci_config_read(dev, &ctrl, sizeof ctrl, pos + PCI_MSIX_FLAGS))
+		return unic_dev_error(dev, EIO, "%s: cannot read the MSI-X capability at 0x%02x", virtio_dev_name(dev), pos);
+	*on = ctrl & PCI_MSIX_FLAGS_ENABLE;
+	return 0;
 }
 
 int virtio_pci_legacy_open(struct unic_dev *dev, const struct virtio_transport **t, void **ctx)
 {
 	struct legacy *l;
+	bool msix;
+	int r;
 
 	if (!dev->bars[LEGACY_BAR].is_io || dev->bars[LEGACY_BAR].io_fd < 0)
 		return unic_dev_error(dev, ENODEV, "%s has no legacy virtio I/O BAR 0", dev->spec.pci_addr);
+	if ((r = msix_enabled(dev, &msix)))
+		return r;
 	l = calloc(1, sizeof *l);
 	if (!l)
 		return unic_dev_error(dev, ENOMEM, "out of memory");
 	l->dev = dev;
-	l->config_off = msix_enabled(dev) ? VIRTIO_PCI_CONFIG_MSIX : VIRTIO_PCI_CONFIG_NO_MSIX;
+	l->config_off = msix ? VIRTIO_PCI_CONFIG_MSIX : VIRTIO_PCI_CONFIG_NO_MSIX;
 	*t = &legacy_ops;
 	*ctx = l;
 	return 0;

@@ -12,24 +12,34 @@
 #include "virtio.h"
 
 /* PCI 3.0 6.7: the capability list */
+#define PCI_CAP_FIRST 0x40          /* capabilities live after the standard header */
+#define PCI_CAP_ALIGN 4             /* pointers are dword-aligned: the device must set bits 1:0 to 00b */
 #define PCI_STATUS 0x06
 #define PCI_STATUS_CAP_LIST 0x10
 #define PCI_CAPABILITY_LIST 0x34
-#define PCI_CAP_FIRST 0x40          /* capabilities live after the standard header */
 #define PCI_CONFIG_SIZE 256
-#define PCI_CAP_MAX 48              /* (256 - 64) / 4: a longer list loops */
+#define PCI_CAP_ID 0
+#define PCI_CAP_NEXT 1
 #define PCI_CAP_ID_VNDR 0x09
 
-/* Spec 4.1.4: struct virtio_pci_cap */
+/* Spec 4.1.4: struct virtio_pci_cap (16 bytes) and struct virtio_pci_notify_cap (20 bytes) */
+#define VIRTIO_PCI_CAP_LEN 2
 #define VIRTIO_PCI_CAP_CFG_TYPE 3
 #define VIRTIO_PCI_CAP_BAR 4
 #define VIRTIO_PCI_CAP_OFFSET 8
 #define VIRTIO_PCI_CAP_LENGTH 12
-#define VIRTIO_PCI_NOTIFY_CAP_MULT 16 /* 4.1.4.4: struct virtio_pci_notify_cap */
+#define VIRTIO_PCI_CAP_SIZE 16
+#define VIRTIO_PCI_NOTIFY_CAP_MULT 16 /* 4.1.4.4: notify_off_multiplier */
+#define VIRTIO_PCI_NOTIFY_CAP_SIZE 20
+#define VIRTIO_PCI_CAP_BAR_MAX 5      /* 4.1.4: bar values 0x6..0xff are reserved: ignore the structure */
 #define VIRTIO_PCI_CAP_COMMON_CFG 1
 #define VIRTIO_PCI_CAP_NOTIFY_CFG 2
-#define VIRTIO_PCI_CAP_ISR_CFG 3
 #define VIRTIO_PCI_CAP_DEVICE_CFG 4
+/* Alignment of each structure's offset in its BAR */
+#define COMMON_CFG_ALIGN 4   /* 4.1.4.3: 32-bit fields, accessed naturally aligned (4.1.3.1) */
+#define NOTIFY_ALIGN 2       /* 4.1.4.4.1: cap.offset 2-byte aligned without NOTIFICATION_DATA */
+#define NOTIFY_MIN_LEN 2     /* 4.1.4.4.1: cap.length at least 2 */
+#define DEVICE_CFG_ALIGN 4   /* 4.1.4.6.1: the device-specific config offset is 4-byte aligned */
 
 /* Spec 4.1.4.3: struct virtio_pci_common_cfg */
 #define COMMON_DFSELECT 0
@@ -58,84 +68,215 @@
 #define RESET_TRIES 1000
 #define CONFIG_GENERATION_TRIES 16
 
+_Static_assert(VIRTIO_PCI_CAP_MAX == (PCI_CONFIG_SIZE - PCI_CAP_FIRST) / PCI_CAP_ALIGN,
+	       "one slot per dword after the header: a longer list must visit a capability twice");
+
 struct modern {
 	struct unic_dev *dev;
 	volatile uint8_t *common, *notify, *device;
 	uint32_t common_len, notify_len, device_len, notify_mult;
 };
 
-int virtio_pci_find_cap(struct unic_dev *dev, uint8_t cap_id, int after)
+static int bad_pointer(struct unic_dev *dev, uint8_t from, uint8_t pos, const char *what)
 {
-	uint16_t status;
-	uint8_t pos, hdr[2];
-	int n;
+	return unic_dev_error(dev, EIO, "%s: PCI capability pointer 0x%02x (at 0x%02x) %s (PCI 3.0 6.7): the device's "
+			      "config space is corrupt; this device cannot be used", virtio_dev_name(dev), pos, from, what);
+}
 
-	if (unic_pci_config_read(dev, &status, sizeof status, PCI_STATUS) || !(status & PCI_STATUS_CAP_LIST))
-		return -ENOENT;
-	if (after) {
-		if (unic_pci_config_read(dev, &pos, 1, after + 1))
-			return -EIO;
-	} else if (unic_pci_config_read(dev, &pos, 1, PCI_CAPABILITY_LIST)) {
-		return -EIO;
-	}
-	for (n = 0; n < PCI_CAP_MAX && pos >= PCI_CAP_FIRST; n++) {
-		pos &= (uint8_t)~3u; /* PCI 3.0 6.7: the bottom two bits are reserved */
+/*
+ * PCI 3.0 6.7: the list is device-written, so it is walked once: each pointer must be
+ * past the header and dword-aligned, each capability is visited at most once (a loop
+ * is an error, not a hang), and at most VIRTIO_PCI_CAP_MAX are taken.
+ */
+int virtio_pci_caps_read(struct unic_dev *dev, struct virtio_pci_caps *c)
+{
+	uint64_t visited = 0; /* bit pos / PCI_CAP_ALIGN: 64 bits cover 256 bytes */
+	uint16_t status;
+	uint8_t pos, from = PCI_CAPABILITY_LIST, hdr[2];
+
+	_Static_assert(PCI_CONFIG_SIZE / PCI_CAP_ALIGN <= 64, "visited must hold every dword of config space");
+	c->n = 0;
+	if (unic_pci_config_read(dev, &status, sizeof status, PCI_STATUS) ||
+	    unic_pci_config_read(dev, &pos, 1, PCI_CAPABILITY_LIST))
+		return unic_dev_error(dev, EIO, "%s: cannot read PCI config space: is the device still there?",
+				      virtio_dev_name(dev));
+	if (!(status & PCI_STATUS_CAP_LIST))
+		return 0;
+	while (pos) {
+		uint64_t bit = 1ull << (pos / PCI_CAP_ALIGN);
+		if (pos < PCI_CAP_FIRST)
+			return bad_pointer(dev, from, pos, "points into the standard header");
+		if (pos % PCI_CAP_ALIGN)
+			return bad_pointer(dev, from, pos, "is not dword-aligned");
+		if (visited & bit)
+			return bad_pointer(dev, from, pos, "points back to a capability already seen: the list loops");
+		if (c->n == VIRTIO_PCI_CAP_MAX) /* cannot happen with the visited set; kept as the walk's bound */
+			return bad_pointer(dev, from, pos, "makes the list longer than config space can hold");
+		visited |= bit;
 		if (unic_pci_config_read(dev, hdr, sizeof hdr, pos))
-			return -EIO;
-		if (hdr[0] == cap_id)
-			return pos;
-		pos = hdr[1];
+			return unic_dev_error(dev, EIO, "%s: cannot read PCI config space at 0x%02x", virtio_dev_name(dev), pos);
+		c->pos[c->n] = pos;
+		c->id[c->n++] = hdr[PCI_CAP_ID];
+		from = (uint8_t)(pos + PCI_CAP_NEXT);
+		pos = hdr[PCI_CAP_NEXT];
 	}
+	return 0;
+}
+
+int virtio_pci_find_cap(struct unic_dev *dev, uint8_t cap_id)
+{
+	struct virtio_pci_caps c;
+	unsigned i;
+	int r = virtio_pci_caps_read(dev, &c);
+
+	if (r)
+		return r;
+	for (i = 0; i < c.n; i++)
+		if (c.id[i] == cap_id)
+			return c.pos[i];
 	return -ENOENT;
 }
 
-/* Maps one virtio capability to an address in a memory BAR; NULL when it does not fit. */
-static volatile uint8_t *cap_address(struct unic_dev *dev, int pos, uint32_t *len)
-{
-	uint8_t bar;
-	uint32_t off, length;
+/* One virtio capability as the device wrote it (struct virtio_pci_cap, spec 4.1.4), read once. */
+struct vcap {
+	uint8_t pos, cap_len, type, bar;
+	uint32_t offset, length, notify_mult;
+};
 
-	if (unic_pci_config_read(dev, &bar, 1, pos + VIRTIO_PCI_CAP_BAR) ||
-	    unic_pci_config_read(dev, &off, 4, pos + VIRTIO_PCI_CAP_OFFSET) ||
-	    unic_pci_config_read(dev, &length, 4, pos + VIRTIO_PCI_CAP_LENGTH))
-		return NULL;
-	if (bar >= UNIC_MAX_BARS || !dev->bars[bar].addr || (uint64_t)off + length > dev->bars[bar].size) {
-		UNIC_DEBUG("virtio: capability at 0x%x points outside a mapped memory BAR (bar %u off 0x%x len 0x%x)",
-			   pos, bar, off, length);
-		return NULL;
-	}
-	*len = length;
-	return (volatile uint8_t *)dev->bars[bar].addr + off;
+/* What each structure we use needs (spec 4.1.4.3, 4.1.4.4, 4.1.4.6). */
+struct vcap_rule {
+	const char *name;
+	uint32_t cap_size, min_len, align;
+};
+static const struct vcap_rule rule_common = { "common config", VIRTIO_PCI_CAP_SIZE, COMMON_CFG_MIN_LEN, COMMON_CFG_ALIGN };
+static const struct vcap_rule rule_notify = { "notify", VIRTIO_PCI_NOTIFY_CAP_SIZE, NOTIFY_MIN_LEN, NOTIFY_ALIGN };
+static const struct vcap_rule rule_device = { "device config", VIRTIO_PCI_CAP_SIZE, 0, DEVICE_CFG_ALIGN };
+
+static int read_vcap(struct unic_dev *dev, uint8_t pos, struct vcap *v)
+{
+	uint8_t raw[VIRTIO_PCI_NOTIFY_CAP_SIZE] = { 0 };
+	size_t room = (size_t)PCI_CONFIG_SIZE - pos, len = room < sizeof raw ? room : sizeof raw;
+
+	if (unic_pci_config_read(dev, raw, len, pos))
+		return unic_dev_error(dev, EIO, "%s: cannot read PCI config space at 0x%02x", virtio_dev_name(dev), pos);
+	v->pos = pos;
+	v->cap_len = raw[VIRTIO_PCI_CAP_LEN];
+	v->type = raw[VIRTIO_PCI_CAP_CFG_TYPE];
+	v->bar = raw[VIRTIO_PCI_CAP_BAR];
+	memcpy(&v->offset, raw + VIRTIO_PCI_CAP_OFFSET, sizeof v->offset);
+	memcpy(&v->length, raw + VIRTIO_PCI_CAP_LENGTH, sizeof v->length);
+	memcpy(&v->notify_mult, raw + VIRTIO_PCI_NOTIFY_CAP_MULT, sizeof v->notify_mult);
+	return 0;
 }
 
-/* Spec 4.1.4: the driver uses the first capability of each type that it can use. */
-static void parse_caps(struct modern *m)
+/* True when capability v can serve as r->name; else false and the reason, one line, in why. */
+static bool vcap_usable(const struct unic_dev *dev, const struct vcap *v, const struct vcap_rule *r, char *why,
+			size_t whylen)
 {
-	struct unic_dev *dev = m->dev;
-	int pos = 0;
+	const struct unic_bar *b = v->bar <= VIRTIO_PCI_CAP_BAR_MAX ? &dev->bars[v->bar] : NULL;
 
-	while ((pos = virtio_pci_find_cap(dev, PCI_CAP_ID_VNDR, pos)) > 0) {
-		uint8_t type;
-		uint32_t len = 0;
-		volatile uint8_t *p;
+	if (v->cap_len < r->cap_size)
+		unic_fmt(why, whylen, "cap_len %u is shorter than its structure (%u bytes, spec 4.1.4)", v->cap_len, r->cap_size);
+	else if (v->pos + v->cap_len > PCI_CONFIG_SIZE)
+		unic_fmt(why, whylen, "cap_len %u runs past the end of config space", v->cap_len);
+	else if (!b)
+		unic_fmt(why, whylen, "it names BAR %u (values above %u are reserved, spec 4.1.4)", v->bar, VIRTIO_PCI_CAP_BAR_MAX);
+	else if (!b->addr)
+		unic_fmt(why, whylen, "it is in BAR %u, which is not a mapped memory BAR", v->bar);
+	else if ((uint64_t)v->offset + v->length > b->size)
+		unic_fmt(why, whylen, "offset 0x%x + length 0x%x is past the end of BAR %u (0x%zx bytes)", v->offset,
+			 v->length, v->bar, b->size);
+	else if (v->length < r->min_len)
+		unic_fmt(why, whylen, "length %u is shorter than the structure (%u bytes)", v->length, r->min_len);
+	else if (v->offset % r->align)
+		unic_fmt(why, whylen, "offset 0x%x is not %u-byte aligned", v->offset, r->align);
+	else if (r == &rule_notify && v->notify_mult && (v->notify_mult & (v->notify_mult - 1) || v->notify_mult < NOTIFY_ALIGN))
+		/* 4.1.4.4.1: 0 or an even power of 2, so every queue's notify address stays 2-byte aligned */
+		unic_fmt(why, whylen, "notify_off_multiplier %u is neither 0 nor an even power of 2 (spec 4.1.4.4)",
+			 v->notify_mult);
+	else
+		return true;
+	return false;
+}
 
-		if (unic_pci_config_read(dev, &type, 1, pos + VIRTIO_PCI_CAP_CFG_TYPE))
-			return;
-		p = cap_address(dev, pos, &len);
-		if (!p)
+/* The capabilities we use, and the first reason one was refused (for the error line). */
+struct cap_choice {
+	const struct vcap_rule *rule;
+	volatile uint8_t **addr;
+	uint32_t *len;
+	char why[160];
+	uint8_t why_pos;
+};
+
+static void take_vcap(struct modern *m, const struct vcap *v, struct cap_choice *ch)
+{
+	char why[sizeof ch->why];
+
+	if (*ch->addr)
+		return; /* spec 4.1.4: the driver uses the first one of each type it can use */
+	if (!vcap_usable(m->dev, v, ch->rule, why, sizeof why)) {
+		UNIC_WARN("%s: virtio %s capability at 0x%02x ignored: %s", virtio_dev_name(m->dev), ch->rule->name,
+			  v->pos, why);
+		if (!ch->why[0]) {
+			memcpy(ch->why, why, sizeof why);
+			ch->why_pos = v->pos;
+		}
+		return;
+	}
+	*ch->addr = (volatile uint8_t *)m->dev->bars[v->bar].addr + v->offset;
+	*ch->len = v->length;
+	if (ch->rule == &rule_notify)
+		m->notify_mult = v->notify_mult;
+}
+
+static int missing_cap(struct modern *m, const struct cap_choice *ch, const char *section)
+{
+	if (ch->why[0])
+		return unic_dev_error(m->dev, ENXIO, "%s: no usable virtio %s capability: the one at 0x%02x: %s",
+				      virtio_dev_name(m->dev), ch->rule->name, ch->why_pos, ch->why);
+	return unic_dev_error(m->dev, ENXIO, "%s has virtio capabilities but no %s capability (spec %s)",
+			      virtio_dev_name(m->dev), ch->rule->name, section);
+}
+
+/*
+ * Spec 4.1.4: common config, notify and device config structures, each checked against
+ * its struct, its BAR and its alignment. 0; -ENODEV when the device has none of them
+ * (not modern: legacy may follow); -ENXIO when it has some but not a usable common
+ * config and notify; -EIO when the list is corrupt. dev->err says which.
+ */
+static int parse_caps(struct modern *m)
+{
+	struct cap_choice ch[] = {
+		{ .rule = &rule_common, .addr = &m->common, .len = &m->common_len },
+		{ .rule = &rule_notify, .addr = &m->notify, .len = &m->notify_len },
+		{ .rule = &rule_device, .addr = &m->device, .len = &m->device_len },
+	};
+	struct virtio_pci_caps c;
+	unsigned i, seen = 0;
+	int r = virtio_pci_caps_read(m->dev, &c);
+
+	if (r)
+		return r;
+	for (i = 0; i < c.n; i++) {
+		struct vcap v = { 0 };
+		if (c.id[i] != PCI_CAP_ID_VNDR)
 			continue;
-		if (type == VIRTIO_PCI_CAP_COMMON_CFG && !m->common && len >= COMMON_CFG_MIN_LEN) {
-			m->common = p;
-			m->common_len = len;
-		} else if (type == VIRTIO_PCI_CAP_NOTIFY_CFG && !m->notify &&
-			   !unic_pci_config_read(dev, &m->notify_mult, 4, pos + VIRTIO_PCI_NOTIFY_CAP_MULT)) {
-			m->notify = p;
-			m->notify_len = len;
-		} else if (type == VIRTIO_PCI_CAP_DEVICE_CFG && !m->device) {
-			m->device = p;
-			m->device_len = len;
+		if ((r = read_vcap(m->dev, c.pos[i], &v)))
+			return r;
+		/* other types (ISR, PCI cfg access, shared memory) we do not use; reserved ones are ignored (4.1.4) */
+		if (v.type == VIRTIO_PCI_CAP_COMMON_CFG || v.type == VIRTIO_PCI_CAP_NOTIFY_CFG ||
+		    v.type == VIRTIO_PCI_CAP_DEVICE_CFG) {
+			take_vcap(m, &v, &ch[v.type == VIRTIO_PCI_CAP_COMMON_CFG ? 0 : v.type == VIRTIO_PCI_CAP_NOTIFY_CFG ? 1 : 2]);
+			seen++;
 		}
 	}
+	if (!seen)
+		return -ENODEV;
+	if (!m->common)
+		return missing_cap(m, &ch[0], "4.1.4.3");
+	if (!m->notify)
+		return missing_cap(m, &ch[1], "4.1.4.4");
+	return 0;
 }
 
 static int modern_reset(void *ctx)
@@ -145,7 +286,7 @@ static int modern_reset(void *ctx)
 
 	unic_write8(m->common, COMMON_STATUS, 0);
 	/* 4.1.4.3.2: the driver waits until device_status reads 0 before reinitializing */
-	for (i = 0; i < RESET_TRIES; i++) {
+	for (i = 0; i < RESET_TRIES && !m->dev->removed; i++) {
 		if (unic_read8(m->common, COMMON_STATUS) == 0)
 			return 0;
 		unic_usleep(RESET_WAIT_US);
@@ -261,6 +402,21 @@ static int modern_queue_enable(void *ctx, struct virtq *vq)
 
 static void modern_close(void *ctx) { free(ctx); }
 
+/* The data path stops when the device is gone (see modern_check). */
+static const atomic_bool *modern_gone_flag(void *ctx) { return &((struct modern *)ctx)->dev->removed; }
+
+/* A device that is gone reads all-ones over MMIO; no valid device_status has every bit set (spec 2.1). */
+static int modern_check(void *ctx)
+{
+	struct modern *m = ctx;
+
+	if (!m->dev->removed && unic_read8(m->common, COMMON_STATUS) != UINT8_MAX)
+		return 0;
+	m->dev->removed = true;
+	return unic_dev_error(m->dev, ENODEV, "virtio %s: device removed (its registers read all-ones): close it and "
+			      "open it again once it is back", virtio_dev_name(m->dev));
+}
+
 static const struct virtio_transport modern_ops = {
 	.name = "modern",
 	.fixed_queue_size = false,
@@ -274,19 +430,21 @@ static const struct virtio_transport modern_ops = {
 	.queue_max = modern_queue_max,
 	.queue_enable = modern_queue_enable,
 	.close = modern_close,
+	.gone_flag = modern_gone_flag,
+	.check = modern_check,
 };
 
 int virtio_pci_modern_open(struct unic_dev *dev, const struct virtio_transport **t, void **ctx)
 {
 	struct modern *m = calloc(1, sizeof *m);
+	int r;
 
 	if (!m)
 		return unic_dev_error(dev, ENOMEM, "out of memory");
 	m->dev = dev;
-	parse_caps(m);
-	if (!m->common || !m->notify) {
+	if ((r = parse_caps(m))) {
 		free(m);
-		return -ENODEV; /* not a modern device (or its BARs are not mapped): try legacy */
+		return r; /* -ENODEV / -ENXIO: a transitional device may still speak legacy */
 	}
 	*t = &modern_ops;
 	*ctx = m;
