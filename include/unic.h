@@ -135,6 +135,9 @@ struct unic_stats {
 	uint64_t bad_device;    /* values written by the device that failed a check */
 	/* Counters the hardware keeps itself, where it has them (else 0). */
 	uint64_t hw_rx_packets, hw_tx_packets, hw_rx_missed;
+	/* Times a frame met an empty receive ring (Intel RNBC). Not a drop count: the frame may
+	 * still be received from the device's FIFO; frames it drops are in hw_rx_missed. */
+	uint64_t hw_rx_no_buf;
 };
 int unic_stats(struct unic_dev *dev, struct unic_stats *st);
 int unic_queue_stats(struct unic_dev *dev, uint16_t rx_queue, uint64_t *rx_packets);
