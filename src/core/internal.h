@@ -148,7 +148,7 @@ int unic_record_save(const char *bdf, const struct unic_record *rec); /* atomic;
 int unic_record_load(const char *bdf, struct unic_record *rec);       /* -ENOENT, -EINVAL (malformed) */
 void unic_record_remove(const char *bdf);
 bool unic_record_owner_alive(const struct unic_record *rec);
-/* Bus mastering off, then a function reset through sysfs; *what names the step that failed. */
+/* pci.c: bus mastering off, then a function reset through sysfs; *what names the step that failed. */
 int unic_pci_quiesce(const char *bdf, const char **what);
 /*
  * During unic_open (device locked, access resolved, nothing moved yet): a record left by an

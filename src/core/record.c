@@ -29,9 +29,6 @@
 #define RUN_DIR_DEFAULT RUN_PARENT "/dev"
 #define RUN_DIR_ENV "UNIC_RUN_DIR"
 #define RECORD_MAX 256                 /* bytes: three short lines */
-/* PCI Local Bus Spec 3.0, 6.2.2: command register and its bus master enable bit */
-#define PCI_COMMAND 0x04
-#define PCI_COMMAND_MASTER 0x4
 
 static const char *run_dir(void)
 {
@@ -160,53 +157,6 @@ bool unic_record_owner_alive(const struct unic_record *rec)
 static bool needs_quiesce(const struct unic_record *rec)
 {
 	return strcmp(rec->access, "vfio") && strcmp(rec->access, "vfio-noiommu");
-}
-
-static int write_sysfs(const char *bdf, const char *file, const char *val)
-{
-	char path[256];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/%s", bdf, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	n = n < 0 ? -errno : 0;
-	close(fd);
-	return (int)n;
-}
-
-/*
- * Stops a device a dead owner left running: bus mastering off first (no more
- * DMA), then a function reset through sysfs (the kernel picks FLR, a power
- * state cycle or a bus reset). 0, or the -errno of the first step that failed
- * (*what names it).
- */
-int unic_pci_quiesce(const char *bdf, const char **what)
-{
-	char path[256];
-	uint16_t cmd;
-	int fd, r = 0;
-
-	*what = "disable bus mastering";
-	snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/config", bdf);
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (pread(fd, &cmd, sizeof cmd, PCI_COMMAND) != sizeof cmd) {
-		r = -EIO;
-	} else {
-		cmd = (uint16_t)(cmd & ~PCI_COMMAND_MASTER);
-		if (pwrite(fd, &cmd, sizeof cmd, PCI_COMMAND) != sizeof cmd)
-			r = -EIO;
-	}
-	close(fd);
-	if (r)
-		return r;
-	*what = "reset the function";
-	return write_sysfs(bdf, "reset", "1");
 }
 
 /* Quiesces (when the record says so) and logs; the device is then ready for a new owner. */
