@@ -3,8 +3,10 @@
  * (src/core/record.c), in a directory of the test's own ($UNIC_RUN_DIR): written
  * atomically and read back exactly; anything malformed refused (a record names
  * a driver that goes into sysfs bind files); a dead owner told from a live one;
- * unic_pci_recover() with no record says so. The device side (quiesce, restore)
- * is the lab's: tests/lab/run sysfs-crash.
+ * unic_pci_recover() with no record says so; an open that finds a dead owner's
+ * record logs it, keeps the driver the device had before the dead owner took it
+ * (so a second crash still restores the right one) and writes its own record.
+ * The device side (quiesce, restore) is the lab's: tests/lab/run sysfs-crash.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -109,6 +111,44 @@ static void test_owner(void)
 	CHECK(unic_pci_recover(NULL, drv, sizeof drv) == -EINVAL);
 }
 
+static char logged[512];
+
+static void on_log(enum unic_log_level level, const char *msg, void *arg)
+{
+	(void)level;
+	(void)arg;
+	snprintf(logged, sizeof logged, "%s", msg);
+}
+
+/* No such device here: the quiesce fails (and says so); the record logic is what is checked. */
+static void test_adopt(void)
+{
+	const char *bdf = "0000:ff:1f.7";
+	struct unic_record dead = { .access = "sysfs", .driver = "e1000e" }, got;
+	struct unic_dev *dev = calloc(1, sizeof *dev);
+	pid_t child = fork();
+
+	if (child == 0)
+		_exit(0);
+	waitpid(child, NULL, 0);
+	dead.pid = child;
+	CHECK(dev && unic_record_save(bdf, &dead) == 0);
+	if (!dev)
+		return;
+	snprintf(dev->spec.pci_addr, sizeof dev->spec.pci_addr, "%s", bdf);
+	dev->spec.access = UNIC_ACCESS_SYSFS;
+	unic_set_log(on_log, NULL, UNIC_LOG_WARN);
+	CHECK(unic_record_adopt(dev) == 0 && dev->record_saved);
+	unic_set_log(NULL, NULL, UNIC_LOG_WARN);
+	printf("  adopt: %s\n", logged);
+	CHECK(strstr(logged, "previous owner") && strstr(logged, "died without closing it"));
+	CHECK(!strcmp(dev->orig_driver, "e1000e"));            /* the device is unbound now: the record knows */
+	CHECK(unic_record_load(bdf, &got) == 0 && got.pid == getpid() && !strcmp(got.access, "sysfs") &&
+	      !strcmp(got.driver, "e1000e"));                   /* a second crash still finds e1000e */
+	unic_record_remove(bdf);
+	free(dev);
+}
+
 int main(void)
 {
 	CHECK(mkdtemp(dir) != NULL);
@@ -116,6 +156,7 @@ int main(void)
 	test_round_trip();
 	test_refused();
 	test_owner();
+	test_adopt();
 	rmdir(dir);
 	return check_summary("test_record");
 }
