@@ -107,6 +107,12 @@ $(BUILD)/tests/test_pkt: tests/unit/test_pkt.c tests/unit/check.h apps/common/pk
 	@$(if $(Q),echo "  LD   $@",true)
 	$(Q)$(CC) $(BASE) $(SANFLAGS) -Itests/unit -Iapps -o $@ $< apps/common/pkt.c
 
+# test_echo races a rewriting device against unic-echo's frame handler (apps/common/echo.c).
+$(BUILD)/tests/test_echo: tests/unit/test_echo.c tests/unit/check.h apps/common/echo.c apps/common/echo.h apps/common/pkt.c apps/common/pkt.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD   $@",true)
+	$(Q)$(CC) $(BASE) $(SANFLAGS) -Itests/unit -Iapps -o $@ $< apps/common/echo.c apps/common/pkt.c
+
 setup:
 	sudo_cmd= ; [ "$$(id -u)" = 0 ] || sudo_cmd=sudo ; $$sudo_cmd tests/lab/setup.sh
 

@@ -31,7 +31,9 @@ static const char usage_text[] =
 	"  -s, --status         list network devices: id, driver, interface, IOMMU group (default)\n"
 	"  -b, --bind DRIVER    bind BDF to DRIVER (e.g. vfio-pci), remembering its driver\n"
 	"  -u, --unbind BDF     unbind BDF from its driver, remembering it\n"
-	"  -r, --restore BDF    give BDF back to the driver it had before --bind/--unbind\n"
+	"  -r, --restore BDF    give BDF back to the driver it had before --bind/--unbind, or before\n"
+	"                       a unic program that died with it open took it (that program's\n"
+	"                       record in /run/unic/dev; a sysfs: device is quiesced and reset first)\n"
 	"      --force          move a device whose interface is up with an address or route\n"
 	"      --json           --status as JSON on stdout\n"
 	"  -h, --help           this text\n"
@@ -314,15 +316,32 @@ static int act_unbind(const struct options *o)
 	return TOOL_EXIT_OK;
 }
 
+/*
+ * A unic program that died with the device open left a record (unic_pci_recover): the device
+ * is quiesced and given back to the driver it had before that program took it. Then this
+ * tool's own record, if any, names the driver it had before --bind/--unbind.
+ */
 static int act_restore(const struct options *o)
 {
-	char orig[sizeof ((struct unic_pci_device *)0)->driver];
+	char orig[sizeof ((struct unic_pci_device *)0)->driver], dead[sizeof orig];
 	struct unic_pci_device d;
-	int r;
+	int r, rec;
 
 	read_device(o->bdf, &d);
-	if (state_load(o->bdf, orig, sizeof orig))
-		tool_fail("nothing to restore for %s: unic-devbind did not move it", o->bdf);
+	rec = unic_pci_recover(d.bdf, dead, sizeof dead);
+	if (rec == -EBUSY)
+		tool_fail("%s is open in a running unic program: stop it first", o->bdf);
+	if (rec && rec != -ENOENT)
+		tool_fail("cannot recover %s from the unic program that died with it open: %s%s", o->bdf,
+			  strerror(-rec), hint(rec));
+	if (state_load(o->bdf, orig, sizeof orig)) {
+		if (rec)
+			tool_fail("nothing to restore for %s: neither unic-devbind nor a unic program that died moved it",
+				  o->bdf);
+		printf("%s: %s restored to %s (its unic program had died with it open)\n", tool_name(), o->bdf,
+		       dead[0] ? dead : "no driver");
+		return TOOL_EXIT_OK;
+	}
 	r = orig[0] ? unic_pci_bind_driver(o->bdf, orig) : unic_pci_unbind_driver(o->bdf);
 	if (r)
 		tool_fail("cannot give %s back to %s: %s%s", o->bdf, orig[0] ? orig : "no driver", strerror(-r), hint(r));

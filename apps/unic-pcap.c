@@ -149,6 +149,9 @@ static void print_summary(const struct options *o, const struct tool_count *c, c
 		tool_json_double(&j, "active_seconds", (double)active_ns / 1e9);
 		tool_json_u64(&j, "written", written);
 		tool_json_count(&j, "rx", c, active_ns);
+		/* the NIC's own counts: frames it delivered, and empty-ring events (not drops) */
+		tool_json_u64(&j, "hw_rx_packets", c->hw_packets);
+		tool_json_u64(&j, "hw_rx_no_buf", c->hw_no_buf);
 		if (o->verify) {
 			tool_json_obj_begin(&j, "verify");
 			tool_json_u64(&j, "received", v->received);
@@ -236,6 +239,8 @@ int main(int argc, char **argv)
 	tool_dev_count(dev, true, &dev_count);
 	count.drops = dev_count.drops;
 	count.errors = dev_count.errors;
+	count.hw_packets = dev_count.hw_packets;
+	count.hw_no_buf = dev_count.hw_no_buf;
 	unic_close(dev);
 	if (writer_close(&w)) {
 		fprintf(stderr, "%s: writing %s failed (disk full?)\n", tool_name(), o.file);

@@ -213,6 +213,7 @@ int main(int argc, char **argv)
 	count.packets = seq;
 	count.bytes = seq * o.size;
 	count.errors = dev_count.errors;
+	count.hw_packets = dev_count.hw_packets;
 	unic_close(dev);
 
 	if (o.common.json) {
@@ -223,6 +224,7 @@ int main(int argc, char **argv)
 		tool_json_double(&j, "seconds", (double)elapsed / 1e9);
 		tool_json_u64(&j, "size", o.size);
 		tool_json_count(&j, "tx", &count, elapsed);
+		tool_json_u64(&j, "hw_tx_packets", count.hw_packets); /* the NIC's own count of frames sent */
 		tool_json_u64(&j, "tx_busy", busy);
 		tool_json_u64(&j, "no_buffer", no_buf);
 		tool_json_end(&j);

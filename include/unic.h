@@ -164,6 +164,9 @@ struct unic_stats {
 	/* Counters the hardware keeps itself, where it has them (else 0). */
 	uint64_t hw_rx_packets, hw_tx_packets, hw_rx_missed;
 	uint64_t tx_copied;     /* frames sent as a copy: their buffer was in another DMA domain */
+	/* Times a frame met an empty receive ring (Intel RNBC). Not a drop count: the frame may
+	 * still be received from the device's FIFO; frames it drops are in hw_rx_missed. */
+	uint64_t hw_rx_no_buf;
 };
 /* 0, or a negative errno when the device is gone: st then holds the counters so far. */
 int unic_stats(struct unic_dev *dev, struct unic_stats *st);
@@ -258,6 +261,16 @@ int unic_pci_driver_loaded(const char *driver);
 int unic_pci_bind_driver(const char *bdf, const char *driver);
 /* Unbinds bdf from its kernel driver (0 when it has none); errors as unic_pci_bind_driver. */
 int unic_pci_unbind_driver(const char *bdf);
+/*
+ * After a unic process died with bdf open (unic-devbind --restore): unic_open() records each
+ * PCI device it opens in /run/unic/dev/BDF ($UNIC_RUN_DIR). When that record exists and no
+ * live process holds the device, the device is quiesced if the dead owner used sysfs: (bus
+ * mastering off, function reset, logged) and handed back to the kernel driver it had before
+ * unic took it (named in *driver, "" for none); the record is removed. 0, -ENOENT (no
+ * record: unic did not leave it behind), -EBUSY (a running process has it open),
+ * -EINVAL (bad arguments or a malformed record), or another -errno (e.g. -EACCES: root).
+ */
+int unic_pci_recover(const char *bdf, char *driver, size_t len);
 
 #ifdef __cplusplus
 }

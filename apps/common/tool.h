@@ -101,10 +101,14 @@ uint64_t tool_span_ns(const struct tool_span *s, uint64_t fallback_ns);
 struct tool_count {
 	uint64_t packets, bytes;
 	uint64_t drops, errors;
+	uint64_t hw_packets;    /* the device's own count of frames it received (rx) or sent (tx), 0: none */
+	uint64_t hw_no_buf;     /* rx: times the device met an empty ring (not drops: those are in drops) */
 };
-/* Device drops (no buffer, missed by the hardware) and errors (bad frames, bad device values).
- * A device that failed gives the counters it had; its error line is kept for tool_exit_status()
- * and tool_stop is set, so the run ends. */
+/*
+ * Device drops (no buffer, missed by the hardware) and errors (bad frames, bad device values),
+ * and the hardware's own counters. A device that failed gives the counters it had; its error
+ * line is kept for tool_exit_status() and tool_stop is set, so the run ends.
+ */
 void tool_dev_count(struct unic_dev *dev, bool rx, struct tool_count *c);
 
 /*

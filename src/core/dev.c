@@ -165,7 +165,8 @@ static int open_sysfs(struct unic_dev *dev)
 				      "use vfio: with an IOMMU as a user");
 	unic_pci_driver(dev->spec.pci_addr, drv, sizeof drv);
 	if (drv[0]) {
-		snprintf(dev->orig_driver, sizeof dev->orig_driver, "%s", drv);
+		if (!dev->orig_driver[0]) /* else the record of an owner that died named it */
+			snprintf(dev->orig_driver, sizeof dev->orig_driver, "%s", drv);
 		if ((r = unic_pci_unbind(dev->spec.pci_addr)))
 			return unic_dev_error(dev, -r, "cannot unbind %s from %s: %s", dev->spec.pci_addr, drv, strerror(-r));
 	}
@@ -177,7 +178,8 @@ static int open_sysfs(struct unic_dev *dev)
 	return unic_pci_map_bars_sysfs(dev);
 }
 
-static int open_access(struct unic_dev *dev)
+/* A bare PCI address: VFIO when the device has an IOMMU group, sysfs only when allowed. */
+static int resolve_access(struct unic_dev *dev)
 {
 	enum unic_access a = dev->spec.access;
 
@@ -192,11 +194,17 @@ static int open_access(struct unic_dev *dev)
 				dev->spec.pci_addr, dev->spec.pci_addr, dev->spec.pci_addr);
 		dev->spec.access = a;
 	}
-	switch (a) {
+	return 0;
+}
+
+static int open_access(struct unic_dev *dev)
+{
+	switch (dev->spec.access) {
 	case UNIC_ACCESS_VFIO: return unic_vfio_open(dev, false);
 	case UNIC_ACCESS_VFIO_NOIOMMU: return unic_vfio_open(dev, true);
 	case UNIC_ACCESS_SYSFS: return open_sysfs(dev);
-	default: return unic_dev_error(dev, ENOTSUP, "access method %s is not available in this build", unic_access_name(a));
+	default: return unic_dev_error(dev, ENOTSUP, "access method %s is not available in this build",
+				       unic_access_name(dev->spec.access));
 	}
 }
 
@@ -229,6 +237,9 @@ static void release(struct unic_dev *dev)
 	if (dev->cfg.restore_driver && dev->orig_driver[0] && dev->spec.pci_addr[0] &&
 	    unic_pci_bind(dev->spec.pci_addr, dev->orig_driver))
 		UNIC_WARN("could not hand %s back to %s", dev->spec.pci_addr, dev->orig_driver);
+	if (dev->record_saved)
+		unic_record_remove(dev->spec.pci_addr); /* a clean close: nothing left to recover */
+	dev->record_saved = false;
 	if (dev->lock_fd >= 0)
 		close(dev->lock_fd);
 	dev->lock_fd = -1;
@@ -262,6 +273,10 @@ static int probe_pci(struct unic_dev *dev)
 		r = lock_device(dev);
 	if (!r)
 		r = check_not_in_use(dev);
+	if (!r)
+		r = resolve_access(dev);
+	if (!r)
+		r = unic_record_adopt(dev); /* before the device moves: a crash from here on is recoverable */
 	if (!r)
 		r = open_access(dev);
 	if (!r && unic_pci_enable_bus_master(dev, true))

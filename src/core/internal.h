@@ -156,6 +156,29 @@ int unic_vfio_msix_eventfds(struct unic_dev *dev, int *fds, unsigned n);
 /* IOMMU group number of a device, or -1 when it has none. */
 int unic_pci_iommu_group(const char *bdf);
 
+/*
+ * record.c: RUN_DIR/BDF ($UNIC_RUN_DIR, else /run/unic/dev) holds what a PCI device
+ * needs after its owner dies: owner pid, access method, the kernel driver it had.
+ */
+struct unic_record {
+	pid_t pid;
+	char access[16];                     /* unic_access_name() */
+	char driver[64];                     /* "" when it had none */
+};
+int unic_record_save(const char *bdf, const struct unic_record *rec); /* atomic; 0 or -errno */
+int unic_record_load(const char *bdf, struct unic_record *rec);       /* -ENOENT, -EINVAL (malformed) */
+void unic_record_remove(const char *bdf);
+bool unic_record_owner_alive(const struct unic_record *rec);
+/* pci.c: bus mastering off, then a function reset through sysfs; *what names the step that failed. */
+int unic_pci_quiesce(const char *bdf, const char **what);
+/*
+ * During unic_open (device locked, access resolved, nothing moved yet): a record left by an
+ * owner that died is acted on (device quiesced when it was in sysfs mode, logged; its
+ * original driver kept for restore), then this open's record is written. 0 or -errno
+ * (only sysfs mode fails when the record cannot be written).
+ */
+int unic_record_adopt(struct unic_dev *dev);
+
 /* ---- memory-mapped registers ---- */
 static inline uint32_t unic_read32(const volatile void *base, uint32_t off)
 {
@@ -246,6 +269,7 @@ struct unic_dev {
 	uint64_t vfio_config_offset;         /* VFIO config region offset */
 	int dma_mode;                        /* enum unic_dma_mode for this device */
 	atomic_bool removed;                 /* device reads all-ones: surprise removal (any thread sets it) */
+	bool record_saved;                   /* this open wrote the crash record (record.c) */
 
 	/* non-PCI backends (vhost-user) keep their transport here */
 	void *backend;

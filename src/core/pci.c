@@ -158,6 +158,38 @@ int unic_pci_enable_bus_master(struct unic_dev *dev, bool on)
 	return unic_pci_config_write(dev, &cmd, sizeof cmd, PCI_COMMAND);
 }
 
+/*
+ * Stops a device a dead owner left running: bus mastering off first (no more
+ * DMA), then a function reset through sysfs (the kernel picks FLR, a power
+ * state cycle or a bus reset). 0, or the -errno of the first step that failed
+ * (*what names it).
+ */
+int unic_pci_quiesce(const char *bdf, const char **what)
+{
+	char path[256];
+	uint16_t cmd;
+	int fd, r = 0;
+
+	*what = "disable bus mastering";
+	snprintf(path, sizeof path, SYSFS_PCI "/devices/%s/config", bdf);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (pread(fd, &cmd, sizeof cmd, PCI_COMMAND) != sizeof cmd) {
+		r = -EIO;
+	} else {
+		cmd = (uint16_t)(cmd & ~PCI_COMMAND_MASTER);
+		if (pwrite(fd, &cmd, sizeof cmd, PCI_COMMAND) != sizeof cmd)
+			r = -EIO;
+	}
+	close(fd);
+	if (r)
+		return r;
+	*what = "reset the function";
+	snprintf(path, sizeof path, SYSFS_PCI "/devices/%s/reset", bdf);
+	return write_file(path, "1");
+}
+
 int unic_pci_map_bars_sysfs(struct unic_dev *dev)
 {
 	char path[256], line[128];

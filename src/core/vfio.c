@@ -83,7 +83,8 @@ static int bind_vfio_pci(struct unic_dev *dev)
 		return 0;
 	if (access("/sys/bus/pci/drivers/vfio-pci", F_OK))
 		return unic_dev_error(dev, ENODEV, "the vfio-pci driver is not loaded: run 'modprobe vfio-pci' as root");
-	snprintf(dev->orig_driver, sizeof dev->orig_driver, "%s", drv);
+	if (!dev->orig_driver[0]) /* else the record of an owner that died named it */
+		snprintf(dev->orig_driver, sizeof dev->orig_driver, "%s", drv);
 	r = unic_pci_bind(dev->spec.pci_addr, "vfio-pci");
 	if (r)
 		return unic_dev_error(dev, -r, "cannot bind %s to vfio-pci: %s%s", dev->spec.pci_addr, strerror(-r),

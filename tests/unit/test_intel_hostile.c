@@ -79,7 +79,7 @@ static void new_dev(const struct unic_driver *drv)
 	snprintf(dev->spec.pci_addr, sizeof dev->spec.pci_addr, "fake");
 }
 
-static bool open_fake(const struct unic_driver *drv)
+static bool open_fake_queues(const struct unic_driver *drv, uint16_t rx_queues)
 {
 	memset(regs, 0, sizeof regs);
 	set_reg(INTEL_STATUS, STATUS_UP_1000_FD);
@@ -87,6 +87,7 @@ static bool open_fake(const struct unic_driver *drv)
 	set_reg(INTEL_RAL0, FAKE_MAC_LO);
 	set_reg(INTEL_RAH0, FAKE_MAC_HI | INTEL_RAH_AV);
 	new_dev(drv);
+	dev->cfg.rx_queues = rx_queues;
 	fake_run = true;
 	pthread_create(&fake_thread, NULL, fake_device, NULL);
 	if (drv->probe(dev) || drv->start(dev)) {
@@ -94,6 +95,11 @@ static bool open_fake(const struct unic_driver *drv)
 		return false;
 	}
 	return true;
+}
+
+static bool open_fake(const struct unic_driver *drv)
+{
+	return open_fake_queues(drv, 1);
 }
 
 static void close_fake(void)
@@ -279,6 +285,28 @@ static void test_removed(const struct unic_driver *drv)
 	printf("removed/wedged %s: calls fail with an error, waits bounded (%.2f s)\n", drv->name, now() - t0);
 }
 
+/*
+ * Frames the device dropped are in hw_rx_missed: MPC, and on igb the per-queue RQDPC
+ * (82576 8.19.x: with SRRCTL.DROP_EN, set for more than one queue, a full queue drops
+ * there and not in MPC). RNBC is an event count, reported apart (hw_rx_no_buf).
+ */
+static void test_hw_drops(const struct unic_driver *drv, uint64_t want_missed)
+{
+	struct unic_stats st;
+
+	CHECK(open_fake_queues(drv, 2));
+	set_reg(INTEL_MPC, 3);
+	set_reg(INTEL_RNBC, 11);
+	set_reg(intel_rxq_reg(intel_priv(dev), 0, 0x30), 5);   /* igb RQDPC0 (0xC030) */
+	set_reg(intel_rxq_reg(intel_priv(dev), 1, 0x30), 7);   /* igb RQDPC1 (0xC070) */
+	CHECK(unic_stats(dev, &st) == 0);
+	CHECK(st.hw_rx_missed == want_missed);
+	CHECK(st.hw_rx_no_buf == 11);
+	printf("hw drops %s: MPC 3, queue drops 5 + 7, RNBC 11 -> hw_rx_missed %llu, hw_rx_no_buf %llu\n", drv->name,
+	       (unsigned long long)st.hw_rx_missed, (unsigned long long)st.hw_rx_no_buf);
+	close_fake();
+}
+
 int main(void)
 {
 	struct unic_dev scratch;
@@ -300,6 +328,8 @@ int main(void)
 	test_tx(&unic_driver_e1000e, INTEL_TXD_CMD_EOP | INTEL_TXD_CMD_IFCS, 0);
 	test_removed(&unic_driver_igb);
 	test_removed(&unic_driver_e1000e);
+	test_hw_drops(&unic_driver_igb, 3 + 5 + 7);
+	test_hw_drops(&unic_driver_e1000e, 3);
 	free(dev);
 	unic_mempool_destroy(pool);
 	return check_summary("intel_hostile");

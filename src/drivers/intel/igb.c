@@ -33,6 +33,9 @@
 #define IGB_SRRCTL_BSIZEPKT_MAX 0x7Fu
 #define IGB_SRRCTL_DESCTYPE_ADV_ONEBUF (1u << 25)
 #define IGB_SRRCTL_DROP_EN (1u << 31)   /* a full queue drops instead of stalling the others */
+/* RQDPC, per receive queue (82576 8.19.x, 0xC030 + 0x40 * n): frames a queue dropped for lack of
+ * descriptors with SRRCTL.DROP_EN set; clear on read. Those frames never reach MPC. */
+#define IGB_Q_RQDPC 0x30
 
 /* RXDCTL / TXDCTL (82576 8.10.9, 8.12.13) */
 #define IGB_DCTL_ENABLE (1u << 25)
@@ -63,6 +66,7 @@ static const struct intel_chip igb_chip = {
 		       IGB_MRQC_RSS_IPV4_UDP | IGB_MRQC_RSS_IPV6_UDP,
 	.reta_shift = 0,
 	.eimc = IGB_EIMC,
+	.rxq_drops = IGB_Q_RQDPC,
 };
 
 static bool igb_match(uint16_t vendor, uint16_t device)

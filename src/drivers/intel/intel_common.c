@@ -495,6 +495,7 @@ void intel_stats_fold(struct intel_priv *p)
 {
 	struct intel_hw_stats *h = &p->hw;
 	uint32_t lo;
+	uint16_t q;
 
 	h->gprc += intel_rd(p, INTEL_GPRC);
 	h->gptc += intel_rd(p, INTEL_GPTC);
@@ -508,6 +509,9 @@ void intel_stats_fold(struct intel_priv *p)
 	/* Read (and so clear) the totals too: some models derive the good-packet counters from them. */
 	h->tpr += intel_rd(p, INTEL_TPR);
 	h->tpt += intel_rd(p, INTEL_TPT);
+	if (p->chip->rxq_drops)
+		for (q = 0; q < p->nrx; q++)
+			h->rxq_drops += intel_rd(p, intel_rxq_reg(p, q, p->chip->rxq_drops));
 }
 
 int intel_stats(struct unic_dev *dev, struct unic_stats *st)
@@ -519,7 +523,9 @@ int intel_stats(struct unic_dev *dev, struct unic_stats *st)
 	intel_stats_fold(p);
 	st->hw_rx_packets = p->hw.gprc;
 	st->hw_tx_packets = p->hw.gptc;
-	st->hw_rx_missed = p->hw.mpc;
+	/* Frames the device dropped: missed for lack of FIFO room, or dropped by a full queue. */
+	st->hw_rx_missed = p->hw.mpc + p->hw.rxq_drops;
+	st->hw_rx_no_buf = p->hw.rnbc;
 	return 0;
 }
 

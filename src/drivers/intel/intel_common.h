@@ -113,7 +113,7 @@
 #define INTEL_GORCH 0x0408C
 #define INTEL_GOTCL 0x04090
 #define INTEL_GOTCH 0x04094
-#define INTEL_RNBC 0x040A0       /* receive no buffers */
+#define INTEL_RNBC 0x040A0       /* receive no buffers: an event count, the frame may still be received */
 #define INTEL_TPR 0x040D0        /* total packets received */
 #define INTEL_TPT 0x040D4        /* total packets transmitted */
 
@@ -197,6 +197,7 @@ struct intel_chip {
 	uint32_t mrqc_fields;            /* hash inputs the chip offers */
 	uint8_t reta_shift;              /* where the queue index sits in a RETA byte */
 	uint32_t eimc;                   /* extended interrupt mask clear register, 0: none */
+	uint32_t rxq_drops;              /* per-queue dropped-frames counter in the queue block, 0: none */
 };
 
 struct intel_rxq {
@@ -233,6 +234,7 @@ struct intel_txq {
 /* Hardware counters, folded from the clear-on-read registers. */
 struct intel_hw_stats {
 	uint64_t gprc, gptc, gorc, gotc, mpc, rnbc, crcerrs, tpr, tpt;
+	uint64_t rxq_drops;              /* sum of the per-queue drop counters (igb RQDPC) */
 };
 
 struct intel_priv {
