@@ -37,6 +37,7 @@ struct fq {
 	volatile uint16_t *avail;
 	volatile uint8_t *used;
 	volatile struct vring_packed_desc *pdesc;
+	volatile struct vring_packed_event *dev_event; /* packed: the device's suppression area (2.8.10) */
 	uint16_t last_avail, used_idx;     /* split */
 	uint16_t apos, upos;               /* packed */
 	bool awrap, uwrap;
@@ -63,6 +64,7 @@ static void fq_bind(struct fq *q, struct virtq *vq, bool packed)
 	/* DMA addresses are virtual addresses here: the device works from what it was told */
 	if (packed) {
 		q->pdesc = (void *)(uintptr_t)vq->desc_iova;
+		q->dev_event = (void *)(uintptr_t)vq->device_iova;
 	} else {
 		q->desc = (void *)(uintptr_t)vq->desc_iova;
 		q->avail = (void *)(uintptr_t)vq->driver_iova;
@@ -668,6 +670,94 @@ static void test_garbage(enum kind kind, unsigned trials)
 	printf("garbage %s: %u trials, %u caught a bad value, no access out of bounds\n", kind_name[kind], trials, broke);
 }
 
+/*
+ * Issue 9 item 1: a packed device in DESC mode whose off_wrap is stale, as QEMU's is:
+ * it writes off_wrap when it enables notifications (at the descriptor it would take
+ * next), pops on without moving it, and then waits for a notification. The driver must
+ * still notify, or both ends stall for good.
+ */
+static void test_packed_stale_event(void)
+{
+	struct fq *tq = &fk.q[1];
+	struct unic_buf *b[8];
+	uint16_t id, flags, i, burst;
+	uint64_t addr;
+	uint32_t len;
+	unsigned before, missed = 0;
+
+	if (!setup(PACKED)) {
+		CHECK(!"setup");
+		return;
+	}
+	/* the device enables notifications at the descriptor it takes next */
+	tq->dev_event->off_wrap = (uint16_t)(tq->apos | (tq->awrap << VRING_PACKED_EVENT_F_WRAP_CTR));
+	tq->dev_event->flags = VRING_PACKED_EVENT_FLAG_DESC;
+	for (burst = 0; burst < 4; burst++) {
+		CHECK(unic_buf_alloc_bulk(pool, b, 8) == 8);
+		for (i = 0; i < 8; i++)
+			b[i]->len = 60;
+		before = tq->notified;
+		CHECK(unic_tx_burst(dev, 0, b, 8) == 8);
+		missed += tq->notified == before;
+		/* it takes and completes everything, off_wrap left where it was, and waits */
+		while (dev_pop(tq, &id, &addr, &len, &flags))
+			dev_push(tq, id, 0, 1);
+	}
+	CHECK(missed == 0);
+	printf("packed stale DESC off_wrap: %u of 4 tx bursts left the waiting device without a notification\n", missed);
+	teardown();
+}
+
+/*
+ * Issue 9 item 17: good frames read in the same ring pass as a bad used entry are
+ * delivered (or counted), never freed uncounted. The third of four used entries lies:
+ * header: its num_buffers is 0 (the fourth, read in the same pass, is then dropped and
+ * counted); else its id is out of range (the ring stops there).
+ */
+static void test_good_then_bad(enum kind kind, bool header)
+{
+	struct fq *rq = &fk.q[0];
+	struct unic_buf *bufs[RING];
+	struct unic_stats st;
+	uint16_t id, h, got, i;
+	uint32_t len;
+	uint64_t counted;
+
+	if (!setup(kind)) {
+		CHECK(!"setup");
+		return;
+	}
+	h = hdr_len();
+	if (header && h != 12) {
+		teardown();
+		return;
+	}
+	for (i = 0; i < 4; i++) {
+		dev_rx_one(100, &id, &len);
+		if (i == 2 && header) {
+			uint8_t *p = (uint8_t *)(uintptr_t)(rq->packed ? rq->pdesc[(rq->apos + rq->size - 1) % rq->size].addr
+								       : rq->desc[id].addr);
+			p[HDR_NUM_BUFFERS] = 0;
+		}
+		dev_push(rq, i == 2 && !header ? rq->size + 5u : id, 100u + h, 1);
+	}
+	got = unic_rx_burst(dev, 0, bufs, RING);
+	unic_buf_free_bulk(bufs, got);
+	unic_stats(dev, &st);
+	/* the bad entry itself is the one counted in bad_device */
+	counted = st.rx_packets + st.rx_dropped + st.rx_errors;
+	printf("good then bad %s (%s): delivered %u, rx_packets %llu, rx_dropped %llu, bad_device %llu; "
+	       "frames before the lie uncounted: %llu\n", kind_name[kind], header ? "num_buffers 0" : "id out of range",
+	       got, (unsigned long long)st.rx_packets, (unsigned long long)st.rx_dropped,
+	       (unsigned long long)st.bad_device, (unsigned long long)(2 - (counted < 2 ? counted : 2)));
+	CHECK(got == 2 && st.rx_packets == 2);
+	CHECK(st.bad_device == 1);
+	/* the frame after a lying header was read in the same pass: counted as dropped */
+	CHECK(st.rx_dropped == (header ? 1u : 0u));
+	CHECK(unic_rx_burst(dev, 0, bufs, RING) == 0); /* broken: nothing more */
+	teardown();
+}
+
 /* A device that offers less still works with what it offers; a missing required bit is named. */
 static void test_tolerant(void)
 {
@@ -748,7 +838,10 @@ int main(void)
 			test_attack((enum kind)k, (enum attack)a);
 		test_merged(k == LEGACY ? SPLIT : (enum kind)k);
 		test_garbage((enum kind)k, 200);
+		test_good_then_bad((enum kind)k, false);
+		test_good_then_bad((enum kind)k, true);
 	}
+	test_packed_stale_event();
 	test_tolerant();
 	test_no_packed_ring();
 	free(dev);
