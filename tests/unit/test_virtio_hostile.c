@@ -9,6 +9,7 @@
  * of bounds (ASan), and give every buffer back on close.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +38,7 @@ struct fq {
 	volatile uint16_t *avail;
 	volatile uint8_t *used;
 	volatile struct vring_packed_desc *pdesc;
+	volatile struct vring_packed_event *dev_event; /* packed: the device's suppression area (2.8.10) */
 	uint16_t last_avail, used_idx;     /* split */
 	uint16_t apos, upos;               /* packed */
 	bool awrap, uwrap;
@@ -63,6 +65,7 @@ static void fq_bind(struct fq *q, struct virtq *vq, bool packed)
 	/* DMA addresses are virtual addresses here: the device works from what it was told */
 	if (packed) {
 		q->pdesc = (void *)(uintptr_t)vq->desc_iova;
+		q->dev_event = (void *)(uintptr_t)vq->device_iova;
 	} else {
 		q->desc = (void *)(uintptr_t)vq->desc_iova;
 		q->avail = (void *)(uintptr_t)vq->driver_iova;
@@ -668,6 +671,298 @@ static void test_garbage(enum kind kind, unsigned trials)
 	printf("garbage %s: %u trials, %u caught a bad value, no access out of bounds\n", kind_name[kind], trials, broke);
 }
 
+/*
+ * Issue 9 item 1: a packed device in DESC mode whose off_wrap is stale, as QEMU's is:
+ * it writes off_wrap when it enables notifications (at the descriptor it would take
+ * next), pops on without moving it, and then waits for a notification. The driver must
+ * still notify, or both ends stall for good.
+ */
+static void test_packed_stale_event(void)
+{
+	struct fq *tq = &fk.q[1];
+	struct unic_buf *b[8];
+	uint16_t id, flags, i, burst;
+	uint64_t addr;
+	uint32_t len;
+	unsigned before, missed = 0;
+
+	if (!setup(PACKED)) {
+		CHECK(!"setup");
+		return;
+	}
+	/* the device enables notifications at the descriptor it takes next */
+	tq->dev_event->off_wrap = (uint16_t)(tq->apos | (tq->awrap << VRING_PACKED_EVENT_F_WRAP_CTR));
+	tq->dev_event->flags = VRING_PACKED_EVENT_FLAG_DESC;
+	for (burst = 0; burst < 4; burst++) {
+		CHECK(unic_buf_alloc_bulk(pool, b, 8) == 8);
+		for (i = 0; i < 8; i++)
+			b[i]->len = 60;
+		before = tq->notified;
+		CHECK(unic_tx_burst(dev, 0, b, 8) == 8);
+		missed += tq->notified == before;
+		/* it takes and completes everything, off_wrap left where it was, and waits */
+		while (dev_pop(tq, &id, &addr, &len, &flags))
+			dev_push(tq, id, 0, 1);
+	}
+	CHECK(missed == 0);
+	printf("packed stale DESC off_wrap: %u of 4 tx bursts left the waiting device without a notification\n", missed);
+	teardown();
+}
+
+/*
+ * Issue 9 item 17: good frames read in the same ring pass as a bad used entry are
+ * delivered (or counted), never freed uncounted. The third of four used entries lies:
+ * header: its num_buffers is 0 (the fourth, read in the same pass, is then dropped and
+ * counted); else its id is out of range (the ring stops there).
+ */
+static void test_good_then_bad(enum kind kind, bool header)
+{
+	struct fq *rq = &fk.q[0];
+	struct unic_buf *bufs[RING];
+	struct unic_stats st;
+	uint16_t id, h, got, i;
+	uint32_t len;
+	uint64_t counted;
+
+	if (!setup(kind)) {
+		CHECK(!"setup");
+		return;
+	}
+	h = hdr_len();
+	if (header && h != 12) {
+		teardown();
+		return;
+	}
+	for (i = 0; i < 4; i++) {
+		dev_rx_one(100, &id, &len);
+		if (i == 2 && header) {
+			uint8_t *p = (uint8_t *)(uintptr_t)(rq->packed ? rq->pdesc[(rq->apos + rq->size - 1) % rq->size].addr
+								       : rq->desc[id].addr);
+			p[HDR_NUM_BUFFERS] = 0;
+		}
+		dev_push(rq, i == 2 && !header ? rq->size + 5u : id, 100u + h, 1);
+	}
+	got = unic_rx_burst(dev, 0, bufs, RING);
+	unic_buf_free_bulk(bufs, got);
+	unic_stats(dev, &st);
+	/* the bad entry itself is the one counted in bad_device */
+	counted = st.rx_packets + st.rx_dropped + st.rx_errors;
+	printf("good then bad %s (%s): delivered %u, rx_packets %llu, rx_dropped %llu, bad_device %llu; "
+	       "frames before the lie uncounted: %llu\n", kind_name[kind], header ? "num_buffers 0" : "id out of range",
+	       got, (unsigned long long)st.rx_packets, (unsigned long long)st.rx_dropped,
+	       (unsigned long long)st.bad_device, (unsigned long long)(2 - (counted < 2 ? counted : 2)));
+	CHECK(got == 2 && st.rx_packets == 2);
+	CHECK(st.bad_device == 1);
+	/* the frame after a lying header was read in the same pass: counted as dropped */
+	CHECK(st.rx_dropped == (header ? 1u : 0u));
+	CHECK(unic_rx_burst(dev, 0, bufs, RING) == 0); /* broken: nothing more */
+	teardown();
+}
+
+/* ---- random device writes (the hostile harness) ---- */
+
+#define RANDOM_WRITES 1000000ull
+#define RANDOM_SEED 0x9e3779b97f4a7c15ull
+
+static uint64_t rng_state;
+
+/* xorshift64*: a fixed, printed seed makes a failing run repeatable */
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 2685821657736338717ull;
+}
+
+/* n bytes at DMA address addr inside one pool entry's room[], or NULL: the test device
+ * reads and writes only there, whatever the (randomly rewritten) descriptors say. */
+static uint8_t *pool_span(uint64_t addr, uint32_t n)
+{
+	const struct unic_dma *m = &pool->mem;
+	uint64_t base = (uint64_t)(uintptr_t)m->virt, off = addr - base, page, idx, entry;
+
+	if (addr < base || off >= m->size || n > pool->entry_size)
+		return NULL;
+	page = off / m->page_size;
+	idx = off % m->page_size / pool->entry_size;
+	if (idx >= pool->per_page || page * pool->per_page + idx >= pool->num_entries)
+		return NULL;
+	entry = page * m->page_size + idx * pool->entry_size;
+	if (off < entry + offsetof(struct unic_buf, room) || off + n > entry + pool->entry_size)
+		return NULL;
+	return (uint8_t *)m->virt + off;
+}
+
+/* dev_pop for a device that cannot trust the ring either: an id out of range gives no buffer */
+static bool hdev_pop(struct fq *q, uint16_t *id, uint8_t **p, uint32_t *len)
+{
+	uint16_t flags;
+	uint64_t addr;
+
+	if (q->packed) {
+		if (!dev_pop(q, id, &addr, len, &flags))
+			return false;
+	} else {
+		*(volatile uint16_t *)(q->used + 4 + 8 * q->size) = q->last_avail;
+		if (q->avail[1] == q->last_avail)
+			return false;
+		*id = q->avail[2 + q->last_avail % q->size];
+		q->last_avail++;
+		addr = *id < q->size ? q->desc[*id].addr : 0;
+		*len = *id < q->size ? q->desc[*id].len : 0;
+	}
+	*p = pool_span(addr, *len);
+	return true;
+}
+
+/* Bytes of ring memory the device can write: the whole ring area of a queue. */
+static size_t ring_bytes(const struct fq *q, uint8_t **base, size_t *device_area)
+{
+	if (q->packed) {
+		*base = (uint8_t *)(uintptr_t)q->pdesc;
+		*device_area = sizeof(struct vring_packed_desc) * q->size; /* the two event areas follow */
+		return virtq_mem_size(q->size, true, 4);
+	}
+	*base = (uint8_t *)(uintptr_t)q->desc;
+	*device_area = (size_t)(q->used - *base); /* the used ring and avail_event follow */
+	return *device_area + 4 + 8u * q->size + 2;
+}
+
+/* One random 1, 2 or 4-byte write into a ring, mostly where the device really writes. */
+static void random_ring_write(void)
+{
+	struct fq *q = &fk.q[rnd() & 1];
+	uint8_t *base;
+	size_t area, n = ring_bytes(q, &base, &area), lo = rnd() % 4 ? area : 0, off;
+	unsigned w = 1u << (rnd() % 3);
+	uint32_t v = (uint32_t)rnd();
+
+	if (q->packed && lo) /* packed: the descriptors are the device's too */
+		lo = rnd() % 8 ? 0 : area;
+	off = (lo + rnd() % (n - lo)) & ~(size_t)(w - 1);
+	if (off + w > n)
+		off = n - w;
+	memcpy(base + off, &v, w);
+}
+
+/* The device: transmit what tx gave into rx, lying in a header now and then. */
+static uint64_t hostile_device(void)
+{
+	static uint8_t wire[RING][2048];
+	static uint32_t wlen[RING];
+	struct fq *tx = &fk.q[1], *rx = &fk.q[0];
+	uint16_t id, h = hdr_len();
+	unsigned n = 0, i;
+	uint64_t writes = 0;
+	uint32_t len;
+	uint8_t *p;
+
+	while (n < RING && hdev_pop(tx, &id, &p, &len)) {
+		wlen[n] = p && len > h && len - h <= sizeof wire[0] ? len - h : 0;
+		if (wlen[n])
+			memcpy(wire[n], p + h, wlen[n]);
+		dev_push(tx, id, 0, 1);
+		n += wlen[n] > 0;
+	}
+	for (i = 0; i < n && hdev_pop(rx, &id, &p, &len); i++) {
+		p = len >= wlen[i] + h ? pool_span((uint64_t)(uintptr_t)p, wlen[i] + h) : NULL;
+		if (!p) {
+			dev_push(rx, id, 0, 1);
+			continue;
+		}
+		memset(p, 0, h);
+		if (h == 12)
+			p[HDR_NUM_BUFFERS] = 1;
+		if (rnd() % 8 == 0) { /* a header the device got wrong: num_buffers or any byte */
+			p[rnd() % 2 ? HDR_NUM_BUFFERS : rnd() % h] = (uint8_t)rnd();
+			writes++;
+		}
+		memcpy(p + h, wire[i], wlen[i]);
+		dev_push(rx, id, wlen[i] + h, 1);
+	}
+	return writes;
+}
+
+struct random_run {
+	uint64_t writes, rounds, restarts, frames, bad;
+};
+
+/* Random device writes interleaved with rx and tx bursts until target writes were made. */
+static void random_writes(enum kind kind, bool event_idx, uint64_t target, struct random_run *r)
+{
+	struct unic_buf *bufs[RING];
+	unsigned broken_rounds = 0, idle = 0, i;
+	uint16_t n, got, room = (uint16_t)(pool->room_size - UNIC_HEADROOM);
+
+	memset(r, 0, sizeof *r);
+	offer_mask = event_idx ? ~0ull : ~F(VIRTIO_F_RING_EVENT_IDX);
+	if (!setup(kind)) {
+		CHECK(!"setup");
+		offer_mask = ~0ull;
+		return;
+	}
+	while (r->writes < target) {
+		n = (uint16_t)(1 + rnd() % 16);
+		CHECK(unic_buf_alloc_bulk(pool, bufs, n) == n);
+		for (i = 0; i < n; i++)
+			bufs[i]->len = (uint16_t)(60 + rnd() % 200);
+		got = unic_tx_burst(dev, 0, bufs, n);
+		unic_buf_free_bulk(bufs + got, (uint32_t)(n - got));
+		r->writes += hostile_device();
+		for (i = (unsigned)(rnd() % 4); i > 0; i--, r->writes++)
+			random_ring_write();
+		got = unic_rx_burst(dev, 0, bufs, RING);
+		for (i = 0; i < got; i++) /* what reaches the application fits its buffer */
+			CHECK(bufs[i]->data_off == UNIC_HEADROOM && bufs[i]->len > 0 && bufs[i]->len <= room);
+		unic_buf_free_bulk(bufs, got);
+		r->frames += got;
+		r->rounds++;
+		/* a broken queue stays quiet for a few rounds, then a new device; so does one
+		 * that stopped delivering (a scribbled flag or index it waits behind) */
+		idle = got ? 0 : idle + 1;
+		if ((bad_count() && ++broken_rounds > 2) || idle > 16) {
+			r->bad += bad_count();
+			teardown(); /* every buffer is back in the pool */
+			if (!setup(kind)) {
+				CHECK(!"setup");
+				break;
+			}
+			r->restarts++;
+			broken_rounds = idle = 0;
+		}
+	}
+	r->bad += bad_count();
+	teardown();
+	offer_mask = ~0ull;
+}
+
+static void test_random_writes(void)
+{
+	static const struct { enum kind kind; bool event_idx; const char *name; } cfgs[] = {
+		{ SPLIT, true, "split" }, { SPLIT, false, "split, no EVENT_IDX" },
+		{ PACKED, true, "packed" }, { PACKED, false, "packed, no EVENT_IDX" },
+	};
+	uint64_t total[NKINDS] = { 0 };
+	struct random_run r;
+	size_t c;
+
+	rng_state = RANDOM_SEED;
+	printf("random device writes: seed %#llx\n", (unsigned long long)RANDOM_SEED);
+	for (c = 0; c < UNIC_ARRAY_SIZE(cfgs); c++) {
+		random_writes(cfgs[c].kind, cfgs[c].event_idx, RANDOM_WRITES / 2, &r);
+		total[cfgs[c].kind] += r.writes;
+		CHECK(r.bad > 0 && r.frames > 0);
+		printf("  %s: %llu writes in %llu rounds, %llu frames delivered, %llu bad values counted, "
+		       "%llu new devices\n", cfgs[c].name, (unsigned long long)r.writes, (unsigned long long)r.rounds,
+		       (unsigned long long)r.frames, (unsigned long long)r.bad, (unsigned long long)r.restarts);
+	}
+	CHECK(total[SPLIT] >= RANDOM_WRITES && total[PACKED] >= RANDOM_WRITES);
+	/* the sanitizer build stops at the first ASan or UBSan report: getting here means none */
+	printf("random device writes: split %llu, packed %llu, reports 0\n", (unsigned long long)total[SPLIT],
+	       (unsigned long long)total[PACKED]);
+}
+
 /* A device that offers less still works with what it offers; a missing required bit is named. */
 static void test_tolerant(void)
 {
@@ -748,7 +1043,11 @@ int main(void)
 			test_attack((enum kind)k, (enum attack)a);
 		test_merged(k == LEGACY ? SPLIT : (enum kind)k);
 		test_garbage((enum kind)k, 200);
+		test_good_then_bad((enum kind)k, false);
+		test_good_then_bad((enum kind)k, true);
 	}
+	test_packed_stale_event();
+	test_random_writes();
 	test_tolerant();
 	test_no_packed_ring();
 	free(dev);

@@ -126,48 +126,64 @@ static void rx_refill(struct vnet_queue *q)
 	virtq_kick(&q->vq);
 }
 
-/* Checks one received buffer; true when it carries a whole frame to hand out. */
-static bool rx_frame(struct vnet_queue *q, struct unic_buf *b, uint32_t len)
+/* What one received buffer holds. */
+enum rx_verdict {
+	RX_FRAME,   /* a whole frame to hand out */
+	RX_COUNTED, /* no frame, and already counted (a dropped multi-buffer frame, an empty frame) */
+	RX_LIE,     /* the device wrote a bad header: counted in bad_device, queue broken */
+};
+
+static enum rx_verdict rx_lie(struct vnet_queue *q)
 {
-	if (q->rx_skip) { /* the tail of a frame we already dropped */
+	q->stats.bad_device++;
+	q->vq.broken = true;
+	return RX_LIE;
+}
+
+/* Checks one received buffer: the header is device-written, read once. */
+static enum rx_verdict rx_frame(struct vnet_queue *q, struct unic_buf *b, uint32_t len)
+{
+	if (q->rx_skip) { /* the tail of a frame we already dropped (and counted) */
 		q->rx_skip--;
-		return false;
+		return RX_COUNTED;
 	}
-	if (len < q->hdr_len) { /* the device must write the header (5.1.6.4) */
-		q->stats.bad_device++;
-		q->vq.broken = true;
-		return false;
-	}
+	if (len < q->hdr_len) /* the device must write the header (5.1.6.4) */
+		return rx_lie(q);
 	if (q->mrg_rxbuf) {
 		uint16_t nb;
 		memcpy(&nb, b->room + UNIC_HEADROOM - q->hdr_len + VIRTIO_NET_HDR_NUM_BUFFERS, sizeof nb);
-		if (nb == 0 || nb > q->vq.size) {
-			q->stats.bad_device++;
-			q->vq.broken = true;
-			return false;
-		}
+		if (nb == 0 || nb > q->vq.size)
+			return rx_lie(q);
 		if (nb > 1) { /* unic_buf has no chaining: drop the frame, and the buffers it continues in */
 			q->rx_skip = (uint16_t)(nb - 1);
 			q->stats.dropped++;
-			return false;
+			return RX_COUNTED;
 		}
 	}
 	if (len == q->hdr_len) {
 		q->stats.errors++;
-		return false;
+		return RX_COUNTED;
 	}
 	/* data_off (UNIC_HEADROOM) and rss_hash (0) are as rx_refill's allocation left them */
 	b->len = (uint16_t)(len - q->hdr_len);
 	b->rx_queue = 0;
-	return true;
+	return RX_FRAME;
 }
 
+/*
+ * Every buffer the ring gives back is delivered or counted. virtq_get_batch returns
+ * only entries it checked, even in the pass that met a bad one (it stops there and
+ * breaks the queue): those frames are good and are delivered. Once a header lies,
+ * the frames after it in the same pass come from a device we no longer trust: they
+ * are counted as dropped.
+ */
 static uint16_t vnet_rx_burst(void *rxq, struct unic_buf **out, uint16_t n)
 {
 	struct vnet_queue *q = rxq;
 	uint32_t len[BURST];
 	uint64_t bytes = 0;
 	uint16_t k = 0;
+	bool lied = false;
 
 	if (unic_unlikely(atomic_load_explicit(q->gone, memory_order_relaxed)))
 		return queue_gone(q);
@@ -177,12 +193,20 @@ static uint16_t vnet_rx_burst(void *rxq, struct unic_buf **out, uint16_t n)
 		uint16_t got = virtq_get_batch(&q->vq, (void **)(out + k), len, want), i, kept = k;
 		for (i = 0; i < got; i++) {
 			struct unic_buf *b = out[k + i];
-			if (unic_likely(!q->vq.broken && rx_frame(q, b, len[i]))) {
+			enum rx_verdict v;
+			if (unic_unlikely(lied)) {
+				q->stats.dropped++;
+				unic_buf_free(b);
+				continue;
+			}
+			v = rx_frame(q, b, len[i]);
+			if (unic_likely(v == RX_FRAME)) {
 				bytes += b->len;
 				out[kept++] = b;
-			} else {
-				unic_buf_free(b);
+				continue;
 			}
+			lied = v == RX_LIE;
+			unic_buf_free(b);
 		}
 		k = kept;
 		if (got < want)

@@ -240,25 +240,23 @@ static bool split_publish(struct virtq *vq)
 	return !(vq->used[USED_FLAGS] & VRING_USED_F_NO_NOTIFY);
 }
 
+/*
+ * Packed: publish the batch, then notify unless the device disabled notifications
+ * (2.8.10, 2.8.21.3). DESC mode ("notify when the descriptor at off_wrap is made
+ * available") is treated as ENABLE, on purpose: off_wrap is device-written and may be
+ * stale. QEMU (hw/virtio/virtio.c, at least up to 10.0) writes off_wrap only when it
+ * enables notifications, then pops on without moving it; when it then waits, off_wrap
+ * names a descriptor made available long ago, one no later batch contains. A driver
+ * that trusts it (the 2.8.21.3 computation, as Linux does) never notifies again and
+ * both ends stall for good (issue 9 item 1: rx ring, and tx ring of the sender). A
+ * notification the device did not need costs one doorbell write per burst.
+ */
 static bool packed_publish(struct virtq *vq)
 {
-	uint16_t new_pos = vq->next_avail, old_pos = (uint16_t)(vq->next_avail - vq->added);
-	uint16_t off_wrap, flags, event;
-
 	unic_wmb(); /* the batch's descriptors before the flags of its first (2.8.21) */
 	vq->pdesc[vq->pending_pos].flags = vq->pending_flags;
-	unic_mb();
-	flags = vq->device_event->flags & VRING_PACKED_EVENT_FLAGS_MASK;
-	if (flags == VRING_PACKED_EVENT_FLAG_DISABLE)
-		return false;
-	if (flags != VRING_PACKED_EVENT_FLAG_DESC || !vq->event_idx)
-		return true;
-	/* 2.8.10: off_wrap holds a ring offset and the wrap counter it belongs to. */
-	off_wrap = vq->device_event->off_wrap;
-	event = (uint16_t)(off_wrap & ~(1u << VRING_PACKED_EVENT_F_WRAP_CTR));
-	if ((bool)(off_wrap >> VRING_PACKED_EVENT_F_WRAP_CTR) != vq->avail_wrap)
-		event = (uint16_t)(event - vq->size);
-	return need_event(event, new_pos, old_pos);
+	unic_mb();  /* the flags before reading the device's suppression state (2.8.21.3.1) */
+	return (vq->device_event->flags & VRING_PACKED_EVENT_FLAGS_MASK) != VRING_PACKED_EVENT_FLAG_DISABLE;
 }
 
 void virtq_kick(struct virtq *vq)
