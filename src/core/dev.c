@@ -47,49 +47,12 @@ void unic_usleep(unsigned usec)
 }
 
 /*
- * A pool outlives its device while its buffers sit in another device's rings
- * (unic-fwd sends what one NIC received out of another, without a copy): it is
- * retired, and destroyed once all its buffers came back or the last device of
- * the process closes. Control path only.
+ * Closes run one at a time: a device's close returns the buffers in its rings to
+ * their pools, which may belong to another device being closed. A pool whose
+ * buffers are still out when its device closes lives on until the last comes
+ * home (unic_mempool_orphan): no table of retired pools, no limit.
  */
-#define MAX_RETIRED_POOLS 64
-static struct unic_mempool *retired_pools[MAX_RETIRED_POOLS];
-static unsigned open_devices;
-static pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static bool pool_all_home(const struct unic_mempool *p)
-{
-	return p->free_top == p->num_entries;
-}
-
-static void retire_pool(struct unic_mempool *p)
-{
-	size_t i;
-
-	if (!p)
-		return;
-	if (pool_all_home(p)) {
-		unic_mempool_destroy(p);
-		return;
-	}
-	for (i = 0; i < MAX_RETIRED_POOLS; i++)
-		if (!retired_pools[i]) {
-			retired_pools[i] = p;
-			return;
-		}
-	UNIC_WARN("too many retired mempools: leaking one whose buffers are still out");
-}
-
-static void reap_pools(bool everything)
-{
-	size_t i;
-
-	for (i = 0; i < MAX_RETIRED_POOLS; i++)
-		if (retired_pools[i] && (everything || pool_all_home(retired_pools[i]))) {
-			unic_mempool_destroy(retired_pools[i]);
-			retired_pools[i] = NULL;
-		}
-}
+static pthread_mutex_t close_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct unic_dev *dev_new(void)
 {
@@ -98,9 +61,6 @@ static struct unic_dev *dev_new(void)
 
 	if (!dev)
 		return NULL;
-	pthread_mutex_lock(&pools_lock);
-	open_devices++;
-	pthread_mutex_unlock(&pools_lock);
 	dev->config_fd = dev->lock_fd = dev->vfio_group_fd = dev->vfio_device_fd = -1;
 	for (i = 0; i < UNIC_MAX_BARS; i++)
 		dev->bars[i].io_fd = -1;
@@ -212,13 +172,12 @@ static int setup_memory(struct unic_dev *dev)
 
 static void release(struct unic_dev *dev)
 {
-	pthread_mutex_lock(&pools_lock);
+	pthread_mutex_lock(&close_lock);
 	if (dev->drv && dev->drv->close)
 		dev->drv->close(dev); /* returns ring buffers to their pools, this one's or others' */
-	retire_pool(dev->pool);
+	unic_mempool_orphan(dev->pool);
 	dev->pool = NULL;
-	reap_pools(--open_devices == 0);
-	pthread_mutex_unlock(&pools_lock);
+	pthread_mutex_unlock(&close_lock);
 	if (dev->config_fd >= 0 || dev->vfio_device_fd >= 0)
 		unic_pci_enable_bus_master(dev, false);
 	unic_pci_unmap_bars(dev);
