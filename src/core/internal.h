@@ -48,6 +48,7 @@ struct unic_dma {
 	bool mapped_per_page; /* VFIO: one IOMMU mapping per page (IOVA = physical) */
 	int fd;              /* memfd backing it (vhost-user shares it) */
 	int mode;            /* enum unic_dma_mode */
+	bool container_held; /* VFIO: mapped into the container, which stays open until this is freed */
 };
 
 enum unic_dma_mode {
@@ -133,6 +134,9 @@ void unic_io_write32(struct unic_dev *dev, int bar, uint32_t off, uint32_t v);
 int unic_vfio_open(struct unic_dev *dev, bool noiommu);
 void unic_vfio_close(struct unic_dev *dev);
 bool unic_vfio_container_iommu(void);            /* true when DMA goes through MAP_DMA */
+/* A DMA area mapped into the container keeps it open (a pool may outlive every device). */
+void unic_vfio_container_hold(void);
+void unic_vfio_container_release(void);
 int unic_vfio_dma_map(void *virt, size_t size, uint64_t *iova);
 int unic_vfio_dma_map_at(void *virt, size_t size, uint64_t iova);
 int unic_vfio_dma_unmap(uint64_t iova, size_t size);
