@@ -20,6 +20,10 @@
 #define PCI_CLASS_NETWORK 0x02
 #define DEFAULT_BUF_SIZE 2048
 #define DEFAULT_POOL_MIN 4096
+#define BUF_SIZE_MIN 64            /* the smallest Ethernet frame without FCS is 60 bytes */
+#define RING_MIN 8                 /* drivers may need more (Intel: 32) and say so when they start */
+#define RING_MAX 32768             /* the largest virtio queue (VIRTQ_MAX_SIZE); Intel's are smaller */
+#define POOL_SIZE_MAX (1u << 24)   /* 16 Mi buffers: 34 GiB of 2 KiB rooms */
 
 static const struct unic_driver *const pci_drivers[] = {
 	&unic_driver_virtio_net,
@@ -193,22 +197,55 @@ static void release(struct unic_dev *dev)
 	dev->lock_fd = -1;
 }
 
+/* One queue count: 0 means 1. */
+static int check_queues(struct unic_dev *dev, const char *name, uint16_t *n)
+{
+	if (!*n)
+		*n = 1;
+	if (*n > UNIC_MAX_QUEUES)
+		return unic_dev_error(dev, EINVAL, "%s %u is too many: at most %d queues per direction",
+				      name, *n, UNIC_MAX_QUEUES);
+	return 0;
+}
+
+/* One ring size: 0 means the default; the driver may round it to what the device takes. */
+static int check_ring(struct unic_dev *dev, const char *name, uint16_t *size)
+{
+	if (!*size)
+		*size = UNIC_DEFAULT_RING;
+	if (*size < RING_MIN || *size > RING_MAX)
+		return unic_dev_error(dev, EINVAL, "%s %u is out of range: give %u to %u descriptors, or 0 for "
+				      "the default", name, *size, RING_MIN, RING_MAX);
+	return 0;
+}
+
+/*
+ * Every field checked, and defaults filled in, before any device is touched: one
+ * error line per refusal, naming the field and what to give instead.
+ */
 static int normalize_config(struct unic_dev *dev)
 {
 	struct unic_config *c = &dev->cfg;
+	uint32_t rx_need;
+	int r;
 
-	if (!c->rx_queues)
-		c->rx_queues = 1;
-	if (!c->tx_queues)
-		c->tx_queues = 1;
-	if (c->rx_queues > UNIC_MAX_QUEUES || c->tx_queues > UNIC_MAX_QUEUES)
-		return unic_dev_error(dev, EINVAL, "at most %d queues per direction", UNIC_MAX_QUEUES);
-	if (!c->rx_ring_size)
-		c->rx_ring_size = UNIC_DEFAULT_RING;
-	if (!c->tx_ring_size)
-		c->tx_ring_size = UNIC_DEFAULT_RING;
+	if ((r = check_queues(dev, "rx_queues", &c->rx_queues)) || (r = check_queues(dev, "tx_queues", &c->tx_queues)) ||
+	    (r = check_ring(dev, "rx_ring_size", &c->rx_ring_size)) ||
+	    (r = check_ring(dev, "tx_ring_size", &c->tx_ring_size)))
+		return r;
 	if (!c->buf_size)
 		c->buf_size = DEFAULT_BUF_SIZE;
+	if (c->buf_size < BUF_SIZE_MIN || c->buf_size > UNIC_BUF_SIZE_MAX)
+		return unic_dev_error(dev, EINVAL, "buf_size %u is out of range: give %u to %u bytes, or 0 for %u",
+				      c->buf_size, BUF_SIZE_MIN, UNIC_BUF_SIZE_MAX, DEFAULT_BUF_SIZE);
+	rx_need = (uint32_t)c->rx_queues * c->rx_ring_size;
+	if (c->pool_size && c->pool_size < rx_need)
+		return unic_dev_error(dev, EINVAL, "pool_size %u cannot fill the rx rings (rx_queues %u x rx_ring_size "
+				      "%u = %u buffers): raise it, or give 0 to size the pool for the rings",
+				      c->pool_size, c->rx_queues, c->rx_ring_size, rx_need);
+	if (c->pool_size > POOL_SIZE_MAX)
+		return unic_dev_error(dev, EINVAL, "pool_size %u is too large: at most %u buffers", c->pool_size,
+				      POOL_SIZE_MAX);
 	return 0;
 }
 
