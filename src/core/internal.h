@@ -176,6 +176,9 @@ static inline void unic_write8(volatile void *base, uint32_t off, uint8_t v)
 #define unic_rmb() atomic_thread_fence(memory_order_acquire)
 #define unic_mb() atomic_thread_fence(memory_order_seq_cst)
 
+/* A random locally administered unicast address, from getrandom (never rand()). */
+void unic_random_mac(uint8_t mac[6]);
+
 /* Sleeps in a control path (reset waits); never on the data path. */
 void unic_usleep(unsigned usec);
 
