@@ -54,7 +54,7 @@ $(BUILD)/obj/%.o: %.c include/unic.h src/core/internal.h
 $(BUILD)/pic/%.o: %.c include/unic.h src/core/internal.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC   $@",true)
-	$(Q)$(CC) $(BASE) $(CFLAGS) -fPIC -MMD -c $< -o $@
+	$(Q)$(CC) $(BASE) $(CFLAGS) -fPIC -fvisibility=hidden -MMD -c $< -o $@
 $(BUILD)/san/%.o: %.c include/unic.h src/core/internal.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC   $@",true)
@@ -68,9 +68,10 @@ $(BUILD)/libunic-san.a: $(SAN_OBJ)
 	@rm -f $@
 	@$(if $(Q),echo "  AR   $@",true)
 	$(Q)ar rcs $@ $^
-$(BUILD)/libunic.so.$(SOVER): $(PIC_OBJ)
+# Only the public API is exported: hidden visibility, and the version script lists unic.h's functions.
+$(BUILD)/libunic.so.$(SOVER): $(PIC_OBJ) src/libunic.map
 	@$(if $(Q),echo "  LD   $@",true)
-	$(Q)$(CC) -shared -Wl,-soname,libunic.so.$(SOVER) -o $@ $^
+	$(Q)$(CC) -shared -Wl,-soname,libunic.so.$(SOVER) -Wl,--version-script=src/libunic.map -o $@ $(PIC_OBJ)
 	ln -sf libunic.so.$(SOVER) $(BUILD)/libunic.so
 
 # Tools: host build (dynamic) and a static build for the guest initramfs.

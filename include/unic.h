@@ -29,6 +29,9 @@
 extern "C" {
 #endif
 
+/* The library is built with -fvisibility=hidden: what this header declares is its public API. */
+#pragma GCC visibility push(default)
+
 #define UNIC_VERSION_MAJOR 0
 #define UNIC_VERSION_MINOR 1
 #define UNIC_VERSION_PATCH 0
@@ -229,6 +232,8 @@ int unic_pci_driver_loaded(const char *driver);
 int unic_pci_bind_driver(const char *bdf, const char *driver);
 /* Unbinds bdf from its kernel driver (0 when it has none); errors as unic_pci_bind_driver. */
 int unic_pci_unbind_driver(const char *bdf);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }
