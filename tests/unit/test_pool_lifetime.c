@@ -10,33 +10,11 @@
 #include <string.h>
 
 #include "check.h"
+#include "fake_dev.h"
 #include "internal.h"
 
 #define POOL 8
 #define MANY 100
-
-/* A device handle as unic_open leaves it, with a pool and no hardware behind it. */
-static struct unic_dev *fake_dev(void)
-{
-	struct unic_dev *dev = calloc(1, sizeof *dev);
-	int i;
-
-	if (!dev)
-		return NULL;
-	unic_config_init(&dev->cfg);
-	dev->cfg.no_hugepages = true;
-	dev->config_fd = dev->lock_fd = dev->vfio_group_fd = dev->vfio_device_fd = -1;
-	for (i = 0; i < UNIC_MAX_BARS; i++)
-		dev->bars[i].io_fd = -1;
-	dev->dma_mode = UNIC_DMA_VIRT; /* 4 KiB memfd pages: no hugepages, no IOMMU */
-	dev->pool = unic_mempool_create(dev, POOL, 2048);
-	if (!dev->pool) {
-		printf("mempool: %s\n", dev->err);
-		free(dev);
-		return NULL;
-	}
-	return dev;
-}
 
 /* The pool's DMA memory is released with it: its memfd is closed then. */
 static bool fd_open(int fd)
@@ -46,7 +24,7 @@ static bool fd_open(int fd)
 
 static void held_across_last_close(void)
 {
-	struct unic_dev *dev = fake_dev();
+	struct unic_dev *dev = fake_dev(POOL);
 	struct unic_buf *b;
 	int fd;
 
@@ -72,7 +50,7 @@ static void many_retired(void)
 	int fds[MANY], i, alive = 0;
 
 	for (i = 0; i < MANY; i++) {
-		devs[i] = fake_dev();
+		devs[i] = fake_dev(POOL);
 		CHECK(devs[i] != NULL);
 		if (!devs[i])
 			return;
