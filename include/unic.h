@@ -87,11 +87,13 @@ uint32_t unic_mempool_free_count(const struct unic_mempool *pool);
 uint32_t unic_mempool_size(const struct unic_mempool *pool);
 
 struct unic_config {
-	uint16_t rx_queues;     /* 0: 1 */
-	uint16_t tx_queues;     /* 0: 1 */
-	uint16_t rx_ring_size;  /* descriptors; 0: driver default */
-	uint16_t tx_ring_size;  /* descriptors; 0: driver default */
-	uint32_t pool_size;     /* buffers in the device's mempool; 0: enough for the rings */
+	/* unic_open checks every field before it touches the device: one error line per refusal */
+	uint16_t rx_queues;     /* 1..16; 0: 1 */
+	uint16_t tx_queues;     /* 1..16; 0: 1 */
+	uint16_t rx_ring_size;  /* descriptors, 8..32768 (drivers may round or need more); 0: default */
+	uint16_t tx_ring_size;  /* descriptors, 8..32768 (drivers may round or need more); 0: default */
+	uint32_t pool_size;     /* buffers in the device's mempool, at least rx_queues x rx_ring_size,
+				   at most 2^24; 0: enough for the rings */
 	uint16_t buf_size;      /* data room per buffer, 64..UNIC_BUF_SIZE_MAX; 0: 2048 */
 	bool promisc;           /* start in promiscuous mode */
 	bool restore_driver;    /* on close, hand the device back to the kernel driver it had */
