@@ -52,7 +52,7 @@ bool unic_vfio_container_iommu(void)
 	bool r;
 
 	pthread_mutex_lock(&container_lock);
-	r = container.fd >= 0 && container.iommu;
+	r = container.fd >= 0 && container.groups > 0 && container.iommu; /* no group: no IOMMU model */
 	pthread_mutex_unlock(&container_lock);
 	return r;
 }
