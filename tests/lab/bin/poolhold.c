@@ -15,7 +15,7 @@
 #include "labbin.h"
 #include "unic.h"
 
-#define COUNT 2000
+#define COUNT 2048 /* whole batches */
 #define BATCH 32
 #define FRAME 64
 #define ETHERTYPE_LOCAL 0x88b5 /* IEEE 802 local experimental EtherType 1 */
