@@ -29,6 +29,9 @@
 extern "C" {
 #endif
 
+/* The library is built with -fvisibility=hidden: what this header declares is its public API. */
+#pragma GCC visibility push(default)
+
 #define UNIC_VERSION_MAJOR 0
 #define UNIC_VERSION_MINOR 1
 #define UNIC_VERSION_PATCH 0
@@ -41,13 +44,16 @@ struct unic_dev;
 struct unic_mempool;
 
 /*
- * A packet buffer. It lives at the start of a fixed-size mempool entry in DMA
- * memory; the frame is at room[data_off], len bytes long. The fields are public
- * so that the data path can be inlined; change only data_off and len.
+ * A packet buffer. This descriptor is ordinary process memory that no device can
+ * reach; only the packet room it points to (headroom, then frame data: room_size
+ * bytes in the pool's DMA memory) is shared with the device. The frame is at
+ * room[data_off], len bytes long. The fields are public so that the data path can
+ * be inlined; change only data_off, len and user.
  */
 struct unic_buf {
 	uint64_t room_iova;        /* DMA address of room[0] (set by the pool) */
 	struct unic_mempool *pool; /* owner (set by the pool) */
+	uint8_t *room;             /* headroom, then frame data, in DMA memory (set by the pool) */
 	uint32_t index;            /* entry number in the pool (set by the pool) */
 	uint16_t data_off;         /* frame start within room[] */
 	uint16_t len;              /* frame length in bytes, without FCS */
@@ -55,12 +61,13 @@ struct unic_buf {
 	uint16_t rx_queue;         /* queue the frame was received on */
 	uint32_t rss_hash;         /* device RSS hash when it gives one, else 0 */
 	uint64_t user;             /* free for the application */
-	uint8_t pad_[24];
-	uint8_t room[];            /* headroom, then frame data */
+	uint8_t pad_[16];          /* to one 64-byte cache line */
 };
 
 /* Headroom left in front of every frame: room for a virtio header or a tunnel header. */
 #define UNIC_HEADROOM 128
+/* Largest cfg.buf_size: a room (headroom + data, rounded up to a 64-byte line) fits a uint16_t. */
+#define UNIC_BUF_SIZE_MAX (UINT16_MAX / 64 * 64 - UNIC_HEADROOM)
 
 static inline void *unic_buf_data(struct unic_buf *b) { return b->room + b->data_off; }
 static inline uint64_t unic_buf_dma(const struct unic_buf *b) { return b->room_iova + b->data_off; }
@@ -80,12 +87,14 @@ uint32_t unic_mempool_free_count(const struct unic_mempool *pool);
 uint32_t unic_mempool_size(const struct unic_mempool *pool);
 
 struct unic_config {
-	uint16_t rx_queues;     /* 0: 1 */
-	uint16_t tx_queues;     /* 0: 1 */
-	uint16_t rx_ring_size;  /* descriptors; 0: driver default */
-	uint16_t tx_ring_size;  /* descriptors; 0: driver default */
-	uint32_t pool_size;     /* buffers in the device's mempool; 0: enough for the rings */
-	uint16_t buf_size;      /* data room per buffer; 0: 2048 */
+	/* unic_open checks every field before it touches the device: one error line per refusal */
+	uint16_t rx_queues;     /* 1..16; 0: 1 */
+	uint16_t tx_queues;     /* 1..16; 0: 1 */
+	uint16_t rx_ring_size;  /* descriptors, 8..32768 (drivers may round or need more); 0: default */
+	uint16_t tx_ring_size;  /* descriptors, 8..32768 (drivers may round or need more); 0: default */
+	uint32_t pool_size;     /* buffers in the device's mempool, at least rx_queues x rx_ring_size,
+				   at most 2^24; 0: enough for the rings */
+	uint16_t buf_size;      /* data room per buffer, 64..UNIC_BUF_SIZE_MAX; 0: 2048 */
 	bool promisc;           /* start in promiscuous mode */
 	bool restore_driver;    /* on close, hand the device back to the kernel driver it had */
 	bool allow_unsafe;      /* a bare PCI address may fall back to no-IOMMU access */
@@ -271,6 +280,8 @@ int unic_pci_unbind_driver(const char *bdf);
  * -EINVAL (bad arguments or a malformed record), or another -errno (e.g. -EACCES: root).
  */
 int unic_pci_recover(const char *bdf, char *driver, size_t len);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

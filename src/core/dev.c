@@ -20,6 +20,10 @@
 #define PCI_CLASS_NETWORK 0x02
 #define DEFAULT_BUF_SIZE 2048
 #define DEFAULT_POOL_MIN 4096
+#define BUF_SIZE_MIN 64            /* the smallest Ethernet frame without FCS is 60 bytes */
+#define RING_MIN 8                 /* drivers may need more (Intel: 32) and say so when they start */
+#define RING_MAX 32768             /* the largest virtio queue (VIRTQ_MAX_SIZE); Intel's are smaller */
+#define POOL_SIZE_MAX (1u << 24)   /* 16 Mi buffers: 34 GiB of 2 KiB rooms */
 
 static const struct unic_driver *const pci_drivers[] = {
 	&unic_driver_virtio_net,
@@ -47,49 +51,12 @@ void unic_usleep(unsigned usec)
 }
 
 /*
- * A pool outlives its device while its buffers sit in another device's rings
- * (unic-fwd sends what one NIC received out of another, without a copy): it is
- * retired, and destroyed once all its buffers came back or the last device of
- * the process closes. Control path only.
+ * Closes run one at a time: a device's close returns the buffers in its rings to
+ * their pools, which may belong to another device being closed. A pool whose
+ * buffers are still out when its device closes lives on until the last comes
+ * home (unic_mempool_orphan): no table of retired pools, no limit.
  */
-#define MAX_RETIRED_POOLS 64
-static struct unic_mempool *retired_pools[MAX_RETIRED_POOLS];
-static unsigned open_devices;
-static pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static bool pool_all_home(const struct unic_mempool *p)
-{
-	return p->free_top == p->num_entries;
-}
-
-static void retire_pool(struct unic_mempool *p)
-{
-	size_t i;
-
-	if (!p)
-		return;
-	if (pool_all_home(p)) {
-		unic_mempool_destroy(p);
-		return;
-	}
-	for (i = 0; i < MAX_RETIRED_POOLS; i++)
-		if (!retired_pools[i]) {
-			retired_pools[i] = p;
-			return;
-		}
-	UNIC_WARN("too many retired mempools: leaking one whose buffers are still out");
-}
-
-static void reap_pools(bool everything)
-{
-	size_t i;
-
-	for (i = 0; i < MAX_RETIRED_POOLS; i++)
-		if (retired_pools[i] && (everything || pool_all_home(retired_pools[i]))) {
-			unic_mempool_destroy(retired_pools[i]);
-			retired_pools[i] = NULL;
-		}
-}
+static pthread_mutex_t close_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct unic_dev *dev_new(void)
 {
@@ -98,9 +65,6 @@ static struct unic_dev *dev_new(void)
 
 	if (!dev)
 		return NULL;
-	pthread_mutex_lock(&pools_lock);
-	open_devices++;
-	pthread_mutex_unlock(&pools_lock);
 	dev->config_fd = dev->lock_fd = dev->vfio_group_fd = dev->vfio_device_fd = -1;
 	for (i = 0; i < UNIC_MAX_BARS; i++)
 		dev->bars[i].io_fd = -1;
@@ -220,13 +184,12 @@ static int setup_memory(struct unic_dev *dev)
 
 static void release(struct unic_dev *dev)
 {
-	pthread_mutex_lock(&pools_lock);
+	pthread_mutex_lock(&close_lock);
 	if (dev->drv && dev->drv->close)
 		dev->drv->close(dev); /* returns ring buffers to their pools, this one's or others' */
-	retire_pool(dev->pool);
+	unic_mempool_orphan(dev->pool);
 	dev->pool = NULL;
-	reap_pools(--open_devices == 0);
-	pthread_mutex_unlock(&pools_lock);
+	pthread_mutex_unlock(&close_lock);
 	if (dev->config_fd >= 0 || dev->vfio_device_fd >= 0)
 		unic_pci_enable_bus_master(dev, false);
 	unic_pci_unmap_bars(dev);
@@ -245,22 +208,55 @@ static void release(struct unic_dev *dev)
 	dev->lock_fd = -1;
 }
 
+/* One queue count: 0 means 1. */
+static int check_queues(struct unic_dev *dev, const char *name, uint16_t *n)
+{
+	if (!*n)
+		*n = 1;
+	if (*n > UNIC_MAX_QUEUES)
+		return unic_dev_error(dev, EINVAL, "%s %u is too many: at most %d queues per direction",
+				      name, *n, UNIC_MAX_QUEUES);
+	return 0;
+}
+
+/* One ring size: 0 means the default; the driver may round it to what the device takes. */
+static int check_ring(struct unic_dev *dev, const char *name, uint16_t *size)
+{
+	if (!*size)
+		*size = UNIC_DEFAULT_RING;
+	if (*size < RING_MIN || *size > RING_MAX)
+		return unic_dev_error(dev, EINVAL, "%s %u is out of range: give %u to %u descriptors, or 0 for "
+				      "the default", name, *size, RING_MIN, RING_MAX);
+	return 0;
+}
+
+/*
+ * Every field checked, and defaults filled in, before any device is touched: one
+ * error line per refusal, naming the field and what to give instead.
+ */
 static int normalize_config(struct unic_dev *dev)
 {
 	struct unic_config *c = &dev->cfg;
+	uint32_t rx_need;
+	int r;
 
-	if (!c->rx_queues)
-		c->rx_queues = 1;
-	if (!c->tx_queues)
-		c->tx_queues = 1;
-	if (c->rx_queues > UNIC_MAX_QUEUES || c->tx_queues > UNIC_MAX_QUEUES)
-		return unic_dev_error(dev, EINVAL, "at most %d queues per direction", UNIC_MAX_QUEUES);
-	if (!c->rx_ring_size)
-		c->rx_ring_size = UNIC_DEFAULT_RING;
-	if (!c->tx_ring_size)
-		c->tx_ring_size = UNIC_DEFAULT_RING;
+	if ((r = check_queues(dev, "rx_queues", &c->rx_queues)) || (r = check_queues(dev, "tx_queues", &c->tx_queues)) ||
+	    (r = check_ring(dev, "rx_ring_size", &c->rx_ring_size)) ||
+	    (r = check_ring(dev, "tx_ring_size", &c->tx_ring_size)))
+		return r;
 	if (!c->buf_size)
 		c->buf_size = DEFAULT_BUF_SIZE;
+	if (c->buf_size < BUF_SIZE_MIN || c->buf_size > UNIC_BUF_SIZE_MAX)
+		return unic_dev_error(dev, EINVAL, "buf_size %u is out of range: give %u to %u bytes, or 0 for %u",
+				      c->buf_size, BUF_SIZE_MIN, UNIC_BUF_SIZE_MAX, DEFAULT_BUF_SIZE);
+	rx_need = (uint32_t)c->rx_queues * c->rx_ring_size;
+	if (c->pool_size && c->pool_size < rx_need)
+		return unic_dev_error(dev, EINVAL, "pool_size %u cannot fill the rx rings (rx_queues %u x rx_ring_size "
+				      "%u = %u buffers): raise it, or give 0 to size the pool for the rings",
+				      c->pool_size, c->rx_queues, c->rx_ring_size, rx_need);
+	if (c->pool_size > POOL_SIZE_MAX)
+		return unic_dev_error(dev, EINVAL, "pool_size %u is too large: at most %u buffers", c->pool_size,
+				      POOL_SIZE_MAX);
 	return 0;
 }
 

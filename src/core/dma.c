@@ -182,6 +182,8 @@ static int map_vfio(struct unic_dev *dev, struct unic_dma *d)
 			}
 		}
 		d->mapped_per_page = true;
+		d->container_held = true;
+		unic_vfio_container_hold();
 		return 0;
 	}
 	r = unic_vfio_dma_map(d->virt, d->size, &d->iova);
@@ -189,6 +191,8 @@ static int map_vfio(struct unic_dev *dev, struct unic_dma *d)
 		return unic_dev_error(dev, -r, "VFIO_IOMMU_MAP_DMA of %zu bytes failed: %s%s", d->size, strerror(-r),
 				      r == -ENOMEM ? " (raise the locked memory limit: ulimit -l)" : "");
 	d->contiguous = true;
+	d->container_held = true;
+	unic_vfio_container_hold();
 	for (i = 0; i < d->npages; i++)
 		d->page_iova[i] = d->iova + i * d->page_size;
 	return 0;
@@ -259,6 +263,8 @@ void unic_dma_free(struct unic_dma *d)
 	} else if (d->mode == UNIC_DMA_VFIO && d->contiguous && d->virt) {
 		unic_vfio_dma_unmap(d->iova, d->size);
 	}
+	if (d->container_held)
+		unic_vfio_container_release(); /* after the unmapping: the container may close now */
 	if (d->virt)
 		munmap(d->virt, d->size);
 	if (d->fd >= 0)

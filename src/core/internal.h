@@ -48,6 +48,7 @@ struct unic_dma {
 	bool mapped_per_page; /* VFIO: one IOMMU mapping per page (IOVA = physical) */
 	int fd;              /* memfd backing it (vhost-user shares it) */
 	int mode;            /* enum unic_dma_mode */
+	bool container_held; /* VFIO: mapped into the container, which stays open until this is freed */
 };
 
 enum unic_dma_mode {
@@ -89,23 +90,30 @@ static inline uint64_t unic_dma_iova(const struct unic_dma *d, size_t off)
 uint64_t unic_virt_to_phys(const void *virt, char *err, size_t errlen);
 
 /* ---- mempool (mempool.c) ---- */
+/*
+ * The DMA area holds only rooms (headroom + data), room_size bytes each, never
+ * across a page; the buffer descriptors and the free stack are process memory
+ * the device cannot reach, so nothing the pool relies on can be forged by it.
+ */
 struct unic_mempool {
-	struct unic_dma mem;
-	uint32_t entry_size;     /* bytes per entry: struct unic_buf + room */
-	uint32_t per_page;       /* entries per DMA page; entries never cross a page */
+	struct unic_dma mem;     /* the rooms: the only part shared with devices */
+	struct unic_buf *bufs;   /* descriptors, bufs[i].index == i (process memory) */
+	uint32_t per_page;       /* rooms per DMA page */
 	uint32_t num_entries;
-	uint32_t free_top;       /* number of indices on the free stack */
-	uint16_t room_size;
+	uint32_t free_top;       /* number of buffers on the free stack */
+	uint16_t room_size;      /* bytes per room, a multiple of 64 */
+	bool orphaned;           /* its device closed: destroyed when the last buffer comes home */
 	uint64_t dma_domain;     /* unic_dma_domain() of the device that created it */
 	uint8_t *in_use;         /* debug builds: 1 while allocated (double-free check) */
-	struct unic_buf **free_stack; /* free entries, top at free_top - 1 */
+	struct unic_buf **free_stack; /* free buffers, top at free_top - 1 */
 };
 struct unic_mempool *unic_mempool_create(struct unic_dev *dev, uint32_t num, uint16_t buf_size);
 void unic_mempool_destroy(struct unic_mempool *pool);
+/* Its device closed: destroys it now when every buffer is home, else when the last one comes back. */
+void unic_mempool_orphan(struct unic_mempool *pool);
 static inline struct unic_buf *unic_mempool_entry(const struct unic_mempool *p, uint32_t i)
 {
-	return (struct unic_buf *)((uint8_t *)p->mem.virt + (size_t)(i / p->per_page) * p->mem.page_size +
-				   (size_t)(i % p->per_page) * p->entry_size);
+	return &p->bufs[i];
 }
 
 /* ---- PCI (pci.c) ---- */
@@ -145,6 +153,9 @@ void unic_io_write32(struct unic_dev *dev, int bar, uint32_t off, uint32_t v);
 int unic_vfio_open(struct unic_dev *dev, bool noiommu);
 void unic_vfio_close(struct unic_dev *dev);
 bool unic_vfio_container_iommu(void);            /* true when DMA goes through MAP_DMA */
+/* A DMA area mapped into the container keeps it open (a pool may outlive every device). */
+void unic_vfio_container_hold(void);
+void unic_vfio_container_release(void);
 int unic_vfio_dma_map(void *virt, size_t size, uint64_t *iova);
 int unic_vfio_dma_map_at(void *virt, size_t size, uint64_t iova);
 int unic_vfio_dma_unmap(uint64_t iova, size_t size);
@@ -208,6 +219,9 @@ static inline void unic_write8(volatile void *base, uint32_t off, uint8_t v)
 #define unic_wmb() atomic_thread_fence(memory_order_release)
 #define unic_rmb() atomic_thread_fence(memory_order_acquire)
 #define unic_mb() atomic_thread_fence(memory_order_seq_cst)
+
+/* A random locally administered unicast address, from getrandom (never rand()). */
+void unic_random_mac(uint8_t mac[6]);
 
 /* Sleeps in a control path (reset waits); never on the data path. */
 void unic_usleep(unsigned usec);

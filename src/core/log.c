@@ -1,28 +1,45 @@
 /* log.c - the log hook and error lines. The library prints nothing by itself. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 
 #include "internal.h"
 
-static unic_log_fn log_fn;
-static void *log_arg;
-static enum unic_log_level log_max = UNIC_LOG_INFO;
+/*
+ * The hook is set and used from any thread: a logger copies function, argument and
+ * level under the lock, as one, then calls the hook outside it (so that a hook may
+ * itself call unic_set_log). Logging is rare and off the data path's fast path.
+ */
+static struct {
+	unic_log_fn fn;
+	void *arg;
+	enum unic_log_level max;
+} hook = { .max = UNIC_LOG_INFO };
+static pthread_mutex_t hook_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void unic_set_log(unic_log_fn fn, void *arg, enum unic_log_level max_level)
 {
-	log_fn = fn;
-	log_arg = arg;
-	log_max = max_level;
+	pthread_mutex_lock(&hook_lock);
+	hook.fn = fn;
+	hook.arg = arg;
+	hook.max = max_level;
+	pthread_mutex_unlock(&hook_lock);
 }
 
 static void log_va(enum unic_log_level level, const char *fmt, va_list ap)
 {
+	unic_log_fn fn;
+	void *arg;
 	char msg[512];
 
-	if (!log_fn || level > log_max)
+	pthread_mutex_lock(&hook_lock);
+	fn = level <= hook.max ? hook.fn : NULL;
+	arg = hook.arg;
+	pthread_mutex_unlock(&hook_lock);
+	if (!fn)
 		return;
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	log_fn(level, msg, log_arg);
+	fn(level, msg, arg);
 }
 
 void unic_log(enum unic_log_level level, const char *fmt, ...)

@@ -1,11 +1,14 @@
 /*
- * mempool.c - fixed-size packet buffers in DMA memory.
+ * mempool.c - fixed-size packet buffers whose rooms are in DMA memory.
  *
- * A stack of free entry indices gives O(1) batch alloc and free with no system
- * call and no allocation on the hot path. Entries never cross a page boundary,
- * so each buffer's DMA address is valid without physical contiguity. Debug
- * builds (UNIC_DEBUG_BUILD) keep an in-use byte per entry to catch double frees and
- * pointers that are not buffers of the pool.
+ * A stack of free buffers gives O(1) batch alloc and free with no system call
+ * and no allocation on the hot path. The DMA area holds nothing but rooms
+ * (headroom + frame data), which never cross a page boundary, so each room's DMA
+ * address is valid without physical contiguity. The descriptors (struct
+ * unic_buf: owner, DMA address, room size, index) are an ordinary array: a device
+ * may write any byte of its DMA memory, and none of them is something the
+ * library trusts. Debug builds (UNIC_DEBUG_BUILD) keep an in-use byte per buffer
+ * to catch double frees and pointers that are not buffers of the pool.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -28,56 +31,91 @@ static void pool_misuse(const char *what, const void *p)
 }
 #endif
 
+/* Bytes of DMA memory per buffer: headroom and data, rounded up to a cache line. */
+static uint32_t room_bytes(uint16_t buf_size)
+{
+	return (UNIC_HEADROOM + (uint32_t)buf_size + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
+}
+
+/* DMA bytes for num rooms; vhost-user may fall back to 4 KiB pages: sized for that worst case there. */
+static size_t dma_bytes(const struct unic_dev *dev, uint32_t num, uint32_t room)
+{
+	uint32_t per_page = UNIC_HUGEPAGE_SIZE / room;
+
+	if (dev->dma_mode == UNIC_DMA_VIRT && room <= SMALL_PAGE)
+		return (size_t)((num + SMALL_PAGE / room - 1) / (SMALL_PAGE / room)) * SMALL_PAGE;
+	return (size_t)((num + per_page - 1) / per_page) * UNIC_HUGEPAGE_SIZE;
+}
+
+static void free_metadata(struct unic_mempool *p)
+{
+	free(p->bufs);
+	free(p->free_stack);
+	free(p->in_use);
+	free(p);
+}
+
+static struct unic_mempool *alloc_metadata(uint32_t num)
+{
+	struct unic_mempool *p = calloc(1, sizeof *p);
+
+	if (!p)
+		return NULL;
+	/* aligned_alloc: one descriptor per cache line; the size is a multiple of the alignment */
+	p->bufs = aligned_alloc(CACHE_LINE, (size_t)num * sizeof *p->bufs);
+	p->free_stack = calloc(num, sizeof *p->free_stack);
+#ifdef UNIC_DEBUG_BUILD
+	p->in_use = calloc(num, 1);
+	if (!p->in_use) {
+		free_metadata(p);
+		return NULL;
+	}
+#endif
+	if (!p->bufs || !p->free_stack) {
+		free_metadata(p);
+		return NULL;
+	}
+	memset(p->bufs, 0, (size_t)num * sizeof *p->bufs);
+	return p;
+}
+
 struct unic_mempool *unic_mempool_create(struct unic_dev *dev, uint32_t num, uint16_t buf_size)
 {
 	struct unic_mempool *p;
-	uint32_t entry, per_page, pages, i;
-	size_t size;
+	uint32_t room = room_bytes(buf_size), i;
 
 	if (num == 0 || buf_size < 64) {
 		unic_dev_error(dev, EINVAL, "mempool needs at least one buffer of at least 64 bytes");
 		return NULL;
 	}
-	entry = (uint32_t)(sizeof(struct unic_buf) + UNIC_HEADROOM + buf_size + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
-	p = calloc(1, sizeof *p);
+	if (room > UINT16_MAX) {
+		unic_dev_error(dev, EINVAL, "buffer size %u is above the largest, %u", buf_size, UNIC_BUF_SIZE_MAX);
+		return NULL;
+	}
+	p = alloc_metadata(num);
 	if (!p) {
-		unic_dev_error(dev, ENOMEM, "out of memory for a mempool");
+		unic_dev_error(dev, ENOMEM, "out of memory for a mempool of %u buffers", num);
 		return NULL;
 	}
-	p->free_stack = calloc(num, sizeof *p->free_stack);
-#ifdef UNIC_DEBUG_BUILD
-	p->in_use = calloc(num, 1);
-#endif
-	per_page = UNIC_HUGEPAGE_SIZE / entry;
-	pages = (num + per_page - 1) / per_page;
-	size = (size_t)pages * UNIC_HUGEPAGE_SIZE;
-	/* vhost-user may fall back to 4 KiB pages: size for that worst case there. */
-	if (dev->dma_mode == UNIC_DMA_VIRT && entry <= SMALL_PAGE)
-		size = (size_t)((num + SMALL_PAGE / entry - 1) / (SMALL_PAGE / entry)) * SMALL_PAGE;
-	if (!p->free_stack || unic_dma_alloc_pages(dev, size, &p->mem)) {
-		if (!p->free_stack)
-			unic_dev_error(dev, ENOMEM, "out of memory for a mempool");
-		free(p->free_stack);
-		free(p->in_use);
-		free(p);
+	if (unic_dma_alloc_pages(dev, dma_bytes(dev, num, room), &p->mem)) {
+		free_metadata(p);
 		return NULL;
 	}
-	/* Small pages (plain memfd) still hold whole entries: entry <= 4 KiB is required then. */
-	per_page = (uint32_t)(p->mem.page_size / entry);
-	if (per_page == 0 || (uint64_t)per_page * (p->mem.size / p->mem.page_size) < num) {
+	/* Small pages (plain memfd) still hold whole rooms: room <= 4 KiB is required then. */
+	p->per_page = (uint32_t)(p->mem.page_size / room);
+	if (p->per_page == 0 || (uint64_t)p->per_page * (p->mem.size / p->mem.page_size) < num) {
 		unic_dev_error(dev, EINVAL, "buffer size %u does not fit the DMA pages", buf_size);
 		unic_mempool_destroy(p);
 		return NULL;
 	}
-	p->entry_size = entry;
-	p->per_page = per_page;
 	p->num_entries = num;
-	p->room_size = (uint16_t)(entry - sizeof(struct unic_buf));
+	p->room_size = (uint16_t)room;
 	p->dma_domain = unic_dma_domain(dev); /* the device's own domain: see unic_tx_burst */
 	for (i = 0; i < num; i++) {
-		size_t off = (size_t)(i / per_page) * p->mem.page_size + (size_t)(i % per_page) * entry;
-		struct unic_buf *b = (struct unic_buf *)((uint8_t *)p->mem.virt + off);
-		b->room_iova = unic_dma_iova(&p->mem, off + sizeof *b);
+		size_t off = (size_t)(i / p->per_page) * p->mem.page_size + (size_t)(i % p->per_page) * room;
+		struct unic_buf *b = &p->bufs[i];
+		b->room = (uint8_t *)p->mem.virt + off;
+		b->room_iova = unic_dma_iova(&p->mem, off);
 		b->pool = p;
 		b->index = i;
 		b->room_size = p->room_size;
@@ -93,9 +131,22 @@ void unic_mempool_destroy(struct unic_mempool *p)
 	if (!p)
 		return;
 	unic_dma_free(&p->mem);
-	free(p->free_stack);
-	free(p->in_use);
-	free(p);
+	free_metadata(p);
+}
+
+/*
+ * A pool outlives its device while its buffers are elsewhere (unic-fwd sends what
+ * one NIC received out of another without a copy; the application may hold some):
+ * the free that brings the last one home destroys it (unic_buf_free_bulk).
+ */
+void unic_mempool_orphan(struct unic_mempool *p)
+{
+	if (!p)
+		return;
+	if (p->free_top == p->num_entries)
+		unic_mempool_destroy(p);
+	else
+		p->orphaned = true;
 }
 
 static inline void reset_buf(struct unic_buf *b)
@@ -143,9 +194,9 @@ static void check_free(const struct unic_buf *b)
 
 	if (!p)
 		pool_misuse("free of a pointer that is not a unic buffer", b);
-	base = (uintptr_t)p->mem.virt;
-	if (addr < base || addr >= base + p->mem.size || b->index >= p->num_entries ||
-	    unic_mempool_entry(p, b->index) != b)
+	base = (uintptr_t)p->bufs;
+	if (addr < base || addr >= base + (uintptr_t)p->num_entries * sizeof *b || (addr - base) % sizeof *b ||
+	    b->index >= p->num_entries || unic_mempool_entry(p, b->index) != b)
 		pool_misuse("free of a pointer that is not a buffer of its pool", b);
 	if (!p->in_use[b->index])
 		pool_misuse("double free of a buffer", b);
@@ -178,6 +229,8 @@ void unic_buf_free_bulk(struct unic_buf **bufs, uint32_t n)
 			stack[top++] = b;
 		} while (++i < n && bufs[i]->pool == p);
 		p->free_top = top;
+		if (unic_unlikely(p->orphaned) && top == p->num_entries)
+			unic_mempool_destroy(p); /* the last buffer of a closed device's pool came home */
 	}
 }
 

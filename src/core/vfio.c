@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/vfio.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -22,17 +23,55 @@
 #define IOVA_BASE (1ull << 30)
 #define IOVA_LIMIT (1ull << 39)
 
+/*
+ * The container is open while a group is attached or a DMA area mapped into it is
+ * alive: a mempool may outlive every device (its buffers still out), and its
+ * unmapping must reach this container, not a new one that reused its IOVAs. The
+ * IOVA counter is never rewound while the fd stays open. container_lock guards it
+ * all: devices open and close from any thread.
+ */
 static struct {
 	int fd;
-	int users;
+	int groups;          /* groups attached (VFIO_GROUP_SET_CONTAINER) */
+	int dma_areas;       /* live DMA areas mapped through it (unic_vfio_container_hold) */
 	bool iommu;          /* type1 (true) or no-IOMMU (false) */
 	uint64_t next_iova;
 	uint64_t domain;     /* DMA domain of this container's mappings: new per container */
 } container = { .fd = -1 };
+static pthread_mutex_t container_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void close_container_if_unused(void)
+{
+	if (container.fd >= 0 && container.groups == 0 && container.dma_areas == 0) {
+		close(container.fd);
+		container.fd = -1;
+	}
+}
 
 bool unic_vfio_container_iommu(void)
 {
-	return container.fd >= 0 && container.iommu;
+	bool r;
+
+	pthread_mutex_lock(&container_lock);
+	r = container.fd >= 0 && container.groups > 0 && container.iommu; /* no group: no IOMMU model */
+	pthread_mutex_unlock(&container_lock);
+	return r;
+}
+
+void unic_vfio_container_hold(void)
+{
+	pthread_mutex_lock(&container_lock);
+	container.dma_areas++;
+	pthread_mutex_unlock(&container_lock);
+}
+
+void unic_vfio_container_release(void)
+{
+	pthread_mutex_lock(&container_lock);
+	if (container.dma_areas > 0)
+		container.dma_areas--;
+	close_container_if_unused();
+	pthread_mutex_unlock(&container_lock);
 }
 
 uint64_t unic_vfio_domain(void)
@@ -92,7 +131,7 @@ static int bind_vfio_pci(struct unic_dev *dev)
 	return 0;
 }
 
-static int attach_container(struct unic_dev *dev, bool noiommu)
+static int attach_container_locked(struct unic_dev *dev, bool noiommu)
 {
 	if (container.fd < 0) {
 		container.fd = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
@@ -104,14 +143,16 @@ static int attach_container(struct unic_dev *dev, bool noiommu)
 			return unic_dev_error(dev, EINVAL, "unknown VFIO API version");
 		}
 		container.next_iova = IOVA_BASE;
-		container.domain = unic_dma_new_domain(); /* a closed container's mappings are gone */
-	} else if (container.iommu == noiommu) {
+	} else if (container.groups > 0 && container.iommu == noiommu) {
 		return unic_dev_error(dev, EINVAL, "cannot mix vfio: and vfio-noiommu: devices in one process");
 	}
-	if (ioctl(dev->vfio_group_fd, VFIO_GROUP_SET_CONTAINER, &container.fd))
-		return unic_dev_error(dev, errno, "VFIO_GROUP_SET_CONTAINER failed: %s", strerror(errno));
-	container.users++;
-	if (container.users == 1) {
+	if (ioctl(dev->vfio_group_fd, VFIO_GROUP_SET_CONTAINER, &container.fd)) {
+		int e = errno;
+		close_container_if_unused();
+		return unic_dev_error(dev, e, "VFIO_GROUP_SET_CONTAINER failed: %s", strerror(e));
+	}
+	container.groups++;
+	if (container.groups == 1) { /* the first group: the container has no IOMMU model yet */
 		unsigned long type = noiommu ? VFIO_NOIOMMU_IOMMU : VFIO_TYPE1v2_IOMMU;
 		if (!noiommu && !ioctl(container.fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) &&
 		    ioctl(container.fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1_IOMMU))
@@ -120,8 +161,21 @@ static int attach_container(struct unic_dev *dev, bool noiommu)
 			return unic_dev_error(dev, errno, "VFIO_SET_IOMMU failed: %s%s", strerror(errno),
 				errno == ENODEV ? " (modprobe vfio_iommu_type1)" : "");
 		container.iommu = !noiommu;
+		/* A new IOMMU model starts with no mappings (the last group's detach dropped the old
+		 * ones): pools mapped before are another DMA domain now. */
+		container.domain = unic_dma_new_domain();
 	}
 	return 0;
+}
+
+static int attach_container(struct unic_dev *dev, bool noiommu)
+{
+	int r;
+
+	pthread_mutex_lock(&container_lock);
+	r = attach_container_locked(dev, noiommu);
+	pthread_mutex_unlock(&container_lock);
+	return r;
 }
 
 static int map_regions(struct unic_dev *dev)
@@ -204,10 +258,11 @@ void unic_vfio_close(struct unic_dev *dev)
 		close(dev->vfio_device_fd);
 	dev->vfio_device_fd = -1;
 	if (dev->vfio_group_fd >= 0) {
-		if (container.fd >= 0 && !ioctl(dev->vfio_group_fd, VFIO_GROUP_UNSET_CONTAINER) && --container.users == 0) {
-			close(container.fd);
-			container.fd = -1;
-		}
+		pthread_mutex_lock(&container_lock);
+		if (container.fd >= 0 && !ioctl(dev->vfio_group_fd, VFIO_GROUP_UNSET_CONTAINER))
+			container.groups--;
+		close_container_if_unused();
+		pthread_mutex_unlock(&container_lock);
 		close(dev->vfio_group_fd);
 	}
 	dev->vfio_group_fd = -1;
@@ -222,16 +277,24 @@ int unic_vfio_dma_map(void *virt, size_t size, uint64_t *iova)
 		.size = size,
 	};
 
+	int r = 0;
+
+	pthread_mutex_lock(&container_lock);
 	if (container.fd < 0 || !container.iommu)
-		return -ENODEV;
-	if (container.next_iova + size > IOVA_LIMIT)
-		return -ENOSPC;
-	map.iova = container.next_iova;
-	if (ioctl(container.fd, VFIO_IOMMU_MAP_DMA, &map))
-		return -errno;
-	container.next_iova += (size + UNIC_HUGEPAGE_SIZE - 1) / UNIC_HUGEPAGE_SIZE * UNIC_HUGEPAGE_SIZE;
-	*iova = map.iova;
-	return 0;
+		r = -ENODEV;
+	else if (container.next_iova + size > IOVA_LIMIT)
+		r = -ENOSPC;
+	if (!r) {
+		map.iova = container.next_iova;
+		if (ioctl(container.fd, VFIO_IOMMU_MAP_DMA, &map))
+			r = -errno;
+		else
+			container.next_iova += (size + UNIC_HUGEPAGE_SIZE - 1) / UNIC_HUGEPAGE_SIZE * UNIC_HUGEPAGE_SIZE;
+	}
+	pthread_mutex_unlock(&container_lock);
+	if (!r)
+		*iova = map.iova;
+	return r;
 }
 
 int unic_vfio_dma_map_at(void *virt, size_t size, uint64_t iova)
@@ -243,19 +306,25 @@ int unic_vfio_dma_map_at(void *virt, size_t size, uint64_t iova)
 		.size = size,
 		.iova = iova,
 	};
+	int r = -ENODEV;
 
-	if (container.fd < 0 || !container.iommu)
-		return -ENODEV;
-	return ioctl(container.fd, VFIO_IOMMU_MAP_DMA, &map) ? -errno : 0;
+	pthread_mutex_lock(&container_lock);
+	if (container.fd >= 0 && container.iommu)
+		r = ioctl(container.fd, VFIO_IOMMU_MAP_DMA, &map) ? -errno : 0;
+	pthread_mutex_unlock(&container_lock);
+	return r;
 }
 
 int unic_vfio_dma_unmap(uint64_t iova, size_t size)
 {
 	struct vfio_iommu_type1_dma_unmap unmap = { .argsz = sizeof unmap, .iova = iova, .size = size };
+	int r = -ENODEV;
 
-	if (container.fd < 0 || !container.iommu)
-		return -ENODEV;
-	return ioctl(container.fd, VFIO_IOMMU_UNMAP_DMA, &unmap) ? -errno : 0;
+	pthread_mutex_lock(&container_lock);
+	if (container.fd >= 0 && container.iommu)
+		r = ioctl(container.fd, VFIO_IOMMU_UNMAP_DMA, &unmap) ? -errno : 0;
+	pthread_mutex_unlock(&container_lock);
+	return r;
 }
 
 int unic_vfio_reset(struct unic_dev *dev)

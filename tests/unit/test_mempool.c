@@ -44,7 +44,7 @@ static void foreign_free(struct unic_mempool *p)
 static void interior_free(struct unic_mempool *p)
 {
 	struct unic_buf *b = unic_buf_alloc(p);
-	unic_buf_free((struct unic_buf *)((uint8_t *)b + 64));
+	unic_buf_free((struct unic_buf *)((uint8_t *)b + 8));
 }
 
 int main(void)
@@ -85,12 +85,15 @@ int main(void)
 	CHECK(unic_buf_alloc(p) == NULL);
 	CHECK(unic_mempool_free_count(p) == 0);
 
-	/* every buffer distinct, cache-line aligned, inside one page, with its own DMA address */
+	/* every buffer distinct, descriptor and room cache-line aligned, room inside one page of the
+	 * DMA area, descriptor outside it, with its own DMA address */
 	for (i = 0; i < N; i++) {
-		uintptr_t off = (uintptr_t)all[i] - (uintptr_t)p->mem.virt;
-		if ((uintptr_t)all[i] % 64)
+		uintptr_t off = (uintptr_t)all[i]->room - (uintptr_t)p->mem.virt;
+		if ((uintptr_t)all[i] % 64 || off % 64)
 			aligned = 0;
-		if (off % UNIC_HUGEPAGE_SIZE + p->entry_size > UNIC_HUGEPAGE_SIZE)
+		if (off >= p->mem.size || off % UNIC_HUGEPAGE_SIZE + all[i]->room_size > UNIC_HUGEPAGE_SIZE)
+			within = 0;
+		if ((uintptr_t)all[i] - (uintptr_t)p->mem.virt < p->mem.size)
 			within = 0;
 		if (i && all[i]->room_iova == all[i - 1]->room_iova)
 			distinct = 0;

@@ -622,6 +622,16 @@ static void test_merged(enum kind kind)
 	teardown();
 }
 
+/* Random bytes at random places of the pool's DMA memory: every room the device may write. */
+static void scribble_rooms(void)
+{
+	uint8_t *m = pool->mem.virt;
+	size_t i;
+
+	for (i = 0; i < pool->mem.size / 64; i++)
+		m[(size_t)rand() % pool->mem.size] = (uint8_t)rand();
+}
+
 /* Random bytes over everything the device can write; only ASan and the pool count judge. */
 static void test_garbage(enum kind kind, unsigned trials)
 {
@@ -655,6 +665,7 @@ static void test_garbage(enum kind kind, unsigned trials)
 				if (rand() % 4 == 0)
 					p[j] = (uint8_t)rand();
 		}
+		scribble_rooms();
 		for (i = 0; i < 3; i++) {
 			got = unic_rx_burst(dev, 0, bufs, RING);
 			unic_buf_free_bulk(bufs, got);
@@ -775,21 +786,22 @@ static uint64_t rnd(void)
 	return rng_state * 2685821657736338717ull;
 }
 
-/* n bytes at DMA address addr inside one pool entry's room[], or NULL: the test device
- * reads and writes only there, whatever the (randomly rewritten) descriptors say. */
+/* n bytes at DMA address addr inside one pool room (rooms are room_size apart, none crosses a
+ * page), or NULL: the test device reads and writes only there, whatever the (randomly
+ * rewritten) descriptors say. */
 static uint8_t *pool_span(uint64_t addr, uint32_t n)
 {
 	const struct unic_dma *m = &pool->mem;
-	uint64_t base = (uint64_t)(uintptr_t)m->virt, off = addr - base, page, idx, entry;
+	uint64_t base = (uint64_t)(uintptr_t)m->virt, off = addr - base, page, idx, room;
 
-	if (addr < base || off >= m->size || n > pool->entry_size)
+	if (addr < base || off >= m->size || n > pool->room_size)
 		return NULL;
 	page = off / m->page_size;
-	idx = off % m->page_size / pool->entry_size;
+	idx = off % m->page_size / pool->room_size;
 	if (idx >= pool->per_page || page * pool->per_page + idx >= pool->num_entries)
 		return NULL;
-	entry = page * m->page_size + idx * pool->entry_size;
-	if (off < entry + offsetof(struct unic_buf, room) || off + n > entry + pool->entry_size)
+	room = page * m->page_size + idx * pool->room_size;
+	if (off + n > room + pool->room_size)
 		return NULL;
 	return (uint8_t *)m->virt + off;
 }

@@ -447,16 +447,12 @@ static int vnet_link(struct unic_dev *dev, struct unic_link *link)
 static void read_mac(struct vnet *vn)
 {
 	struct unic_dev *dev = vn->dev;
-	unsigned i;
 
 	if ((vn->offered & VIRTIO_BIT(VIRTIO_NET_F_MAC)) &&
 	    !vn->t->read_config(vn->tctx, VIRTIO_NET_CFG_MAC, dev->mac, sizeof dev->mac))
 		return;
 	/* 5.1.5: without VIRTIO_NET_F_MAC the driver makes up an address: random, locally administered */
-	srand((unsigned)time(NULL) ^ (unsigned)(uintptr_t)dev);
-	for (i = 0; i < sizeof dev->mac; i++)
-		dev->mac[i] = (uint8_t)rand();
-	dev->mac[0] = (uint8_t)((dev->mac[0] & 0xfe) | 0x02);
+	unic_random_mac(dev->mac);
 	UNIC_WARN("virtio-net %s: the device gives no MAC address; using a random one", virtio_dev_name(dev));
 }
 

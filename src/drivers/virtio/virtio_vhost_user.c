@@ -917,20 +917,6 @@ static int open_session(struct vhu *v)
 	return 0;
 }
 
-/* A locally administered unicast address (IEEE 802 bit 1 of the first octet), fixed per open. */
-static void make_mac(struct vhu *v)
-{
-	struct timespec ts;
-	uint64_t x;
-	unsigned i;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	x = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid() << 32 ^ (uint64_t)(uintptr_t)v;
-	for (i = 0; i < sizeof v->mac; i++, x >>= 8)
-		v->mac[i] = (uint8_t)x;
-	v->mac[0] = (uint8_t)((v->mac[0] & 0xfe) | 0x02);
-}
-
 static bool env_true(const char *name)
 {
 	const char *s = getenv(name);
@@ -954,7 +940,7 @@ int unic_vhost_user_probe(struct unic_dev *dev)
 	atomic_init(&v->cause, VHU_ALIVE);
 	v->opening = true;
 	v->open_deadline = now_ms() + (dev->cfg.open_timeout_ms ? dev->cfg.open_timeout_ms : VHU_OPEN_TIMEOUT_MS);
-	make_mac(v);
+	unic_random_mac(v->mac); /* locally administered unicast, fixed per open */
 	dev->drv = &unic_driver_virtio_net;
 	dev->dma_mode = UNIC_DMA_VIRT; /* the backend maps our memfds: addresses are ours */
 	if (env_true("UNIC_NO_HUGEPAGES"))
