@@ -71,11 +71,20 @@ def check(name, path, count, size, flows, src_mac):
     lens = out.stdout.split()
     if out.returncode or len(lens) != count or any(int(n) != size for n in lens):
         return "tshark read %d frames (exit %d), wanted %d of %d bytes" % (len(lens), out.returncode, count, size)
-    got = frames(path)
-    for seq, frame in enumerate(got):
-        tx_ns = struct.unpack("!Q", frame[50:58])[0] if len(frame) >= 58 else 0
+    # Each frame must be byte for byte the one unic-pktgen sends with its sequence number, and
+    # every number must be there once. Order is not required: a QEMU hub delivers a frame late
+    # when the receiving NIC ran out of buffers (see tests/lab/scenarios/virtio-2proc.conf).
+    seen, late = set(), 0
+    for i, frame in enumerate(frames(path)):
+        seq, tx_ns = struct.unpack("!QQ", frame[42:58]) if len(frame) >= 58 else (count, 0)
+        if seq >= count or seq in seen:
+            return "frame %d carries sequence number %d: out of range or seen before" % (i + 1, seq)
         if frame != pktgen_frame(src_mac, size, flows, seq, tx_ns):
-            return "frame %d differs from what unic-pktgen sends as sequence number %d" % (seq + 1, seq)
+            return "frame %d differs from what unic-pktgen sends as sequence number %d" % (i + 1, seq)
+        late += seq != i
+        seen.add(seq)
+    if late:
+        print("host: %s: %d frames captured out of sending order (QEMU hub), all present" % (name, late))
     return None
 
 
