@@ -127,6 +127,9 @@ struct unic_mempool {
 };
 struct unic_mempool *unic_mempool_create(struct unic_dev *dev, uint32_t num, uint16_t buf_size);
 void unic_mempool_destroy(struct unic_mempool *pool);
+/* Buffers the calling thread can allocate now (store + its cache); unic_mempool_free_count
+ * also counts other threads' caches. */
+uint32_t unic_mempool_avail(struct unic_mempool *pool);
 /* Its device closed: destroys it now when every buffer is home, else when the last one comes back. */
 void unic_mempool_orphan(struct unic_mempool *pool);
 static inline struct unic_buf *unic_mempool_entry(const struct unic_mempool *p, uint32_t i)

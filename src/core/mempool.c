@@ -493,6 +493,18 @@ void unic_buf_free(struct unic_buf *b)
 		unic_buf_free_bulk(&b, 1);
 }
 
+/*
+ * What the calling thread can allocate now: the store and its own cache (the other threads'
+ * caches are theirs). For the data path: it reads no other thread's cache.
+ */
+uint32_t unic_mempool_avail(struct unic_mempool *p)
+{
+	struct unic_pool_cache *c = my_cache(p);
+
+	return atomic_load_explicit(&p->store_len, memory_order_relaxed) +
+	       (c ? atomic_load_explicit(&c->len, memory_order_relaxed) : 0);
+}
+
 /* Store and every thread's cache: exact when no other thread is using the pool. */
 uint32_t unic_mempool_free_count(const struct unic_mempool *p)
 {

@@ -113,7 +113,7 @@ static void rx_refill(struct vnet_queue *q)
 	uint16_t want, i;
 
 	while ((want = virtq_room(&q->vq, BURST)) > 0) {
-		uint32_t avail = unic_mempool_free_count(pool);
+		uint32_t avail = unic_mempool_avail(pool);
 		if (want > avail)
 			want = (uint16_t)avail;
 		if (want == 0 || unic_buf_alloc_bulk(pool, bufs, want) != want)
