@@ -376,7 +376,7 @@ uint32_t unic_buf_alloc_bulk(struct unic_mempool *p, struct unic_buf **bufs, uin
 	struct unic_buf **objs;
 	uint32_t i, len;
 
-	if (unic_unlikely(!p || !bufs || n == 0))
+	if (unic_unlikely(!p || !bufs))
 		return 0;
 	c = my_cache(p);
 	if (unic_unlikely(!c))
@@ -447,6 +447,21 @@ static void free_slow(struct unic_mempool *p, struct unic_pool_cache *c, struct 
 		unic_mempool_destroy(p); /* the last buffer of a closed device's pool came home */
 }
 
+/* A run of buffers of p from bufs[0], to the store under its lock: returns its length. */
+static uint32_t free_run_slow(struct unic_mempool *p, struct unic_pool_cache *c, struct unic_buf **bufs, uint32_t n)
+{
+	uint32_t j = 1;
+
+	while (j < n && bufs[j]->pool == p) {
+#ifdef UNIC_DEBUG_BUILD
+		check_free(bufs[j]);
+#endif
+		j++;
+	}
+	free_slow(p, c, bufs, j);
+	return j;
+}
+
 void unic_buf_free_bulk(struct unic_buf **bufs, uint32_t n)
 {
 	uint32_t i = 0;
@@ -454,36 +469,34 @@ void unic_buf_free_bulk(struct unic_buf **bufs, uint32_t n)
 	if (unic_unlikely(!bufs))
 		return;
 	while (i < n) {
-		/* a run of buffers of one pool goes to this thread's cache in one move */
+		/* a run of buffers of one pool goes to this thread's cache with its top in a register */
 		struct unic_mempool *p;
 		struct unic_pool_cache *c;
-		uint32_t j = i, len;
+		struct unic_buf **objs;
+		uint32_t len;
 #ifdef UNIC_DEBUG_BUILD
 		check_free(bufs[i]); /* before following its pool pointer */
 #endif
 		p = bufs[i]->pool;
-		while (++j < n && bufs[j]->pool == p) {
-#ifdef UNIC_DEBUG_BUILD
-			check_free(bufs[j]);
-#endif
-		}
 		c = my_cache(p);
 		if (unic_unlikely(!c || atomic_load_explicit(&p->orphaned, memory_order_relaxed))) {
-			free_slow(p, c, bufs + i, j - i);
-		} else {
-			len = atomic_load_explicit(&c->len, memory_order_relaxed);
-			if (unic_unlikely(len + (j - i) > c->cap)) {
-				free_slow(p, c, bufs + i, j - i);
-			} else {
-				struct unic_buf **objs = c->objs;
-				uint32_t k;
-
-				for (k = i; k < j; k++)
-					objs[len++] = bufs[k];
-				atomic_store_explicit(&c->len, len, memory_order_release);
-			}
+			i += free_run_slow(p, c, bufs + i, n - i);
+			continue;
 		}
-		i = j;
+		len = atomic_load_explicit(&c->len, memory_order_relaxed);
+		if (unic_unlikely(len + (n - i) > c->cap)) { /* the rest might not fit: flush first */
+			i += free_run_slow(p, c, bufs + i, n - i);
+			continue;
+		}
+		objs = c->objs;
+		objs[len++] = bufs[i];
+		while (++i < n && bufs[i]->pool == p) {
+#ifdef UNIC_DEBUG_BUILD
+			check_free(bufs[i]);
+#endif
+			objs[len++] = bufs[i];
+		}
+		atomic_store_explicit(&c->len, len, memory_order_release);
 	}
 }
 
