@@ -27,10 +27,6 @@
 #define HOARD 1536u     /* a thread keeps up to this many: 4 x HOARD > POOL, so allocs fail */
 #define HANDOFF 1024u   /* slots in the cross-thread queue */
 #define OPS 10000000ull /* buffer allocs + frees, all threads: under TSan too (about 4 s) */
-#endif
-#ifndef OPS
-#define OPS 10000000ull
-#endif
 
 static struct unic_mempool *pool;
 static atomic_uint held[POOL];
