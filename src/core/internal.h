@@ -295,6 +295,7 @@ struct unic_dev {
 	struct unic_queue_stats *txq_stats[UNIC_MAX_QUEUES];
 
 	struct unic_mempool *pool;           /* created by the core before start() */
+	pthread_mutex_t ctl_lock;            /* stats, link, promisc: control calls from any thread */
 
 	/* device access */
 	struct unic_bar bars[UNIC_MAX_BARS];
