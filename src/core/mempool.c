@@ -512,8 +512,11 @@ void unic_buf_free(struct unic_buf *b)
  */
 uint32_t unic_mempool_avail(struct unic_mempool *p)
 {
-	struct unic_pool_cache *c = my_cache(p);
+	struct unic_pool_cache *c;
 
+	if (!p)
+		return 0;
+	c = my_cache(p);
 	return atomic_load_explicit(&p->store_len, memory_order_relaxed) +
 	       (c ? atomic_load_explicit(&c->len, memory_order_relaxed) : 0);
 }
