@@ -34,7 +34,7 @@ TSAN_OBJ := $(LIB_SRC:%.c=$(BUILD)/tsan/%.o)
 APP_COMMON := $(wildcard apps/common/*.c)
 APP_BIN  := $(patsubst apps/%.c,$(BUILD)/bin/%,$(APP_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
-TSAN_BIN := $(BUILD)/tests-tsan/test_threads
+TSAN_BIN := $(BUILD)/tests-tsan/test_threads $(BUILD)/tests-tsan/test_pool_threads
 LAB_BIN  := $(patsubst tests/lab/bin/%.c,$(BUILD)/lab/bin/unic-lab-%,$(LAB_SRC))
 GUEST_APPS := $(patsubst apps/%.c,$(BUILD)/lab/bin/%,$(APP_SRC))
 

@@ -17,6 +17,29 @@
  *
  * Rules: the library never exits and never prints; it reports through return
  * values, the error text of unic_open/unic_last_error, and the log hook.
+ *
+ * Threads:
+ * - Data path: a queue (rx queue q or tx queue q of a device) is used by one thread at a
+ *   time; the application serializes calls on one queue. Different queues of one device
+ *   may be used by different threads at once: unic_rx_burst/unic_tx_burst take no lock.
+ * - Buffers: any thread may allocate from any pool and free any buffer, whichever thread
+ *   or device it came from; a buffer received on one device may be sent on another. Each
+ *   thread has its own cache of each pool (no lock, no atomic operation on the common
+ *   alloc/free); caches refill from and flush to the pool's shared store in bulk. So a
+ *   thread may find a pool empty while other threads' caches hold free buffers; a thread
+ *   that exits gives its cached buffers back. Up to 64 threads have caches at once; more
+ *   still work, through the store's lock.
+ * - Control: unic_open, unic_close, unic_stats, unic_queue_stats, unic_link,
+ *   unic_set_promisc, unic_mac, unic_info, unic_set_log and the unic_pci_* calls may be
+ *   made from any thread, also while other threads run the data path of the same device.
+ *   Counters read by unic_stats while queues run may be a few packets behind. The text
+ *   of unic_last_error(dev) may be overwritten by a failing call on dev in another thread:
+ *   read it in the thread whose call failed, before dev is used elsewhere.
+ * - unic_close(dev) must not race with any other call on dev: before it, the application
+ *   stops every thread that uses dev's queues or calls control functions on dev, and makes
+ *   sure those calls have returned (e.g. pthread_join, or a flag and a barrier). Buffers of
+ *   dev's pool may still be held and freed afterwards, from any thread: the pool lives
+ *   until the last one is home.
  */
 #ifndef UNIC_H
 #define UNIC_H
@@ -76,13 +99,15 @@ static inline uint16_t unic_buf_tailroom(const struct unic_buf *b)
 	return (uint16_t)(b->room_size - b->data_off - b->len);
 }
 
-/* Mempool: fixed-size buffers, O(1) batch alloc/free, no system call on the hot path. */
+/* Mempool: fixed-size buffers, O(1) batch alloc/free, no system call on the hot path; any
+ * thread may allocate and free (see Threads above). */
 struct unic_mempool *unic_dev_mempool(struct unic_dev *dev);
 /* Allocates exactly n buffers (len 0, data_off UNIC_HEADROOM) or none: returns n or 0. */
 uint32_t unic_buf_alloc_bulk(struct unic_mempool *pool, struct unic_buf **bufs, uint32_t n);
 struct unic_buf *unic_buf_alloc(struct unic_mempool *pool);
 void unic_buf_free(struct unic_buf *buf);
 void unic_buf_free_bulk(struct unic_buf **bufs, uint32_t n);
+/* Free buffers: the shared store and every thread's cache (exact when no thread is using it). */
 uint32_t unic_mempool_free_count(const struct unic_mempool *pool);
 uint32_t unic_mempool_size(const struct unic_mempool *pool);
 

@@ -68,6 +68,7 @@ static struct unic_dev *dev_new(void)
 	dev->config_fd = dev->lock_fd = dev->vfio_group_fd = dev->vfio_device_fd = -1;
 	for (i = 0; i < UNIC_MAX_BARS; i++)
 		dev->bars[i].io_fd = -1;
+	pthread_mutex_init(&dev->ctl_lock, NULL); /* default attributes: cannot fail (glibc, musl) */
 	return dev;
 }
 
@@ -351,7 +352,7 @@ uint16_t unic_tx_burst(struct unic_dev *dev, uint16_t queue, struct unic_buf **b
 
 int unic_stats(struct unic_dev *dev, struct unic_stats *st)
 {
-	int q;
+	int q, r;
 
 	if (!dev || !st)
 		return -EINVAL;
@@ -376,7 +377,11 @@ int unic_stats(struct unic_dev *dev, struct unic_stats *st)
 		st->bad_device += s->bad_device;
 		st->tx_copied += s->copied;
 	}
-	return dev->drv->stats ? dev->drv->stats(dev, st) : 0;
+	/* drivers fold clear-on-read hardware counters into the device: one caller at a time */
+	pthread_mutex_lock(&dev->ctl_lock);
+	r = dev->drv->stats ? dev->drv->stats(dev, st) : 0;
+	pthread_mutex_unlock(&dev->ctl_lock);
+	return r;
 }
 
 int unic_queue_stats(struct unic_dev *dev, uint16_t rx_queue, uint64_t *rx_packets)
@@ -389,12 +394,17 @@ int unic_queue_stats(struct unic_dev *dev, uint16_t rx_queue, uint64_t *rx_packe
 
 int unic_link(struct unic_dev *dev, struct unic_link *link)
 {
+	int r;
+
 	if (!dev || !link)
 		return -EINVAL;
 	memset(link, 0, sizeof *link);
 	if (!dev->drv->link)
 		return unic_dev_error(dev, ENOTSUP, "%s cannot report link state", dev->drv->name);
-	return dev->drv->link(dev, link);
+	pthread_mutex_lock(&dev->ctl_lock);
+	r = dev->drv->link(dev, link);
+	pthread_mutex_unlock(&dev->ctl_lock);
+	return r;
 }
 
 int unic_mac(struct unic_dev *dev, uint8_t mac[6])
@@ -413,9 +423,11 @@ int unic_set_promisc(struct unic_dev *dev, bool on)
 		return -EINVAL;
 	if (!dev->drv->set_promisc)
 		return unic_dev_error(dev, ENOTSUP, "%s cannot change promiscuous mode", dev->drv->name);
+	pthread_mutex_lock(&dev->ctl_lock);
 	r = dev->drv->set_promisc(dev, on);
 	if (!r)
 		dev->cfg.promisc = on;
+	pthread_mutex_unlock(&dev->ctl_lock);
 	return r;
 }
 

@@ -5,6 +5,7 @@
 #ifndef UNIC_INTERNAL_H
 #define UNIC_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -92,23 +93,43 @@ uint64_t unic_virt_to_phys(const void *virt, char *err, size_t errlen);
 /* ---- mempool (mempool.c) ---- */
 /*
  * The DMA area holds only rooms (headroom + data), room_size bytes each, never
- * across a page; the buffer descriptors and the free stack are process memory
+ * across a page; the buffer descriptors and the free store are process memory
  * the device cannot reach, so nothing the pool relies on can be forged by it.
+ *
+ * Threads: a shared store (a stack under lock, taken once per bulk move) behind a cache
+ * per thread (as DPDK's mempool cache): a thread gets a slot (0..UNIC_POOL_THREADS-1) on
+ * first use, caches[slot] is that thread's alone (only len is read by others, for
+ * free_count and "all buffers home"), and its key destructor flushes it at thread exit.
  */
+#define UNIC_POOL_THREADS 64     /* threads with a cache at once; more go to the store directly */
+#define UNIC_POOL_CACHE_MAX 256  /* buffers a cache refills to; it flushes above twice that */
+struct unic_pool_cache {
+	_Atomic uint32_t len;    /* written by the owner thread only (release), read by others */
+	uint32_t cap;            /* objs[] entries: 2 x the pool's cache_size */
+	struct unic_buf *objs[]; /* free buffers, top at len - 1 */
+};
 struct unic_mempool {
 	struct unic_dma mem;     /* the rooms: the only part shared with devices */
 	struct unic_buf *bufs;   /* descriptors, bufs[i].index == i (process memory) */
 	uint32_t per_page;       /* rooms per DMA page */
 	uint32_t num_entries;
-	uint32_t free_top;       /* number of buffers on the free stack */
 	uint16_t room_size;      /* bytes per room, a multiple of 64 */
-	bool orphaned;           /* its device closed: destroyed when the last buffer comes home */
+	uint32_t cache_size;     /* buffers a thread cache refills to (0: no caches) */
 	uint64_t dma_domain;     /* unic_dma_domain() of the device that created it */
 	uint8_t *in_use;         /* debug builds: 1 while allocated (double-free check) */
-	struct unic_buf **free_stack; /* free buffers, top at free_top - 1 */
+	atomic_bool orphaned;    /* its device closed: destroyed when the last buffer comes home */
+	pthread_mutex_t lock;    /* the store; dying */
+	bool dying;              /* every buffer came home after orphaning: being destroyed */
+	_Atomic uint32_t store_len; /* buffers in store[] (written under lock) */
+	struct unic_buf **store; /* free buffers, top at store_len - 1 */
+	_Atomic(struct unic_pool_cache *) caches[UNIC_POOL_THREADS]; /* per thread slot, made on use */
+	struct unic_mempool *next; /* every pool of the process (thread exit flushes into them) */
 };
 struct unic_mempool *unic_mempool_create(struct unic_dev *dev, uint32_t num, uint16_t buf_size);
 void unic_mempool_destroy(struct unic_mempool *pool);
+/* Buffers the calling thread can allocate now (store + its cache); unic_mempool_free_count
+ * also counts other threads' caches. */
+uint32_t unic_mempool_avail(struct unic_mempool *pool);
 /* Its device closed: destroys it now when every buffer is home, else when the last one comes back. */
 void unic_mempool_orphan(struct unic_mempool *pool);
 static inline struct unic_buf *unic_mempool_entry(const struct unic_mempool *p, uint32_t i)
@@ -274,6 +295,7 @@ struct unic_dev {
 	struct unic_queue_stats *txq_stats[UNIC_MAX_QUEUES];
 
 	struct unic_mempool *pool;           /* created by the core before start() */
+	pthread_mutex_t ctl_lock;            /* stats, link, promisc: control calls from any thread */
 
 	/* device access */
 	struct unic_bar bars[UNIC_MAX_BARS];

@@ -9,8 +9,15 @@
  * may write any byte of its DMA memory, and none of them is something the
  * library trusts. Debug builds (UNIC_DEBUG_BUILD) keep an in-use byte per buffer
  * to catch double frees and pointers that are not buffers of the pool.
+ *
+ * Threads (unic.h, "Threads"): any thread may allocate from and free into any pool. Each
+ * thread has a cache per pool (pool->caches[its slot]) that only it touches, so the common
+ * alloc/free is plain loads and stores; a cache refills from and flushes to the pool's store
+ * in bulk, under the store's lock. A thread's slot is given out on its first pool call
+ * (under pools_lock) and its pthread key destructor flushes its caches when it exits.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "internal.h"
@@ -47,10 +54,26 @@ static size_t dma_bytes(const struct unic_dev *dev, uint32_t num, uint32_t room)
 	return (size_t)((num + per_page - 1) / per_page) * UNIC_HUGEPAGE_SIZE;
 }
 
+/* Every pool of the process and the thread slots in use: both under pools_lock. */
+static pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct unic_mempool *pools;
+static uint64_t slots_used;
+_Static_assert(UNIC_POOL_THREADS <= 64, "slots_used is a 64-bit map");
+static pthread_once_t slot_key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t slot_key;
+static bool slot_key_ok;
+/* This thread's slot + 1; 0: not asked yet; NO_SLOT: none (all taken, or exiting). */
+#define NO_SLOT (UNIC_POOL_THREADS + 1)
+static _Thread_local uint32_t my_slot __attribute__((tls_model("initial-exec")));
+
 static void free_metadata(struct unic_mempool *p)
 {
+	uint32_t i;
+
+	for (i = 0; i < UNIC_POOL_THREADS; i++)
+		free(atomic_load_explicit(&p->caches[i], memory_order_relaxed));
 	free(p->bufs);
-	free(p->free_stack);
+	free(p->store);
 	free(p->in_use);
 	free(p);
 }
@@ -63,7 +86,7 @@ static struct unic_mempool *alloc_metadata(uint32_t num)
 		return NULL;
 	/* aligned_alloc: one descriptor per cache line; the size is a multiple of the alignment */
 	p->bufs = aligned_alloc(CACHE_LINE, (size_t)num * sizeof *p->bufs);
-	p->free_stack = calloc(num, sizeof *p->free_stack);
+	p->store = calloc(num, sizeof *p->store);
 #ifdef UNIC_DEBUG_BUILD
 	p->in_use = calloc(num, 1);
 	if (!p->in_use) {
@@ -71,12 +94,138 @@ static struct unic_mempool *alloc_metadata(uint32_t num)
 		return NULL;
 	}
 #endif
-	if (!p->bufs || !p->free_stack) {
+	if (!p->bufs || !p->store) {
 		free_metadata(p);
 		return NULL;
 	}
 	memset(p->bufs, 0, (size_t)num * sizeof *p->bufs);
 	return p;
+}
+
+/* Buffers of all caches (store lock held, or the pool quiet): with store_len, every free one. */
+static uint32_t cached_count(const struct unic_mempool *p)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < UNIC_POOL_THREADS; i++) {
+		struct unic_pool_cache *c = atomic_load_explicit(&p->caches[i], memory_order_acquire);
+
+		if (c)
+			n += atomic_load_explicit(&c->len, memory_order_acquire);
+	}
+	return n;
+}
+
+/* Store lock held: an orphaned pool whose buffers are all home is claimed for destruction. */
+static bool claim_if_home(struct unic_mempool *p)
+{
+	if (p->dying || !atomic_load(&p->orphaned) ||
+	    atomic_load_explicit(&p->store_len, memory_order_relaxed) + cached_count(p) != p->num_entries)
+		return false;
+	p->dying = true;
+	return true;
+}
+
+/* Moves n buffers from the top of c to the store (store lock held, c is this thread's). */
+static void cache_to_store(struct unic_mempool *p, struct unic_pool_cache *c, uint32_t n)
+{
+	uint32_t len = atomic_load_explicit(&c->len, memory_order_relaxed);
+	uint32_t top = atomic_load_explicit(&p->store_len, memory_order_relaxed);
+
+	memcpy(p->store + top, c->objs + len - n, n * sizeof *c->objs);
+	atomic_store_explicit(&p->store_len, top + n, memory_order_relaxed);
+	atomic_store_explicit(&c->len, len - n, memory_order_release);
+}
+
+/* The exiting thread's caches go back to their stores; pools left all home are destroyed. */
+static void slot_release(void *arg)
+{
+	uint32_t slot = (uint32_t)(uintptr_t)arg - 1;
+	struct unic_mempool *p, **link, *dead = NULL;
+
+	my_slot = NO_SLOT; /* later frees (other key destructors) go to the store directly */
+	pthread_mutex_lock(&pools_lock);
+	for (link = &pools; (p = *link) != NULL;) {
+		struct unic_pool_cache *c = atomic_load_explicit(&p->caches[slot], memory_order_relaxed);
+		bool claimed = false;
+
+		pthread_mutex_lock(&p->lock);
+		if (c && !p->dying) {
+			cache_to_store(p, c, atomic_load_explicit(&c->len, memory_order_relaxed));
+			claimed = claim_if_home(p);
+		}
+		pthread_mutex_unlock(&p->lock);
+		if (claimed) { /* unlinked here, freed below, outside the lock */
+			*link = p->next;
+			p->next = dead;
+			dead = p;
+		} else {
+			link = &p->next;
+		}
+	}
+	slots_used &= ~(1ull << slot);
+	pthread_mutex_unlock(&pools_lock);
+	while ((p = dead) != NULL) {
+		dead = p->next;
+		pthread_mutex_destroy(&p->lock);
+		unic_dma_free(&p->mem);
+		free_metadata(p);
+	}
+}
+
+static void slot_key_create(void)
+{
+	slot_key_ok = pthread_key_create(&slot_key, slot_release) == 0;
+}
+
+/* This thread's first pool call: a free slot, released by its key destructor at exit. */
+static void slot_get(void)
+{
+	uint32_t slot;
+
+	my_slot = NO_SLOT;
+	pthread_once(&slot_key_once, slot_key_create);
+	if (!slot_key_ok)
+		return;
+	pthread_mutex_lock(&pools_lock);
+	if (~slots_used) {
+		slot = (uint32_t)__builtin_ctzll(~slots_used);
+		if (slot < UNIC_POOL_THREADS && pthread_setspecific(slot_key, (void *)(uintptr_t)(slot + 1)) == 0) {
+			slots_used |= 1ull << slot;
+			my_slot = slot + 1;
+		}
+	}
+	pthread_mutex_unlock(&pools_lock);
+}
+
+/* The calling thread's cache of p, made on first use; NULL: none (go to the store). */
+static struct unic_pool_cache *cache_slow(struct unic_mempool *p)
+{
+	struct unic_pool_cache *c;
+
+	if (my_slot == 0)
+		slot_get();
+	if (my_slot == NO_SLOT || p->cache_size == 0)
+		return NULL;
+	c = atomic_load_explicit(&p->caches[my_slot - 1], memory_order_relaxed);
+	if (c)
+		return c;
+	c = calloc(1, sizeof *c + 2 * (size_t)p->cache_size * sizeof *c->objs);
+	if (!c)
+		return NULL;
+	c->cap = 2 * p->cache_size;
+	atomic_store_explicit(&p->caches[my_slot - 1], c, memory_order_release);
+	return c;
+}
+
+static inline struct unic_pool_cache *my_cache(struct unic_mempool *p)
+{
+	uint32_t slot = my_slot - 1; /* 0 (not asked) wraps to a huge value */
+	struct unic_pool_cache *c = NULL;
+
+	if (unic_likely(slot < UNIC_POOL_THREADS))
+		c = atomic_load_explicit(&p->caches[slot], memory_order_relaxed);
+	return unic_likely(c != NULL) ? c : cache_slow(p);
 }
 
 struct unic_mempool *unic_mempool_create(struct unic_dev *dev, uint32_t num, uint16_t buf_size)
@@ -93,11 +242,14 @@ struct unic_mempool *unic_mempool_create(struct unic_dev *dev, uint32_t num, uin
 		return NULL;
 	}
 	p = alloc_metadata(num);
-	if (!p) {
+	if (!p || pthread_mutex_init(&p->lock, NULL)) {
+		if (p)
+			free_metadata(p);
 		unic_dev_error(dev, ENOMEM, "out of memory for a mempool of %u buffers", num);
 		return NULL;
 	}
 	if (unic_dma_alloc_pages(dev, dma_bytes(dev, num, room), &p->mem)) {
+		pthread_mutex_destroy(&p->lock);
 		free_metadata(p);
 		return NULL;
 	}
@@ -105,11 +257,15 @@ struct unic_mempool *unic_mempool_create(struct unic_dev *dev, uint32_t num, uin
 	p->per_page = (uint32_t)(p->mem.page_size / room);
 	if (p->per_page == 0 || (uint64_t)p->per_page * (p->mem.size / p->mem.page_size) < num) {
 		unic_dev_error(dev, EINVAL, "buffer size %u does not fit the DMA pages", buf_size);
-		unic_mempool_destroy(p);
+		pthread_mutex_destroy(&p->lock);
+		unic_dma_free(&p->mem);
+		free_metadata(p);
 		return NULL;
 	}
 	p->num_entries = num;
 	p->room_size = (uint16_t)room;
+	/* a sixteenth per thread: several threads' caches cannot hold the whole pool */
+	p->cache_size = num / 16 < UNIC_POOL_CACHE_MAX ? num / 16 : UNIC_POOL_CACHE_MAX;
 	p->dma_domain = unic_dma_domain(dev); /* the device's own domain: see unic_tx_burst */
 	for (i = 0; i < num; i++) {
 		size_t off = (size_t)(i / p->per_page) * p->mem.page_size + (size_t)(i % p->per_page) * room;
@@ -120,16 +276,30 @@ struct unic_mempool *unic_mempool_create(struct unic_dev *dev, uint32_t num, uin
 		b->index = i;
 		b->room_size = p->room_size;
 		b->data_off = UNIC_HEADROOM;
-		p->free_stack[num - 1 - i] = b;
+		p->store[num - 1 - i] = b;
 	}
-	p->free_top = num;
+	atomic_store_explicit(&p->store_len, num, memory_order_relaxed);
+	pthread_mutex_lock(&pools_lock);
+	p->next = pools;
+	pools = p;
+	pthread_mutex_unlock(&pools_lock);
 	return p;
 }
 
 void unic_mempool_destroy(struct unic_mempool *p)
 {
+	struct unic_mempool **link;
+
 	if (!p)
 		return;
+	pthread_mutex_lock(&pools_lock);
+	for (link = &pools; *link; link = &(*link)->next)
+		if (*link == p) {
+			*link = p->next;
+			break;
+		}
+	pthread_mutex_unlock(&pools_lock);
+	pthread_mutex_destroy(&p->lock);
 	unic_dma_free(&p->mem);
 	free_metadata(p);
 }
@@ -137,16 +307,23 @@ void unic_mempool_destroy(struct unic_mempool *p)
 /*
  * A pool outlives its device while its buffers are elsewhere (unic-fwd sends what
  * one NIC received out of another without a copy; the application may hold some):
- * the free that brings the last one home destroys it (unic_buf_free_bulk).
+ * the free that brings the last one home destroys it (free_slow), counting the
+ * buffers in every thread's cache as home. A free that raced with this call (it saw
+ * the pool not yet orphaned and put the last buffer in its cache) leaves it to that
+ * thread's exit, which flushes its caches and destroys the pool then.
  */
 void unic_mempool_orphan(struct unic_mempool *p)
 {
+	bool claimed;
+
 	if (!p)
 		return;
-	if (p->free_top == p->num_entries)
+	atomic_store(&p->orphaned, true);
+	pthread_mutex_lock(&p->lock);
+	claimed = claim_if_home(p);
+	pthread_mutex_unlock(&p->lock);
+	if (claimed)
 		unic_mempool_destroy(p);
-	else
-		p->orphaned = true;
 }
 
 static inline void reset_buf(struct unic_buf *b)
@@ -156,25 +333,64 @@ static inline void reset_buf(struct unic_buf *b)
 	b->rss_hash = 0;
 }
 
+static inline void hand_out(struct unic_mempool *p, struct unic_buf *b)
+{
+#ifdef UNIC_DEBUG_BUILD
+	p->in_use[b->index] = 1;
+#endif
+	reset_buf(b);
+}
+
+/* The cache cannot give n: under the store lock, n from cache + store (or none), then refill. */
+static uint32_t alloc_slow(struct unic_mempool *p, struct unic_pool_cache *c, struct unic_buf **bufs, uint32_t n)
+{
+	uint32_t len = c ? atomic_load_explicit(&c->len, memory_order_relaxed) : 0, top, i = 0, want;
+
+	pthread_mutex_lock(&p->lock);
+	top = atomic_load_explicit(&p->store_len, memory_order_relaxed);
+	if ((uint64_t)top + len < n) {
+		pthread_mutex_unlock(&p->lock);
+		return 0;
+	}
+	for (; i < n && len; i++)
+		bufs[i] = c->objs[--len];
+	for (; i < n; i++)
+		bufs[i] = p->store[--top];
+	if (c) {
+		want = len >= p->cache_size ? 0 : p->cache_size - len < top ? p->cache_size - len : top;
+		memcpy(c->objs + len, p->store + top - want, want * sizeof *c->objs);
+		top -= want;
+		len += want;
+		atomic_store_explicit(&c->len, len, memory_order_release);
+	}
+	atomic_store_explicit(&p->store_len, top, memory_order_relaxed);
+	pthread_mutex_unlock(&p->lock);
+	for (i = 0; i < n; i++)
+		hand_out(p, bufs[i]);
+	return n;
+}
+
 uint32_t unic_buf_alloc_bulk(struct unic_mempool *p, struct unic_buf **bufs, uint32_t n)
 {
-	struct unic_buf **stack;
-	uint32_t i, top;
+	struct unic_pool_cache *c;
+	struct unic_buf **objs;
+	uint32_t i, len;
 
-	if (unic_unlikely(!p || !bufs || n > p->free_top))
+	if (unic_unlikely(!p || !bufs))
 		return 0;
-	/* locals: the stores below cannot alias the pool's fields for the compiler */
-	stack = p->free_stack;
-	top = p->free_top;
+	c = my_cache(p);
+	if (unic_unlikely(!c))
+		return alloc_slow(p, NULL, bufs, n);
+	len = atomic_load_explicit(&c->len, memory_order_relaxed);
+	if (unic_unlikely(n > len))
+		return alloc_slow(p, c, bufs, n);
+	objs = c->objs; /* a local: the stores below cannot alias it for the compiler */
 	for (i = 0; i < n; i++) {
-		struct unic_buf *b = stack[--top];
-#ifdef UNIC_DEBUG_BUILD
-		p->in_use[b->index] = 1;
-#endif
-		reset_buf(b);
+		struct unic_buf *b = objs[--len];
+		hand_out(p, b);
 		bufs[i] = b;
 	}
-	p->free_top = top;
+	atomic_store_explicit(&c->len, len, memory_order_release);
 	return n;
 }
 
@@ -200,8 +416,51 @@ static void check_free(const struct unic_buf *b)
 		pool_misuse("free of a pointer that is not a buffer of its pool", b);
 	if (!p->in_use[b->index])
 		pool_misuse("double free of a buffer", b);
+	p->in_use[b->index] = 0;
 }
 #endif
+
+/*
+ * The cache cannot take the run (full, none, or the pool is orphaned): under the store lock,
+ * the run goes to the store and the cache down to cache_size (all of it when orphaned, so
+ * that the last buffer home is seen here).
+ */
+static void free_slow(struct unic_mempool *p, struct unic_pool_cache *c, struct unic_buf **bufs, uint32_t n)
+{
+	uint32_t top, len;
+	bool claimed;
+
+	pthread_mutex_lock(&p->lock);
+	top = atomic_load_explicit(&p->store_len, memory_order_relaxed);
+	memcpy(p->store + top, bufs, n * sizeof *bufs);
+	atomic_store_explicit(&p->store_len, top + n, memory_order_relaxed);
+	if (c) {
+		len = atomic_load_explicit(&c->len, memory_order_relaxed);
+		if (atomic_load_explicit(&p->orphaned, memory_order_relaxed))
+			cache_to_store(p, c, len);
+		else if (len > p->cache_size)
+			cache_to_store(p, c, len - p->cache_size);
+	}
+	claimed = claim_if_home(p);
+	pthread_mutex_unlock(&p->lock);
+	if (claimed)
+		unic_mempool_destroy(p); /* the last buffer of a closed device's pool came home */
+}
+
+/* A run of buffers of p from bufs[0], to the store under its lock: returns its length. */
+static uint32_t free_run_slow(struct unic_mempool *p, struct unic_pool_cache *c, struct unic_buf **bufs, uint32_t n)
+{
+	uint32_t j = 1;
+
+	while (j < n && bufs[j]->pool == p) {
+#ifdef UNIC_DEBUG_BUILD
+		check_free(bufs[j]);
+#endif
+		j++;
+	}
+	free_slow(p, c, bufs, j);
+	return j;
+}
 
 void unic_buf_free_bulk(struct unic_buf **bufs, uint32_t n)
 {
@@ -210,27 +469,34 @@ void unic_buf_free_bulk(struct unic_buf **bufs, uint32_t n)
 	if (unic_unlikely(!bufs))
 		return;
 	while (i < n) {
-		/* a run of buffers of one pool goes back with the stack top in a register */
+		/* a run of buffers of one pool goes to this thread's cache with its top in a register */
 		struct unic_mempool *p;
-		struct unic_buf **stack;
-		uint32_t top;
+		struct unic_pool_cache *c;
+		struct unic_buf **objs;
+		uint32_t len;
 #ifdef UNIC_DEBUG_BUILD
 		check_free(bufs[i]); /* before following its pool pointer */
 #endif
 		p = bufs[i]->pool;
-		stack = p->free_stack;
-		top = p->free_top;
-		do {
-			struct unic_buf *b = bufs[i];
+		c = my_cache(p);
+		if (unic_unlikely(!c || atomic_load_explicit(&p->orphaned, memory_order_relaxed))) {
+			i += free_run_slow(p, c, bufs + i, n - i);
+			continue;
+		}
+		len = atomic_load_explicit(&c->len, memory_order_relaxed);
+		if (unic_unlikely(len + (n - i) > c->cap)) { /* the rest might not fit: flush first */
+			i += free_run_slow(p, c, bufs + i, n - i);
+			continue;
+		}
+		objs = c->objs;
+		objs[len++] = bufs[i];
+		while (++i < n && bufs[i]->pool == p) {
 #ifdef UNIC_DEBUG_BUILD
-			check_free(b);
-			p->in_use[b->index] = 0;
+			check_free(bufs[i]);
 #endif
-			stack[top++] = b;
-		} while (++i < n && bufs[i]->pool == p);
-		p->free_top = top;
-		if (unic_unlikely(p->orphaned) && top == p->num_entries)
-			unic_mempool_destroy(p); /* the last buffer of a closed device's pool came home */
+			objs[len++] = bufs[i];
+		}
+		atomic_store_explicit(&c->len, len, memory_order_release);
 	}
 }
 
@@ -240,9 +506,25 @@ void unic_buf_free(struct unic_buf *b)
 		unic_buf_free_bulk(&b, 1);
 }
 
+/*
+ * What the calling thread can allocate now: the store and its own cache (the other threads'
+ * caches are theirs). For the data path: it reads no other thread's cache.
+ */
+uint32_t unic_mempool_avail(struct unic_mempool *p)
+{
+	struct unic_pool_cache *c;
+
+	if (!p)
+		return 0;
+	c = my_cache(p);
+	return atomic_load_explicit(&p->store_len, memory_order_relaxed) +
+	       (c ? atomic_load_explicit(&c->len, memory_order_relaxed) : 0);
+}
+
+/* Store and every thread's cache: exact when no other thread is using the pool. */
 uint32_t unic_mempool_free_count(const struct unic_mempool *p)
 {
-	return p ? p->free_top : 0;
+	return p ? atomic_load_explicit(&p->store_len, memory_order_relaxed) + cached_count(p) : 0;
 }
 
 uint32_t unic_mempool_size(const struct unic_mempool *p)

@@ -56,7 +56,8 @@ static void chunk_build(struct unic_mempool *own, struct unic_buf **bufs, uint16
 		n = TX_COPY_BATCH;
 	for (i = 0; i < n; i++)
 		want += needs_copy(own, bufs[i]);
-	have = want < unic_mempool_free_count(own) ? want : unic_mempool_free_count(own);
+	have = unic_mempool_avail(own); /* what this thread can take: other threads' caches are theirs */
+	have = want < have ? want : have;
 	have = unic_buf_alloc_bulk(own, fresh, have); /* all or none: have or 0 */
 	c->stop = STOP_NONE;
 	for (i = 0; i < n; i++) {

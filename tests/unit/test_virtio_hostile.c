@@ -450,7 +450,8 @@ static void test_attack(enum kind kind, enum attack a)
 	switch (a) {
 	case ID_OUT_OF_RANGE:
 		dev_rx_one(100, &id, &len);
-		dev_push(rq, 0xfff0u + rq->size, 100u + h, 1);
+		/* packed ids are 16 bits: 0xfff0 + size would wrap to an id in range (48 for 64) */
+		dev_push(rq, rq->packed ? 0xfff0u : 0xfff0u + rq->size, 100u + h, 1);
 		break;
 	case LEN_TOO_BIG:
 		dev_rx_one(100, &id, &len);

@@ -113,11 +113,13 @@ static void rx_refill(struct vnet_queue *q)
 	uint16_t want, i;
 
 	while ((want = virtq_room(&q->vq, BURST)) > 0) {
-		uint32_t avail = unic_mempool_free_count(pool);
-		if (want > avail)
-			want = (uint16_t)avail;
-		if (want == 0 || unic_buf_alloc_bulk(pool, bufs, want) != want)
-			break;
+		if (unic_buf_alloc_bulk(pool, bufs, want) != want) { /* all or none: then what is left */
+			uint32_t avail = unic_mempool_avail(pool);
+			if (want > avail)
+				want = (uint16_t)avail;
+			if (want == 0 || unic_buf_alloc_bulk(pool, bufs, want) != want)
+				break;
+		}
 		/* the header goes in the headroom so the frame lands at UNIC_HEADROOM */
 		for (i = 0; i < want; i++)
 			virtq_put(&q->vq, bufs[i]->room_iova + UNIC_HEADROOM - q->hdr_len,
