@@ -283,6 +283,14 @@ static int probe_pci(struct unic_dev *dev)
 	return r;
 }
 
+/* Everything the device took, then the handle itself (open's failure path and close). */
+static void dev_free(struct unic_dev *dev)
+{
+	release(dev);
+	pthread_mutex_destroy(&dev->ctl_lock);
+	free(dev);
+}
+
 struct unic_dev *unic_open(const char *spec, const struct unic_config *cfg, char *err, size_t errlen)
 {
 	struct unic_dev *dev;
@@ -311,8 +319,7 @@ struct unic_dev *unic_open(const char *spec, const struct unic_config *cfg, char
 	}
 	if (r) {
 		unic_fmt(err, errlen, "%s", dev->err[0] ? dev->err : strerror(-r));
-		release(dev);
-		free(dev);
+		dev_free(dev);
 		return NULL;
 	}
 	dev->cfg.cancel = NULL; /* read during unic_open only: the application's flag may go away now */
@@ -323,8 +330,7 @@ int unic_close(struct unic_dev *dev)
 {
 	if (!dev)
 		return -EINVAL;
-	release(dev);
-	free(dev);
+	dev_free(dev);
 	return 0;
 }
 
