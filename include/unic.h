@@ -107,6 +107,17 @@ uint32_t unic_buf_alloc_bulk(struct unic_mempool *pool, struct unic_buf **bufs, 
 struct unic_buf *unic_buf_alloc(struct unic_mempool *pool);
 void unic_buf_free(struct unic_buf *buf);
 void unic_buf_free_bulk(struct unic_buf **bufs, uint32_t n);
+/*
+ * A pool made by the application, for several devices and queues: count buffers of buf_size
+ * data bytes (64..UNIC_BUF_SIZE_MAX) each. It takes its DMA reach from the first device
+ * opened with it (cfg.pool); devices opened with it later must be in the same DMA domain (all
+ * vfio: devices of the process; all sysfs: and vfio-noiommu: devices; vhost-user devices add
+ * it to their backend's memory table), else unic_open refuses. NULL and one line in err.
+ */
+struct unic_mempool *unic_mempool_create(uint32_t count, uint16_t buf_size, char *err, size_t errlen);
+/* The application's reference: the pool is freed once every device using it has closed and
+ * every buffer is home, in whatever order that happens. */
+void unic_mempool_release(struct unic_mempool *pool);
 /* Free buffers: the shared store and every thread's cache (exact when no thread is using it). */
 uint32_t unic_mempool_free_count(const struct unic_mempool *pool);
 uint32_t unic_mempool_size(const struct unic_mempool *pool);
@@ -133,6 +144,14 @@ struct unic_config {
 	uint32_t open_timeout_ms; /* vhost-user: the most unic_open may wait on the backend in all
 				   (accepting it in server mode, then every reply); 0: 10000. Each
 				   reply is also bounded by 5 s. */
+	uint16_t mtu;           /* largest frame payload (IP packet) in bytes, 68..9000 and at most
+				   unic_info's max_mtu; 0: 1500. The device takes frames of up to
+				   mtu + 18 bytes (Ethernet header and one VLAN tag, no FCS), each in
+				   one buffer: buf_size, when 0, grows to fit (and must fit when set) */
+	struct unic_mempool *pool; /* NULL: unic_open makes the device's own pool (pool_size,
+				   buf_size). Else the device receives into this pool, made by
+				   unic_mempool_create and shared with other devices and queues
+				   (pool_size and buf_size are then ignored; its buffers must fit mtu) */
 	const volatile int *cancel; /* NULL, or a flag the application sets non-zero (from a signal
 				   handler or another thread; a volatile sig_atomic_t works) to make
 				   a unic_open in progress give up: every wait on a vhost-user
@@ -193,7 +212,8 @@ struct unic_stats {
 	uint64_t tx_packets, tx_bytes;
 	uint64_t rx_dropped;    /* no buffer, or frames that did not fit */
 	uint64_t rx_errors;     /* device reported an error on the frame */
-	uint64_t tx_errors;
+	uint64_t tx_errors;     /* device reported an error on a frame it sent */
+	uint64_t tx_dropped;    /* taken by tx and not sent: nothing valid to send, or too long */
 	uint64_t bad_device;    /* values written by the device that failed a check */
 	/* Counters the hardware keeps itself, where it has them (else 0). */
 	uint64_t hw_rx_packets, hw_tx_packets, hw_rx_missed;
@@ -204,7 +224,23 @@ struct unic_stats {
 };
 /* 0, or a negative errno when the device is gone: st then holds the counters so far. */
 int unic_stats(struct unic_dev *dev, struct unic_stats *st);
-int unic_queue_stats(struct unic_dev *dev, uint16_t rx_queue, uint64_t *rx_packets);
+/* The software counters of rx queue q and tx queue q (a side the device has fewer queues of
+ * reads 0). Like unic_stats, safe while the queues run. 0, or -EINVAL. */
+struct unic_queue_stats {
+	uint64_t rx_packets, rx_bytes, rx_dropped, rx_errors;
+	uint64_t tx_packets, tx_bytes, tx_dropped, tx_errors;
+	uint64_t bad_device;    /* both directions */
+};
+int unic_queue_stats(struct unic_dev *dev, uint16_t queue, struct unic_queue_stats *st);
+
+/*
+ * Receive side scaling: which rx queue a flow lands on. key: the Toeplitz hash key (key_len
+ * bytes; unic_info's rss_key_len, 40 on Intel), NULL to keep it; reta: the redirection table
+ * (reta_len entries, unic_info's rss_reta_size, each an rx queue number), NULL to keep it.
+ * unic_open sets a default key and spreads the table over the rx queues. 0, -EINVAL (wrong
+ * length, queue out of range), -ENOTSUP (the device has no RSS).
+ */
+int unic_set_rss(struct unic_dev *dev, const uint8_t *key, size_t key_len, const uint16_t *reta, size_t reta_len);
 
 struct unic_link {
 	bool up;
@@ -231,6 +267,10 @@ struct unic_info {
 	uint16_t rx_queues, tx_queues;
 	uint16_t rx_ring_size, tx_ring_size;
 	char features[128];     /* driver-specific: negotiated features, ring type */
+	uint16_t mtu;           /* in effect (cfg.mtu) */
+	uint16_t max_mtu;       /* the largest cfg.mtu this device takes */
+	uint16_t rss_key_len;   /* bytes of RSS key, 0 when the device has no RSS */
+	uint16_t rss_reta_size; /* entries of the redirection table, 0 when none */
 };
 int unic_info(struct unic_dev *dev, struct unic_info *info);
 const char *unic_access_name(enum unic_access a);

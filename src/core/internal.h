@@ -125,7 +125,7 @@ struct unic_mempool {
 	_Atomic(struct unic_pool_cache *) caches[UNIC_POOL_THREADS]; /* per thread slot, made on use */
 	struct unic_mempool *next; /* every pool of the process (thread exit flushes into them) */
 };
-struct unic_mempool *unic_mempool_create(struct unic_dev *dev, uint32_t num, uint16_t buf_size);
+struct unic_mempool *unic_mempool_make(struct unic_dev *dev, uint32_t num, uint16_t buf_size);
 void unic_mempool_destroy(struct unic_mempool *pool);
 /* Buffers the calling thread can allocate now (store + its cache); unic_mempool_free_count
  * also counts other threads' caches. */
@@ -267,13 +267,28 @@ struct unic_driver {
 	/* Optional, control path: 0 while the device is usable, else -errno and why in dev->err
 	 * (unic_last_error() asks it: the data path only raises a flag, it writes no text). */
 	int (*check)(struct unic_dev *dev);
+	/* Optional, control path (under ctl_lock): key (dev->rss_key_len bytes) and reta
+	 * (dev->rss_reta_size rx queue numbers, checked by the core) are NULL to keep them. */
+	int (*set_rss)(struct unic_dev *dev, const uint8_t *key, const uint16_t *reta);
 };
 
-/* Software counters every queue keeps; the core sums them for unic_stats(). */
-struct unic_queue_stats {
-	uint64_t packets, bytes, dropped, errors, bad_device;
-	uint64_t copied;  /* tx: frames sent as a copy (their buffer was in another DMA domain) */
+/*
+ * Software counters every queue keeps; the core sums them for unic_stats() and reads them for
+ * unic_queue_stats(). Written only by the thread that owns the queue, read by control calls
+ * from any thread: every access goes through UNIC_STAT_ADD / UNIC_STAT_GET (relaxed atomic
+ * load and store: on x86 a plain add, no locked instruction; no torn reads, no data race).
+ */
+struct unic_qcounters {
+	uint64_t packets, bytes;
+	uint64_t dropped;    /* rx: no buffer / did not fit; tx: taken and not sent (too long, broken) */
+	uint64_t errors;     /* the device reported an error on the frame */
+	uint64_t bad_device; /* values written by the device that failed a check */
+	uint64_t copied;     /* tx: frames sent as a copy (their buffer was in another DMA domain) */
 };
+#define UNIC_STAT_ADD(field, n) \
+	__atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
+#define UNIC_STAT_INC(field) UNIC_STAT_ADD(field, 1)
+#define UNIC_STAT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 struct unic_dev {
 	struct unic_config cfg;
@@ -285,14 +300,16 @@ struct unic_dev {
 	char err[UNIC_ERR_LEN];
 	char orig_driver[64];                /* kernel driver it had, for restore */
 	char features[128];                  /* driver's description for unic_info */
+	uint16_t max_mtu;                    /* set by probe: the largest cfg.mtu it takes (0: 1500) */
+	uint16_t rss_key_len, rss_reta_size; /* set by probe or start when the device has RSS */
 
 	/* queues: set by the driver's start(); the core dispatches through these */
 	uint16_t num_rxq, num_txq;
 	uint16_t rx_ring_size, tx_ring_size;
 	void *rxq[UNIC_MAX_QUEUES];
 	void *txq[UNIC_MAX_QUEUES];
-	struct unic_queue_stats *rxq_stats[UNIC_MAX_QUEUES]; /* driver-owned, may be NULL */
-	struct unic_queue_stats *txq_stats[UNIC_MAX_QUEUES];
+	struct unic_qcounters *rxq_stats[UNIC_MAX_QUEUES]; /* driver-owned, may be NULL */
+	struct unic_qcounters *txq_stats[UNIC_MAX_QUEUES];
 
 	struct unic_mempool *pool;           /* created by the core before start() */
 	pthread_mutex_t ctl_lock;            /* stats, link, promisc: control calls from any thread */

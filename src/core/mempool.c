@@ -228,7 +228,7 @@ static inline struct unic_pool_cache *my_cache(struct unic_mempool *p)
 	return unic_likely(c != NULL) ? c : cache_slow(p);
 }
 
-struct unic_mempool *unic_mempool_create(struct unic_dev *dev, uint32_t num, uint16_t buf_size)
+struct unic_mempool *unic_mempool_make(struct unic_dev *dev, uint32_t num, uint16_t buf_size)
 {
 	struct unic_mempool *p;
 	uint32_t room = room_bytes(buf_size), i;
