@@ -50,17 +50,11 @@ def send(iface, dst, count, max_len):
 
 
 def check_rx(log, tag, dst, count, max_len, queues):
-    got, inside = [], False
-    with open(log, errors="replace") as f:
-        for line in f:
-            line = line.strip().replace("\r", "")
-            if line == f"MQ-BEGIN {tag}":
-                inside, got = True, []
-            elif line == f"MQ-END {tag}":
-                inside = False
-            elif inside and line.startswith("MQRX "):
-                _, q, n, h = line.split()
-                got.append((int(q), int(n), int(h, 16)))
+    from tapframes import guest_lines  # the same directory
+    got = []
+    for line in guest_lines(log, f"MQ-BEGIN {tag}", f"MQ-END {tag}", "MQRX "):
+        q, n, h = line.split()
+        got.append((int(q), int(n), int(h, 16)))
     want = {}
     for i in range(count):
         fr = host_frame(dst, i, max_len)
