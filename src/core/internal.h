@@ -365,6 +365,13 @@ struct unic_backend {
 const struct unic_backend *unic_backend_by_prefix(const char *spec, size_t *prefix_len);
 const struct unic_backend *unic_backend_by_access(enum unic_access a);
 
+/* Kernel interfaces (netif.c), for the backends that use one (dev->spec.ifname). */
+/* 0 when it exists and is administratively up; else one line naming it, prefixed "what: ". */
+int unic_netif_check_up(struct unic_dev *dev, const char *what);
+int unic_netif_mac(const char *ifname, uint8_t mac[6]);   /* 0 or -errno */
+/* From /sys/class/net/IF: operstate "up", speed (0 when unknown), duplex. */
+int unic_netif_link(struct unic_dev *dev, struct unic_link *link);
+
 /* The probes: named only by backends.c's table. */
 int unic_vhost_user_probe(struct unic_dev *dev);  /* src/drivers/virtio/virtio_vhost_user.c */
 int unic_af_xdp_probe(struct unic_dev *dev);      /* src/backends/af_xdp/ */
