@@ -452,9 +452,9 @@ static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *reach_name(int mode)
 {
 	switch (mode) {
-	case UNIC_DMA_PHYS: return "sysfs: and vfio-noiommu: devices (physical addresses)";
-	case UNIC_DMA_VFIO: return "vfio: devices (IOVAs in this process's VFIO container)";
-	case UNIC_DMA_VIRT: return "vhost-user devices (virtual addresses in each backend's memory table)";
+	case UNIC_DMA_PHYS: return "sysfs:/vfio-noiommu: devices (physical addresses)";
+	case UNIC_DMA_VFIO: return "vfio: devices (this process's VFIO container)";
+	case UNIC_DMA_VIRT: return "vhost-user devices (their backends' memory tables)";
 	default: return "no device";
 	}
 }
@@ -509,10 +509,9 @@ static int check_reach(struct unic_dev *dev, struct unic_mempool *p)
 		return 0;
 	if (may_rebind(p))
 		return bind_pool(dev, p);
-	return unic_dev_error(dev, EXDEV, "cfg.pool is in use by %u device(s) or has buffers out, and is bound to %s, "
-			      "which this %s device cannot reach: open it with its own pool (cfg.pool NULL; frames "
-			      "between the two are copied) or with the same access method", p->users,
-			      reach_name(p->mem.mode), name);
+	return unic_dev_error(dev, EXDEV, "cfg.pool is bound to %s, out of a %s device's reach while %u device(s) or "
+			      "buffers hold it: open this one with its own pool (cfg.pool NULL)",
+			      reach_name(p->mem.mode), name, p->users);
 }
 
 int unic_mempool_attach(struct unic_dev *dev)
