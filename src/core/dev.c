@@ -20,10 +20,8 @@
 #define PCI_CLASS_NETWORK 0x02
 #define DEFAULT_BUF_SIZE 2048
 #define DEFAULT_POOL_MIN 4096
-#define BUF_SIZE_MIN 64            /* the smallest Ethernet frame without FCS is 60 bytes */
 #define RING_MIN 8                 /* drivers may need more (Intel: 32) and say so when they start */
 #define RING_MAX 32768             /* the largest virtio queue (VIRTQ_MAX_SIZE); Intel's are smaller */
-#define POOL_SIZE_MAX (1u << 24)   /* 16 Mi buffers: 34 GiB of 2 KiB rooms */
 #define MTU_DEFAULT 1500           /* Ethernet's (IEEE 802.3) payload */
 #define MTU_MIN 68                 /* the smallest IPv4 MTU (RFC 791) */
 #define MTU_MAX 9000               /* the common jumbo frame payload */
@@ -183,6 +181,8 @@ static int setup_memory(struct unic_dev *dev)
 	uint32_t need = (uint32_t)c->rx_queues * c->rx_ring_size + (uint32_t)c->tx_queues * c->tx_ring_size;
 	uint32_t n = c->pool_size ? c->pool_size : (2 * need > DEFAULT_POOL_MIN ? 2 * need : DEFAULT_POOL_MIN);
 
+	if (c->pool) /* the application's: bound to this device's DMA domain, or refused */
+		return unic_mempool_attach(dev);
 	dev->pool = unic_mempool_make(dev, n, c->buf_size);
 	return dev->pool ? 0 : -ENOMEM;
 }
@@ -192,8 +192,7 @@ static void release(struct unic_dev *dev)
 	pthread_mutex_lock(&close_lock);
 	if (dev->drv && dev->drv->close)
 		dev->drv->close(dev); /* returns ring buffers to their pools, this one's or others' */
-	unic_mempool_orphan(dev->pool);
-	dev->pool = NULL;
+	unic_mempool_detach(dev); /* the last owner gone: freed when its last buffer is home */
 	pthread_mutex_unlock(&close_lock);
 	if (dev->config_fd >= 0 || dev->vfio_device_fd >= 0)
 		unic_pci_enable_bus_master(dev, false);
@@ -278,6 +277,21 @@ static int check_device_mtu(struct unic_dev *dev)
 	return 0;
 }
 
+/* cfg.pool: its buffers are the device's (pool_size and buf_size are not used) and must fit mtu. */
+static int check_app_pool(struct unic_dev *dev)
+{
+	struct unic_config *c = &dev->cfg;
+
+	c->buf_size = c->pool->buf_size;
+	c->pool_size = 0;
+	if (c->buf_size < c->mtu + FRAME_OVERHEAD)
+		return unic_dev_error(dev, EINVAL, "cfg.pool's buffers of %u bytes cannot hold a frame of mtu %u (%u bytes "
+				      "with the Ethernet header and a VLAN tag): create the pool with buf_size %u or "
+				      "more, or lower mtu", c->buf_size, c->mtu, c->mtu + FRAME_OVERHEAD,
+				      c->mtu + FRAME_OVERHEAD);
+	return 0;
+}
+
 static int normalize_config(struct unic_dev *dev)
 {
 	struct unic_config *c = &dev->cfg;
@@ -292,23 +306,25 @@ static int normalize_config(struct unic_dev *dev)
 
 	if ((r = check_mtu(dev)))
 		return r;
+	if (c->pool)
+		return check_app_pool(dev);
 	if (!c->buf_size)
 		c->buf_size = c->mtu + FRAME_OVERHEAD > DEFAULT_BUF_SIZE ? c->mtu + FRAME_OVERHEAD : DEFAULT_BUF_SIZE;
 	/* without an mtu, small buffers stay allowed (frames that do not fit are dropped and counted) */
 	if (mtu_given && c->buf_size < c->mtu + FRAME_OVERHEAD)
 		return unic_dev_error(dev, EINVAL, "buf_size %u cannot hold a frame of mtu %u (%u bytes with the Ethernet "
 				      "header and a VLAN tag): raise it, or give 0", c->buf_size, c->mtu, c->mtu + FRAME_OVERHEAD);
-	if (c->buf_size < BUF_SIZE_MIN || c->buf_size > UNIC_BUF_SIZE_MAX)
+	if (c->buf_size < UNIC_BUF_SIZE_MIN || c->buf_size > UNIC_BUF_SIZE_MAX)
 		return unic_dev_error(dev, EINVAL, "buf_size %u is out of range: give %u to %u bytes, or 0 for %u",
-				      c->buf_size, BUF_SIZE_MIN, UNIC_BUF_SIZE_MAX, DEFAULT_BUF_SIZE);
+				      c->buf_size, UNIC_BUF_SIZE_MIN, UNIC_BUF_SIZE_MAX, DEFAULT_BUF_SIZE);
 	rx_need = (uint32_t)c->rx_queues * c->rx_ring_size;
 	if (c->pool_size && c->pool_size < rx_need)
 		return unic_dev_error(dev, EINVAL, "pool_size %u cannot fill the rx rings (rx_queues %u x rx_ring_size "
 				      "%u = %u buffers): raise it, or give 0 to size the pool for the rings",
 				      c->pool_size, c->rx_queues, c->rx_ring_size, rx_need);
-	if (c->pool_size > POOL_SIZE_MAX)
+	if (c->pool_size > UNIC_POOL_SIZE_MAX)
 		return unic_dev_error(dev, EINVAL, "pool_size %u is too large: at most %u buffers", c->pool_size,
-				      POOL_SIZE_MAX);
+				      UNIC_POOL_SIZE_MAX);
 	return 0;
 }
 

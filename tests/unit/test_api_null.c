@@ -46,6 +46,8 @@ int main(void)
 	CHECK(unic_buf_alloc(NULL) == NULL);
 	CHECK(unic_mempool_free_count(NULL) == 0);
 	CHECK(unic_mempool_size(NULL) == 0);
+	CHECK(unic_mempool_create(0, 2048, NULL, 0) == NULL); /* no error buffer: still refused */
+	unic_mempool_release(NULL);
 	unic_buf_free(NULL);
 	unic_buf_free_bulk(NULL, 4);
 	/* PCI inspection and binding: bad arguments fail before sysfs is touched (nothing here
