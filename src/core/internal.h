@@ -312,6 +312,20 @@ struct unic_driver {
 	/* Optional, control path (under ctl_lock): key (dev->rss_key_len bytes) and reta
 	 * (dev->rss_reta_size rx queue numbers, checked by the core) are NULL to keep them. */
 	int (*set_rss)(struct unic_dev *dev, const uint8_t *key, const uint16_t *reta);
+	/*
+	 * Interrupts, all optional (NULL: the core answers -ENOTSUP with a line naming the driver).
+	 * rx_intr_fd: the queue's wake-up descriptor (the driver or its transport owns it), -errno.
+	 * rx_intr_enable: arm, then look at the ring again: 0 empty, 1 a frame waits, -errno.
+	 * rx_intr_disable: disarm and consume a pending wake-up. Data path (the queue's thread).
+	 * tx_reclaim: free completed tx buffers, return how many. Data path.
+	 * event_fd / event_ack: link and removal events (control path, under ctl_lock).
+	 */
+	int (*rx_intr_fd)(struct unic_dev *dev, void *rxq);
+	int (*rx_intr_enable)(void *rxq);
+	int (*rx_intr_disable)(void *rxq);
+	uint16_t (*tx_reclaim)(void *txq);
+	int (*event_fd)(struct unic_dev *dev);
+	int (*event_ack)(struct unic_dev *dev);
 };
 
 /*
