@@ -248,13 +248,18 @@ static void attach_refusals(void)
 	printf("a mode that cannot share: %s\n", why);
 	d2 = join(p, UNIC_ACCESS_VHOST_USER, UNIC_DMA_VIRT, 16, why); /* 48 + 16 = 64: fits */
 	CHECK(d2 != NULL && p->rx_need == 64);
+	/* a copying backend (af_packet, tap) reaches any memory: it joins, holds no binding */
+	own = join(p, UNIC_ACCESS_TAP, UNIC_DMA_CPU, 0, why);
+	CHECK(own != NULL && p->users == 2 && p->mem.mode == UNIC_DMA_VIRT);
 	unic_close(d1);
 	unic_close(d2);
+	CHECK(p->users == 0); /* the tap device does not keep the vhost-user binding */
 	/* no device left: another mode may bind it; a failed bind leaves it usable */
 	CHECK(!join(p, UNIC_ACCESS_VFIO, UNIC_DMA_VFIO, RING, why) && has(why, "VFIO_IOMMU_MAP_DMA"));
 	CHECK(p->mem.mode == 0 && p->dma_domain == 0 && p->bufs[0].room_iova == 0);
 	d1 = join_virt(p, why);
 	CHECK(d1 != NULL && p->mem.mode == UNIC_DMA_VIRT && p->users == 1);
+	unic_close(own);
 	/* a device's own pool, and a released one, are not application pools */
 	own = handle(UNIC_ACCESS_VHOST_USER, UNIC_DMA_VIRT, RING);
 	if (own) {
