@@ -505,7 +505,7 @@ static int check_reach(struct unic_dev *dev, struct unic_mempool *p)
 	const char *name = unic_access_name(dev->spec.access);
 
 	if (dev->dma_mode != UNIC_DMA_PHYS && dev->dma_mode != UNIC_DMA_VFIO && dev->dma_mode != UNIC_DMA_VIRT)
-		return unic_dev_error(dev, ENOTSUP, "a %s device cannot receive into an application's pool (cfg.pool): "
+		return unic_dev_error(dev, ENOTSUP, "%s devices cannot receive into an application's pool (cfg.pool): "
 				      "leave cfg.pool NULL and it gets its own", name);
 	if (p->mem.mode && reaches(dev, p))
 		return 0;
