@@ -109,14 +109,20 @@ void unic_buf_free(struct unic_buf *buf);
 void unic_buf_free_bulk(struct unic_buf **bufs, uint32_t n);
 /*
  * A pool made by the application, for several devices and queues: count buffers of buf_size
- * data bytes (64..UNIC_BUF_SIZE_MAX) each. It takes its DMA reach from the first device
- * opened with it (cfg.pool); devices opened with it later must be in the same DMA domain (all
- * vfio: devices of the process; all sysfs: and vfio-noiommu: devices; vhost-user devices add
- * it to their backend's memory table), else unic_open refuses. NULL and one line in err.
+ * data bytes (64..UNIC_BUF_SIZE_MAX) each, in 2 MiB hugepages when enough are free, else in
+ * 4 KiB pages (buf_size up to 3968; UNIC_NO_HUGEPAGES=1 forces them; sysfs: and vfio-noiommu:
+ * devices refuse such a pool). It takes its DMA reach from the first device opened with it
+ * (cfg.pool); devices opened with it later must be in the same DMA domain (all vfio: devices
+ * of the process; all sysfs: and vfio-noiommu: devices; vhost-user devices add it to their
+ * backend's memory table), else unic_open refuses; once no device uses it (and, for sysfs:,
+ * every buffer is home) the next device binds it anew. Its buffers are sent zero-copy by
+ * every device of its domain. unic_open also refuses it when it cannot fill the rx rings of
+ * all its devices (rx_queues x rx_ring_size each). NULL and one line in err.
  */
 struct unic_mempool *unic_mempool_create(uint32_t count, uint16_t buf_size, char *err, size_t errlen);
 /* The application's reference: the pool is freed once every device using it has closed and
- * every buffer is home, in whatever order that happens. */
+ * every buffer is home, in whatever order that happens. After it, the pool may not be given
+ * to unic_open; its buffers still out stay valid until freed. */
 void unic_mempool_release(struct unic_mempool *pool);
 /* Free buffers: the shared store and every thread's cache (exact when no thread is using it). */
 uint32_t unic_mempool_free_count(const struct unic_mempool *pool);

@@ -142,7 +142,7 @@ struct unic_mempool {
 	/* Owners: the application (app_made, until released) and each device using the pool.
 	 * The last one gone orphans the pool (destroyed when its last buffer is home). */
 	_Atomic uint32_t refs;
-	uint32_t users;          /* devices opened with it (under the attach lock) */
+	uint32_t users;          /* devices opened with it that DMA (under the attach lock) */
 	uint32_t rx_need;        /* buffers their rx rings hold when full (under the attach lock) */
 	uint8_t *in_use;         /* debug builds: 1 while allocated (double-free check) */
 	atomic_bool orphaned;    /* its device closed: destroyed when the last buffer comes home */
