@@ -40,7 +40,9 @@
 #define SET_FEATURES 2
 #define GET_VRING_BASE 11
 #define GET_PROTOCOL_FEATURES 15
+#define GET_QUEUE_NUM 17
 #define PROTOCOL_FEATURES_BIT 30
+#define PROTOCOL_F_MQ 0
 #define PROTOCOL_F_REPLY_ACK 3
 #define VERSION_1_BIT 32
 #define NET_F_MRG_RXBUF 15
@@ -74,12 +76,14 @@ enum fault {
 	NACK,          /* REPLY_ACK with a non-zero value */
 	SILENT,        /* never answers */
 	OTHER_RING,    /* GET_VRING_BASE answered for another ring */
+	ZERO,          /* a u64 reply of 0 */
 	RANDOM,        /* random header and payload, then close */
 };
 
 struct fb {
 	int lfd, conn;
 	uint64_t features, protocol;
+	uint64_t queues;  /* the answer to GET_QUEUE_NUM */
 	int fault_at;  /* number of the reply (0: the first) that misbehaves; -1: none */
 	enum fault fault;
 	int delay_ms;  /* before every reply */
@@ -212,6 +216,8 @@ static size_t good_reply(const struct fb *f, const struct hdr *h, const uint8_t 
 		v = f->features;
 	else if (h->request == GET_PROTOCOL_FEATURES)
 		v = f->protocol;
+	else if (h->request == GET_QUEUE_NUM)
+		v = f->queues;
 	else if (h->request == GET_VRING_BASE)
 		memcpy(&v, p, 4); /* index as asked, num 0 */
 	memcpy(r->p, &v, sizeof v);
@@ -271,6 +277,7 @@ static bool fb_fault(struct fb *f, int c, struct reply *r, size_t len)
 	case NACK: r->p[0] = 1; break;
 	case SILENT: return true;
 	case OTHER_RING: r->p[0] ^= 1; break;
+	case ZERO: memset(r->p, 0, 8); break;
 	case RANDOM: len = random_reply(f, r, &fd); fb_send(c, r, len, fd); return false;
 	}
 	fb_send(c, r, len, fd);
@@ -292,7 +299,7 @@ static void fb_serve(struct fb *f, int c)
 		if (fb_read(c, &h, sizeof h) || h.size > sizeof p || fb_read(c, p, h.size))
 			break;
 		if (h.request != GET_FEATURES && h.request != GET_PROTOCOL_FEATURES && h.request != GET_VRING_BASE &&
-		    !(h.flags & F_NEED_REPLY))
+		    h.request != GET_QUEUE_NUM && !(h.flags & F_NEED_REPLY))
 			continue;
 		if (f->delay_ms)
 			sleep_ms(f->delay_ms);
@@ -327,6 +334,7 @@ static void fb_init(struct fb *f, uint64_t features, int fault_at, enum fault fa
 	memset(f, 0, sizeof *f);
 	f->features = features;
 	f->protocol = BIT(PROTOCOL_F_REPLY_ACK);
+	f->queues = 2;
 	f->fault_at = fault_at;
 	f->fault = fault;
 	f->conn = -1;
@@ -401,9 +409,10 @@ static struct unic_dev *hangup_seen_later(struct unic_dev *dev, char *err, size_
 	return dev;
 }
 
-/* One faulty backend: open must fail, quickly, with a line containing want. */
-static void expect_failure(const char *name, uint64_t features, int fault_at, enum fault fault, const char *want,
-			   const char *also)
+/* One faulty backend: open must fail, quickly, with a line containing want. protocol: the
+ * protocol features it offers (0: REPLY_ACK only, fb_init's). */
+static void expect_failure_pf(const char *name, uint64_t features, uint64_t protocol, int fault_at, enum fault fault,
+			      const char *want, const char *also)
 {
 	struct unic_config cfg;
 	struct unic_dev *dev;
@@ -413,6 +422,8 @@ static void expect_failure(const char *name, uint64_t features, int fault_at, en
 
 	small_config(&cfg);
 	fb_init(&f, features, fault_at, fault);
+	if (protocol)
+		f.protocol = protocol;
 	dev = open_fb(&f, &cfg, err, sizeof err);
 	ms = now_ms() - t0;
 	if (dev && fault == HANGUP_AFTER && !(features & BIT(PROTOCOL_FEATURES_BIT)))
@@ -426,6 +437,12 @@ static void expect_failure(const char *name, uint64_t features, int fault_at, en
 	CHECK(strstr(err, "refused features") == NULL); /* a later, generic error never hides the cause */
 	CHECK(ms < 2000);
 	fb_join(&f);
+}
+
+static void expect_failure(const char *name, uint64_t features, int fault_at, enum fault fault, const char *want,
+			   const char *also)
+{
+	expect_failure_pf(name, features, 0, fault_at, fault, want, also);
 }
 
 /* Item 11: the cause of a hang-up during negotiation survives to the message. */
@@ -457,6 +474,18 @@ static void test_malformed_replies(void)
 	expect_failure("ack says no", pf, 2, NACK, "refused", "SET_FEATURES");
 	expect_failure("ack malformed", pf, 4, WRONG_REQUEST, "malformed", "SET_VRING_NUM");
 	expect_failure("no VERSION_1", BIT(NET_F_MRG_RXBUF), -1, NONE, "vhost-user transport", NULL);
+}
+
+/* Issue 10: GET_QUEUE_NUM (protocol feature MQ) is the third reply: checked like any other. */
+static void test_queue_num_replies(void)
+{
+	uint64_t pf = GOOD_FEATURES | BIT(PROTOCOL_FEATURES_BIT), mq = BIT(PROTOCOL_F_REPLY_ACK) | BIT(PROTOCOL_F_MQ);
+
+	printf("GET_QUEUE_NUM replies:\n");
+	expect_failure_pf("queue num size", pf, mq, 2, SIZE_OVER, "malformed", "GET_QUEUE_NUM");
+	expect_failure_pf("queue num request", pf, mq, 2, WRONG_REQUEST, "malformed", "GET_QUEUE_NUM");
+	expect_failure_pf("hang-up at queue num", pf, mq, 2, HANGUP, "closed the connection", "GET_QUEUE_NUM");
+	expect_failure_pf("0 queue pairs", pf, mq, 2, ZERO, "malformed", "says 0 queue pairs");
 }
 
 /* Every feature and protocol bit offered (many unic never asked for): taken only as far as known. */
@@ -858,6 +887,7 @@ int main(int argc, char **argv)
 	test_spec_uid();
 	test_hangup_during_negotiation();
 	test_malformed_replies();
+	test_queue_num_replies();
 	test_all_bits();
 	test_slow_backend();
 	test_cancel();
