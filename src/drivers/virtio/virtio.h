@@ -55,7 +55,6 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 #define VIRTIO_NET_F_MQ 22
 #define VIRTIO_NET_CFG_MAC 0       /* struct virtio_net_config: mac[6] */
 #define VIRTIO_NET_CFG_STATUS 6    /* le16 status */
-#define VIRTIO_NET_CFG_MAX_VQ_PAIRS 8 /* le16 max_virtqueue_pairs (with VIRTIO_NET_F_MQ) */
 #define VIRTIO_NET_S_LINK_UP 1
 
 /* ---- split virtqueue, spec 2.7 ---- */
@@ -236,12 +235,6 @@ struct virtio_transport {
 	const char *name;                  /* "legacy", "modern", "vhost-user" */
 	bool fixed_queue_size;             /* legacy: the device chooses the size */
 	uint32_t ring_align;               /* used ring alignment the transport needs */
-	/*
-	 * The transport enables every queue it sets up, and the device takes several queue
-	 * pairs without a control queue (vhost-user: SET_VRING_ENABLE per ring): offered
-	 * VIRTIO_NET_F_MQ needs no CTRL_VQ and no VQ_PAIRS_SET then.
-	 */
-	bool pairs_by_enable;
 	/* Writes 0 to status and waits until the device says it is reset. 0 or -errno. */
 	int (*reset)(void *t);
 	uint8_t (*get_status)(void *t);

@@ -21,8 +21,9 @@
  * feature MQ, up to what GET_QUEUE_NUM says. Each ring has its own call and kick
  * eventfd. The control queue's VQ_PAIRS_SET has no backend to go to (in QEMU the
  * front-end serves it and turns it into SET_VRING_ENABLE): here the transport
- * enables every ring the driver sets up, and nothing else, so VIRTIO_NET_F_MQ is
- * offered to the driver without a control queue (transport flag pairs_by_enable).
+ * enables every ring the driver sets up, and nothing else, and tells the driver
+ * how many pairs there are (queue_pairs); VIRTIO_NET_F_MQ is negotiated with the
+ * backend by the transport, not offered to the driver (it would need CTRL_VQ).
  *
  * There is no config space over plain vhost-user (GET_CONFIG needs a protocol
  * feature net backends rarely have): like DPDK's virtio-user, the transport
@@ -111,7 +112,7 @@
 	(VIRTIO_BIT(VIRTIO_F_ACCESS_PLATFORM) /* needs IOTLB messages: our addresses are final */ |  \
 	 VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES) /* not a virtio bit */ |                        \
 	 VIRTIO_BIT(VIRTIO_NET_F_CTRL_VQ) | VIRTIO_BIT(VIRTIO_NET_F_CTRL_RX) | VIRTIO_BIT(VIRTIO_NET_F_MQ))
-/* Offered again when the backend has the protocol feature MQ and more than one queue pair. */
+/* Negotiated with the backend by the transport when it has more than one queue pair. */
 #define VHU_MQ_FEATURE VIRTIO_BIT(VIRTIO_NET_F_MQ)
 /* Features the transport answers for itself (config space emulation). */
 #define VHU_OWN_FEATURES (VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_STATUS))
@@ -613,9 +614,8 @@ static void vhu_set_status(void *t, uint8_t status)
 static uint64_t vhu_get_features(void *t)
 {
 	struct vhu *v = t;
-	uint64_t mq = v->max_pairs > 1 ? v->offered & VHU_MQ_FEATURE : 0;
 
-	return (v->offered & ~VHU_MASKED_FEATURES) | VHU_OWN_FEATURES | mq;
+	return (v->offered & ~VHU_MASKED_FEATURES) | VHU_OWN_FEATURES;
 }
 
 static void vhu_set_features(void *t, uint64_t features)
@@ -625,6 +625,8 @@ static void vhu_set_features(void *t, uint64_t features)
 	int r;
 
 	f |= features & VHU_OWN_FEATURES & v->offered; /* the backend's own, if it has them */
+	if (v->max_pairs > 1) /* the rings past the first pair are the backend's to serve */
+		f |= v->offered & VHU_MQ_FEATURE;
 	if (v->protocol)
 		f |= VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES);
 	if ((r = set_u64(v, VHOST_USER_SET_FEATURES, f)))
@@ -634,7 +636,7 @@ static void vhu_set_features(void *t, uint64_t features)
 static int vhu_read_config(void *t, uint32_t off, void *buf, uint32_t len)
 {
 	struct vhu *v = t;
-	uint8_t cfg[VIRTIO_NET_CFG_MAX_VQ_PAIRS + sizeof(uint16_t)];
+	uint8_t cfg[VIRTIO_NET_CFG_STATUS + sizeof(uint16_t)];
 	uint16_t status = VIRTIO_NET_S_LINK_UP;
 
 	if (off > sizeof cfg || len > sizeof cfg - off)
@@ -643,7 +645,6 @@ static int vhu_read_config(void *t, uint32_t off, void *buf, uint32_t len)
 		status = 0; /* the MAC is ours and stays; the link is down */
 	memcpy(cfg + VIRTIO_NET_CFG_MAC, v->mac, sizeof v->mac);
 	memcpy(cfg + VIRTIO_NET_CFG_STATUS, &status, sizeof status);
-	memcpy(cfg + VIRTIO_NET_CFG_MAX_VQ_PAIRS, &v->max_pairs, sizeof v->max_pairs);
 	memcpy(buf, cfg + off, len);
 	return 0;
 }
@@ -760,7 +761,6 @@ static const atomic_bool *vhu_gone_flag(void *t) { return &((struct vhu *)t)->go
 static const struct virtio_transport vhost_user_transport = {
 	.name = "vhost-user",
 	.ring_align = 4, /* spec 2.7.2: the used ring needs 4-byte alignment outside legacy */
-	.pairs_by_enable = true,
 	.reset = vhu_reset,
 	.get_status = vhu_get_status,
 	.set_status = vhu_set_status,
