@@ -758,6 +758,9 @@ static void vhu_close(void *t)
 
 static const atomic_bool *vhu_gone_flag(void *t) { return &((struct vhu *)t)->gone; }
 
+/* Queue pairs the backend takes (GET_QUEUE_NUM with the protocol feature MQ, else 1). */
+static uint16_t vhu_queue_pairs(void *t) { return ((struct vhu *)t)->max_pairs; }
+
 static const struct virtio_transport vhost_user_transport = {
 	.name = "vhost-user",
 	.ring_align = 4, /* spec 2.7.2: the used ring needs 4-byte alignment outside legacy */
@@ -773,6 +776,7 @@ static const struct virtio_transport vhost_user_transport = {
 	.share_memory = vhu_share_memory,
 	.gone_flag = vhu_gone_flag,
 	.check = vhu_check,
+	.queue_pairs = vhu_queue_pairs,
 };
 
 /* ---- connecting ---- */
