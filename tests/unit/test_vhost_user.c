@@ -39,6 +39,10 @@
 #define GET_FEATURES 1
 #define SET_FEATURES 2
 #define GET_VRING_BASE 11
+#define SET_VRING_KICK 12
+#define SET_VRING_CALL 13
+#define SET_VRING_ENABLE 18
+#define NET_F_MQ 22
 #define GET_PROTOCOL_FEATURES 15
 #define GET_QUEUE_NUM 17
 #define PROTOCOL_FEATURES_BIT 30
@@ -84,6 +88,8 @@ struct fb {
 	int lfd, conn;
 	uint64_t features, protocol;
 	uint64_t queues;  /* the answer to GET_QUEUE_NUM */
+	/* what the front-end asked for: rings (bit per index) given a kick / call eventfd, enabled */
+	uint64_t kick_rings, call_rings, enabled_rings, set_features;
 	int fault_at;  /* number of the reply (0: the first) that misbehaves; -1: none */
 	enum fault fault;
 	int delay_ms;  /* before every reply */
@@ -148,11 +154,12 @@ static int connect_to(const char *path)
 
 /* ---- the fake backend ---- */
 
-/* Reads exactly len bytes; closes every fd that came along. 0 or -1 (closed). */
+/* Reads exactly len bytes; closes every fd that came along. How many came, or -1 (closed). */
 static int fb_read(int c, void *buf, size_t len)
 {
 	char control[CMSG_SPACE(sizeof(int) * 8)];
 	size_t got = 0;
+	int fds = 0;
 
 	while (got < len) {
 		struct iovec iov = { .iov_base = (uint8_t *)buf + got, .iov_len = len - got };
@@ -170,11 +177,12 @@ static int fb_read(int c, void *buf, size_t len)
 				int fd;
 				memcpy(&fd, CMSG_DATA(cm) + i * sizeof fd, sizeof fd);
 				close(fd);
+				fds++;
 			}
 		}
 		got += (size_t)n;
 	}
-	return 0;
+	return fds;
 }
 
 static void fb_send(int c, const void *buf, size_t len, int fd)
@@ -284,6 +292,25 @@ static bool fb_fault(struct fb *f, int c, struct reply *r, size_t len)
 	return true;
 }
 
+/* Notes the rings the front-end sets up (test_queue_pairs reads it after the session). */
+static void fb_record(struct fb *f, const struct hdr *h, const uint8_t *p, int fds)
+{
+	uint64_t u = 0;
+	uint32_t index = 0, num = 0;
+
+	memcpy(&u, p, h->size < sizeof u ? h->size : sizeof u);
+	memcpy(&index, p, sizeof index);
+	memcpy(&num, p + sizeof index, sizeof num);
+	if (h->request == SET_VRING_KICK && fds == 1 && (u & 0xff) < 64)
+		f->kick_rings |= BIT(u & 0xff);
+	else if (h->request == SET_VRING_CALL && fds == 1 && (u & 0xff) < 64)
+		f->call_rings |= BIT(u & 0xff);
+	else if (h->request == SET_VRING_ENABLE && num == 1 && index < 64)
+		f->enabled_rings |= BIT(index);
+	else if (h->request == SET_FEATURES)
+		f->set_features = u;
+}
+
 /* Serves one connection until the front-end closes it or a fault ends it. */
 static void fb_serve(struct fb *f, int c)
 {
@@ -296,8 +323,11 @@ static void fb_serve(struct fb *f, int c)
 		struct reply r;
 		size_t len;
 
-		if (fb_read(c, &h, sizeof h) || h.size > sizeof p || fb_read(c, p, h.size))
+		int fds = fb_read(c, &h, sizeof h), more; /* the fds ride with the message's first bytes */
+
+		if (fds < 0 || h.size > sizeof p || (more = fb_read(c, p, h.size)) < 0)
 			break;
+		fb_record(f, &h, p, fds + more);
 		if (h.request != GET_FEATURES && h.request != GET_PROTOCOL_FEATURES && h.request != GET_VRING_BASE &&
 		    h.request != GET_QUEUE_NUM && !(h.flags & F_NEED_REPLY))
 			continue;
@@ -519,6 +549,64 @@ static void test_all_bits(void)
 	if (dev)
 		CHECK(unic_close(dev) == 0);
 	fb_join(&f);
+}
+
+/*
+ * Issue 10: queue pairs over vhost-user. With the protocol feature MQ, 2 pairs against a
+ * backend of 2: rings 0-3 each get their own kick and call eventfd and are enabled, MQ is
+ * negotiated, and each pair's counters are its own; 3 pairs against it, or 2 pairs without
+ * the protocol feature: refused with one line naming the most there is.
+ */
+static struct unic_dev *open_pairs(struct fb *f, uint64_t protocol, uint16_t pairs, char *err, size_t len)
+{
+	struct unic_config cfg;
+
+	small_config(&cfg);
+	cfg.rx_queues = cfg.tx_queues = pairs;
+	fb_init(f, GOOD_FEATURES | BIT(PROTOCOL_FEATURES_BIT) | BIT(NET_F_MQ), -1, NONE);
+	f->protocol = protocol;
+	return open_fb(f, &cfg, err, len);
+}
+
+static void test_queue_pairs(void)
+{
+	uint64_t mq = BIT(PROTOCOL_F_REPLY_ACK) | BIT(PROTOCOL_F_MQ);
+	struct unic_queue_stats qs;
+	struct unic_info info;
+	struct unic_dev *dev;
+	struct fb f;
+	char err[UNIC_ERR_LEN];
+
+	dev = open_pairs(&f, mq, 2, err, sizeof err);
+	printf("2 queue pairs, backend of 2: %s\n", dev ? "opened" : err);
+	CHECK(dev != NULL);
+	if (dev) {
+		CHECK(unic_info(dev, &info) == 0 && info.rx_queues == 2 && info.tx_queues == 2);
+		CHECK(unic_queue_stats(dev, 1, &qs) == 0 && qs.rx_packets == 0 && qs.tx_packets == 0);
+		CHECK(unic_queue_stats(dev, 2, &qs) == -EINVAL);
+		CHECK(unic_close(dev) == 0);
+	}
+	fb_join(&f);
+	printf("  rings with a kick fd 0x%llx, a call fd 0x%llx, enabled 0x%llx; SET_FEATURES has MQ: %s\n",
+	       (unsigned long long)f.kick_rings, (unsigned long long)f.call_rings, (unsigned long long)f.enabled_rings,
+	       f.set_features & BIT(NET_F_MQ) ? "yes" : "no");
+	CHECK(f.kick_rings == 0xf && f.call_rings == 0xf && f.enabled_rings == 0xf);
+	CHECK(f.set_features & BIT(NET_F_MQ));
+
+	dev = open_pairs(&f, mq, 3, err, sizeof err);
+	printf("3 queue pairs, backend of 2: %s\n", dev ? "(opened)" : err);
+	CHECK(dev == NULL && strstr(err, "has 2 queue pairs: give rx_queues and tx_queues of at most 2"));
+	if (dev)
+		unic_close(dev);
+	fb_join(&f);
+
+	dev = open_pairs(&f, BIT(PROTOCOL_F_REPLY_ACK), 2, err, sizeof err);
+	printf("2 queue pairs, no protocol feature MQ: %s\n", dev ? "(opened)" : err);
+	CHECK(dev == NULL && strstr(err, "one queue pair") && strstr(err, "protocol feature MQ"));
+	if (dev)
+		unic_close(dev);
+	fb_join(&f);
+	CHECK(!(f.set_features & BIT(NET_F_MQ))); /* one pair: MQ not negotiated */
 }
 
 /* Item 16: the whole open is bounded, and can be cancelled. */
@@ -889,6 +977,7 @@ int main(int argc, char **argv)
 	test_malformed_replies();
 	test_queue_num_replies();
 	test_all_bits();
+	test_queue_pairs();
 	test_slow_backend();
 	test_cancel();
 	test_hangup_after_open();
