@@ -45,7 +45,6 @@
 #define WARMUP_MS 300
 
 enum fe { FE_UNIC, FE_DPDK, NFE };
-static const char *const fe_name[] = { "unic", "dpdk" };
 
 static struct {
 	struct unic_dev *udev;
