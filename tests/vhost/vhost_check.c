@@ -323,48 +323,69 @@ static int verify_run(struct run *r, uint16_t nq, uint64_t count)
 			       st.rx_packets - base.rx_packets < received + probes ? 1 : 0;
 }
 
-static int gone_run(struct run *r, double seconds)
+/* Every queue's bursts return 0 once the backend is gone. */
+static bool all_stopped(struct qrun *qr, uint16_t nq)
 {
-	struct qrun qr = { .r = r, .q = 0 };
-	double t0 = now_s(), t_gone = 0;
+	uint16_t q;
+
+	for (q = 0; q < nq; q++)
+		if (send_some(&qr[q], UINT64_MAX) != 0 || receive_some(&qr[q], false) != 0)
+			return false;
+	return true;
+}
+
+/* Frames on every queue (one thread: round robin) until the backend goes away. */
+static int gone_run(struct run *r, uint16_t nq, double seconds)
+{
+	struct qrun qr[MAX_QUEUES];
+	double t0, t_gone = 0;
 	bool told = false;
 	struct unic_stats st;
 	struct unic_link link;
+	uint64_t sent = 0;
+	uint16_t q;
 
-	if (warm_up(&qr))
-		return 1;
-	while (now_s() - t0 < seconds) {
-		uint16_t s = send_some(&qr, UINT64_MAX), g = receive_some(&qr, false);
-		if (!told && qr.received >= 1000) {
+	for (q = 0; q < nq; q++) {
+		qr[q] = (struct qrun){ .r = r, .q = q };
+		if (warm_up(&qr[q]))
+			return 1;
+	}
+	t0 = now_s();
+	while (!t_gone && now_s() - t0 < seconds) {
+		unsigned moved = 0;
+		for (q = 0; q < nq; q++) {
+			moved += send_some(&qr[q], UINT64_MAX) + receive_some(&qr[q], false);
+			if (qr[q].sent - qr[q].received >= WINDOW) /* the backend stopped echoing: let the window drain */
+				qr[q].received = qr[q].sent - WINDOW / 2;
+		}
+		if (!told && qr[nq - 1].received >= 1000) {
 			printf("exchanging\n");
 			fflush(stdout);
 			told = true;
 		}
-		if (qr.sent - qr.received >= WINDOW) /* the backend stopped echoing: let the window drain */
-			qr.received = qr.sent - WINDOW / 2;
-		if (s == 0 && g == 0 && unic_stats(r->dev, &st) < 0) {
+		if (moved == 0 && unic_stats(r->dev, &st) < 0)
 			t_gone = now_s();
-			break;
-		}
 	}
 	if (!t_gone) {
 		printf("backend gone not reported within %.0f s (last error: '%s')\n", seconds, unic_last_error(r->dev));
 		return 1;
 	}
 	printf("gone reported: %s\n", unic_last_error(r->dev));
-	if (unic_link(r->dev, &link) >= 0 || send_some(&qr, UINT64_MAX) != 0 || receive_some(&qr, false) != 0) {
+	if (unic_link(r->dev, &link) >= 0 || !all_stopped(qr, nq)) {
 		printf("after the backend left, unic_link or a burst still succeeds\n");
 		return 1;
 	}
 	/* the counters the device had survive it: unic_stats fails and still fills them in */
 	memset(&st, 0, sizeof st);
-	if (unic_stats(r->dev, &st) >= 0 || st.tx_packets < qr.sent || st.rx_packets == 0) {
+	for (q = 0; q < nq; q++)
+		sent += qr[q].sent;
+	if (unic_stats(r->dev, &st) >= 0 || st.tx_packets < sent || st.rx_packets == 0) {
 		printf("after the backend left, unic_stats lost the counters (tx %llu of %llu sent, rx %llu)\n",
-		       (unsigned long long)st.tx_packets, (unsigned long long)qr.sent, (unsigned long long)st.rx_packets);
+		       (unsigned long long)st.tx_packets, (unsigned long long)sent, (unsigned long long)st.rx_packets);
 		return 1;
 	}
-	printf("rx/tx return 0, unic_stats and unic_link fail, counters kept (tx %llu, rx %llu): ok\n",
-	       (unsigned long long)st.tx_packets, (unsigned long long)st.rx_packets);
+	printf("rx/tx of all %u queues return 0, unic_stats and unic_link fail, counters kept (tx %llu, rx %llu): ok\n",
+	       nq, (unsigned long long)st.tx_packets, (unsigned long long)st.rx_packets);
 	return 0;
 }
 
@@ -422,7 +443,7 @@ int main(int argc, char **argv)
 		       info.tx_queues);
 		rc = 1;
 	} else
-		rc = gone > 0 ? gone_run(&r, gone) : verify_run(&r, (uint16_t)nq, count);
+		rc = gone > 0 ? gone_run(&r, (uint16_t)nq, gone) : verify_run(&r, (uint16_t)nq, count);
 	t = now_s();
 	unic_close(r.dev);
 	printf("unic_close took %.3f s\n", now_s() - t);
