@@ -59,6 +59,9 @@
  * GET_VRING_BASE x2 at close), and without (GET_FEATURES, GET_VRING_BASE x2) */
 #define REPLIES_PF 18
 #define REPLIES_PLAIN 3
+/* with protocol feature MQ and 2 queue pairs: GET_FEATURES, GET_PROTOCOL_FEATURES, GET_QUEUE_NUM,
+ * 26 acks (SET_FEATURES, SET_MEM_TABLE, 6 per ring x 4), GET_VRING_BASE x4 at close */
+#define REPLIES_MQ 33
 #define RANDOM_SEED 12345u
 #define MAX_PAYLOAD 512
 
@@ -90,6 +93,7 @@ struct fb {
 	uint64_t queues;  /* the answer to GET_QUEUE_NUM */
 	/* what the front-end asked for: rings (bit per index) given a kick / call eventfd, enabled */
 	uint64_t kick_rings, call_rings, enabled_rings, set_features;
+	int replies;      /* replies sent in the session */
 	int fault_at;  /* number of the reply (0: the first) that misbehaves; -1: none */
 	enum fault fault;
 	int delay_ms;  /* before every reply */
@@ -343,6 +347,7 @@ static void fb_serve(struct fb *f, int c)
 			continue;
 		}
 		fb_send(c, &r, len, -1);
+		f->replies = replies;
 	}
 }
 
@@ -592,6 +597,7 @@ static void test_queue_pairs(void)
 	       f.set_features & BIT(NET_F_MQ) ? "yes" : "no");
 	CHECK(f.kick_rings == 0xf && f.call_rings == 0xf && f.enabled_rings == 0xf);
 	CHECK(f.set_features & BIT(NET_F_MQ));
+	CHECK(f.replies == REPLIES_MQ); /* the random test's fault can land on every one of them */
 
 	dev = open_pairs(&f, mq, 3, err, sizeof err);
 	printf("3 queue pairs, backend of 2: %s\n", dev ? "(opened)" : err);
@@ -735,12 +741,16 @@ static void test_random_replies(void)
 		struct fb f;
 		char err[UNIC_ERR_LEN];
 
-		bool pf = rnd(&seed) % 4 != 0;
+		bool pf = rnd(&seed) % 4 != 0, mq = pf && rnd(&seed) % 3 == 0;
+		int replies = mq ? REPLIES_MQ : pf ? REPLIES_PF : REPLIES_PLAIN;
 
 		/* the fault at any reply of the session: with REPLY_ACK every setup message has one */
-		fb_init(&f, pf ? GOOD_FEATURES | BIT(PROTOCOL_FEATURES_BIT) : GOOD_FEATURES,
-			(int)(rnd(&seed) % (pf ? REPLIES_PF : REPLIES_PLAIN)), RANDOM);
+		fb_init(&f, pf ? GOOD_FEATURES | BIT(PROTOCOL_FEATURES_BIT) | BIT(NET_F_MQ) : GOOD_FEATURES,
+			(int)(rnd(&seed) % (unsigned)replies), RANDOM);
 		f.seed = rnd(&seed);
+		if (mq) /* 2 queue pairs: GET_QUEUE_NUM and the rings of the second pair can be hit too */
+			f.protocol |= BIT(PROTOCOL_F_MQ);
+		cfg.rx_queues = cfg.tx_queues = mq ? 2 : 1;
 		dev = open_fb(&f, &cfg, err, sizeof err);
 		if (dev) {
 			opened++;
