@@ -33,6 +33,7 @@
 #include <rte_mbuf.h>
 
 #include "unic.h"
+#include "bench_common.h"
 
 #define BURST 32
 #define RING 512
@@ -40,8 +41,6 @@
 #define POOL_MBUFS 16383
 #define POOL_CACHE 256
 #define FRAME 64
-#define HDR_LEN 42          /* Ethernet + IPv4 + UDP: what the application writes */
-#define LINK_WAIT_S 10
 #define WARMUP_MS 300
 
 enum fe { FE_UNIC, FE_DPDK, NFE };
@@ -51,7 +50,6 @@ static struct {
 	struct unic_mempool *upool;
 	uint16_t dpdk_port;
 	struct rte_mempool *fe_pool;
-	uint8_t hdr[HDR_LEN];
 	uint16_t queues;
 	atomic_bool stop;
 } g;
@@ -63,28 +61,12 @@ struct worker {
 	pthread_t thread;
 };
 
-static void die(const char *what)
-{
-	fprintf(stderr, "mq_bench: %s\n", what);
-	exit(1);
-}
-
 static double now_s(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void make_header(void)
-{
-	static const uint8_t h[HDR_LEN] = {
-		0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00,              /* Ethernet */
-		0x45, 0, 0, 50, 0, 0, 0, 0, 64, 17, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2, /* IPv4 */
-		0x04, 0x00, 0x04, 0x01, 0, 30, 0, 0,                                    /* UDP */
-	};
-	memcpy(g.hdr, h, sizeof h);
 }
 
 /* One iteration of a unic queue: a burst out, the echoes in. */
@@ -96,7 +78,7 @@ static void unic_step(struct worker *w)
 	if (unic_buf_alloc_bulk(g.upool, b, BURST) == BURST) {
 		for (i = 0; i < BURST; i++) {
 			b[i]->len = FRAME;
-			memcpy(unic_buf_data(b[i]), g.hdr, HDR_LEN);
+			memcpy(unic_buf_data(b[i]), bench_hdr, HDR_LEN);
 		}
 		sent = unic_tx_burst(g.udev, w->q, b, BURST);
 		unic_buf_free_bulk(b + sent, (uint32_t)(BURST - sent));
@@ -115,7 +97,7 @@ static void dpdk_step(struct worker *w)
 	if (rte_pktmbuf_alloc_bulk(g.fe_pool, m, BURST) == 0) {
 		for (i = 0; i < BURST; i++) {
 			m[i]->data_len = m[i]->pkt_len = FRAME;
-			memcpy(rte_pktmbuf_mtod(m[i], void *), g.hdr, HDR_LEN);
+			memcpy(rte_pktmbuf_mtod(m[i], void *), bench_hdr, HDR_LEN);
 		}
 		sent = rte_eth_tx_burst(g.dpdk_port, w->q, m, BURST);
 		if (sent < BURST)
@@ -171,18 +153,6 @@ static void window(enum fe fe, unsigned ms, double *rx_mpps, double *tx_mpps)
 	*tx_mpps = (double)tx / t / 1e6;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, unsigned n)
-{
-	qsort(v, n, sizeof *v, cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static void run_groups(unsigned groups, unsigned ms)
 {
 	double urx[64], drx[64], utx[64], dtx[64], ratio[64], x, y;
@@ -214,19 +184,6 @@ static void run_groups(unsigned groups, unsigned ms)
 }
 
 /* ---- setup ---- */
-
-static void wait_link(uint16_t port)
-{
-	struct rte_eth_link link;
-	unsigned i;
-
-	for (i = 0; i < LINK_WAIT_S * 100; i++) {
-		if (rte_eth_link_get_nowait(port, &link) == 0 && link.link_status)
-			return;
-		usleep(10000);
-	}
-	die("net_virtio_user0 did not come up");
-}
 
 static void dpdk_open(const char *sock, bool packed)
 {
@@ -308,7 +265,6 @@ int main(int argc, char **argv)
 	eal_argv[0] = argv[0];
 	if (rte_eal_init(eal_argc, eal_argv) < 0)
 		die("rte_eal_init failed");
-	make_header();
 	g.fe_pool = rte_pktmbuf_pool_create("fe", POOL_MBUFS, POOL_CACHE, 0, RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
 	if (!g.fe_pool)
 		die("cannot create the mbuf pool");
