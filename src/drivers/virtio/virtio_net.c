@@ -181,8 +181,12 @@ static enum rx_verdict rx_lie(struct vnet_queue *q)
 	return RX_LIE;
 }
 
-/* Checks one received buffer: the header is device-written, read once. */
-static enum rx_verdict rx_frame(struct vnet_queue *q, struct unic_buf *b, uint32_t len)
+/*
+ * Checks one received buffer: the header is device-written, read once. held: the buffers
+ * the device can still hand back after this one (the rest of this pass and those it owns),
+ * the most a frame's num_buffers can continue into (5.1.6.4.2).
+ */
+static enum rx_verdict rx_frame(struct vnet_queue *q, struct unic_buf *b, uint32_t len, uint32_t held)
 {
 	if (q->rx_skip) { /* the tail of a frame we already dropped (and counted) */
 		q->rx_skip--;
@@ -193,9 +197,10 @@ static enum rx_verdict rx_frame(struct vnet_queue *q, struct unic_buf *b, uint32
 	if (q->mrg_rxbuf) {
 		uint16_t nb;
 		memcpy(&nb, b->room + UNIC_HEADROOM - q->hdr_len + VIRTIO_NET_HDR_NUM_BUFFERS, sizeof nb);
-		if (nb == 0 || nb > q->vq.size)
+		if (nb == 0 || nb - 1u > held)
 			return rx_lie(q);
-		if (nb > 1) { /* unic_buf has no chaining: drop the frame, and the buffers it continues in */
+		/* one buffer per frame (buffers hold mtu + 18): a longer frame is dropped, with its tail */
+		if (nb > 1) {
 			q->rx_skip = (uint16_t)(nb - 1);
 			UNIC_STAT_INC(q->stats.dropped);
 			return RX_COUNTED;
@@ -240,7 +245,7 @@ static uint16_t vnet_rx_burst(void *rxq, struct unic_buf **out, uint16_t n)
 				unic_buf_free(b);
 				continue;
 			}
-			v = rx_frame(q, b, len[i]);
+			v = rx_frame(q, b, len[i], (uint32_t)(got - i - 1) + q->vq.in_flight);
 			if (unic_likely(v == RX_FRAME)) {
 				bytes += b->len;
 				out[kept++] = b;
