@@ -514,7 +514,8 @@ static void test_malformed_replies(void)
 /* Issue 10: GET_QUEUE_NUM (protocol feature MQ) is the third reply: checked like any other. */
 static void test_queue_num_replies(void)
 {
-	uint64_t pf = GOOD_FEATURES | BIT(PROTOCOL_FEATURES_BIT), mq = BIT(PROTOCOL_F_REPLY_ACK) | BIT(PROTOCOL_F_MQ);
+	uint64_t pf = GOOD_FEATURES | BIT(PROTOCOL_FEATURES_BIT) | BIT(NET_F_MQ);
+	uint64_t mq = BIT(PROTOCOL_F_REPLY_ACK) | BIT(PROTOCOL_F_MQ);
 
 	printf("GET_QUEUE_NUM replies:\n");
 	expect_failure_pf("queue num size", pf, mq, 2, SIZE_OVER, "malformed", "GET_QUEUE_NUM");
@@ -560,15 +561,16 @@ static void test_all_bits(void)
  * Issue 10: queue pairs over vhost-user. With the protocol feature MQ, 2 pairs against a
  * backend of 2: rings 0-3 each get their own kick and call eventfd and are enabled, MQ is
  * negotiated, and each pair's counters are its own; 3 pairs against it, or 2 pairs without
- * the protocol feature: refused with one line naming the most there is.
+ * the protocol feature or without VIRTIO_NET_F_MQ: refused with one line naming the most there is.
  */
-static struct unic_dev *open_pairs(struct fb *f, uint64_t protocol, uint16_t pairs, char *err, size_t len)
+static struct unic_dev *open_pairs(struct fb *f, uint64_t features, uint64_t protocol, uint16_t pairs, char *err,
+				   size_t len)
 {
 	struct unic_config cfg;
 
 	small_config(&cfg);
 	cfg.rx_queues = cfg.tx_queues = pairs;
-	fb_init(f, GOOD_FEATURES | BIT(PROTOCOL_FEATURES_BIT) | BIT(NET_F_MQ), -1, NONE);
+	fb_init(f, features, -1, NONE);
 	f->protocol = protocol;
 	return open_fb(f, &cfg, err, len);
 }
@@ -576,13 +578,14 @@ static struct unic_dev *open_pairs(struct fb *f, uint64_t protocol, uint16_t pai
 static void test_queue_pairs(void)
 {
 	uint64_t mq = BIT(PROTOCOL_F_REPLY_ACK) | BIT(PROTOCOL_F_MQ);
+	uint64_t pf = GOOD_FEATURES | BIT(PROTOCOL_FEATURES_BIT), pf_mq = pf | BIT(NET_F_MQ);
 	struct unic_queue_stats qs;
 	struct unic_info info;
 	struct unic_dev *dev;
 	struct fb f;
 	char err[UNIC_ERR_LEN];
 
-	dev = open_pairs(&f, mq, 2, err, sizeof err);
+	dev = open_pairs(&f, pf_mq, mq, 2, err, sizeof err);
 	printf("2 queue pairs, backend of 2: %s\n", dev ? "opened" : err);
 	CHECK(dev != NULL);
 	if (dev) {
@@ -599,20 +602,27 @@ static void test_queue_pairs(void)
 	CHECK(f.set_features & BIT(NET_F_MQ));
 	CHECK(f.replies == REPLIES_MQ); /* the random test's fault can land on every one of them */
 
-	dev = open_pairs(&f, mq, 3, err, sizeof err);
+	dev = open_pairs(&f, pf_mq, mq, 3, err, sizeof err);
 	printf("3 queue pairs, backend of 2: %s\n", dev ? "(opened)" : err);
 	CHECK(dev == NULL && strstr(err, "has 2 queue pairs: give rx_queues and tx_queues of at most 2"));
 	if (dev)
 		unic_close(dev);
 	fb_join(&f);
 
-	dev = open_pairs(&f, BIT(PROTOCOL_F_REPLY_ACK), 2, err, sizeof err);
+	dev = open_pairs(&f, pf_mq, BIT(PROTOCOL_F_REPLY_ACK), 2, err, sizeof err);
 	printf("2 queue pairs, no protocol feature MQ: %s\n", dev ? "(opened)" : err);
 	CHECK(dev == NULL && strstr(err, "one queue pair") && strstr(err, "protocol feature MQ"));
 	if (dev)
 		unic_close(dev);
 	fb_join(&f);
 	CHECK(!(f.set_features & BIT(NET_F_MQ))); /* one pair: MQ not negotiated */
+
+	dev = open_pairs(&f, pf, mq, 2, err, sizeof err);
+	printf("2 queue pairs, protocol feature MQ but no VIRTIO_NET_F_MQ: %s\n", dev ? "(opened)" : err);
+	CHECK(dev == NULL && strstr(err, "one queue pair") && strstr(err, "no VIRTIO_NET_F_MQ"));
+	if (dev)
+		unic_close(dev);
+	fb_join(&f);
 }
 
 /* Item 16: the whole open is bounded, and can be cancelled. */

@@ -18,7 +18,7 @@
  *   SET_VRING_ENABLE; GET_VRING_BASE stops a ring on reset and close.
  *
  * Several queue pairs (spec "Multiple queue support"): only with the protocol
- * feature MQ, up to what GET_QUEUE_NUM says. Each ring has its own call and kick
+ * feature MQ and VIRTIO_NET_F_MQ offered, up to what GET_QUEUE_NUM says. Each ring has its own call and kick
  * eventfd. The control queue's VQ_PAIRS_SET has no backend to go to (in QEMU the
  * front-end serves it and turns it into SET_VRING_ENABLE): here the transport
  * enables every ring the driver sets up, and nothing else, and tells the driver
@@ -959,7 +959,8 @@ static int open_session(struct vhu *v)
 	if ((r = set_u64(v, VHOST_USER_SET_PROTOCOL_FEATURES, proto)))
 		return fail(v, r, "SET_PROTOCOL_FEATURES");
 	v->reply_ack = proto & VIRTIO_BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK); /* from the next message on */
-	if (proto & VIRTIO_BIT(VHOST_USER_PROTOCOL_F_MQ))
+	/* a net backend without VIRTIO_NET_F_MQ is a one-pair device, whatever its protocol says */
+	if ((proto & VIRTIO_BIT(VHOST_USER_PROTOCOL_F_MQ)) && (v->offered & VHU_MQ_FEATURE))
 		return get_queue_pairs(v);
 	return 0;
 }
