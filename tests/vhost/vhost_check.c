@@ -22,10 +22,12 @@
  */
 #include <getopt.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "unic.h"
 
@@ -100,6 +102,7 @@ struct run {
 	struct unic_dev *dev;
 	struct unic_mempool *pool;
 	uint8_t mac[6];
+	atomic_uint finished;     /* queue threads done */
 };
 
 /* One queue pair's side of the test: written by its own thread only. */
@@ -283,7 +286,27 @@ static void *verify_queue(void *arg)
 	qr->rc = check_queue_stats(qr, &base) || qr->sent != qr->count || qr->received != qr->count || qr->bad;
 out:
 	free(qr->seen);
+	atomic_fetch_add(&qr->r->finished, 1);
 	return NULL;
+}
+
+/* Control calls from another thread while the queues run: they must neither disturb nor race. */
+static unsigned poll_counters(struct run *r, uint16_t nq)
+{
+	unsigned polls = 0;
+	uint16_t q;
+
+	while (atomic_load(&r->finished) < nq) {
+		struct unic_stats st;
+		struct unic_queue_stats qs;
+		if (unic_stats(r->dev, &st) < 0)
+			break;
+		for (q = 0; q < nq; q++)
+			unic_queue_stats(r->dev, q, &qs);
+		polls++;
+		usleep(1000);
+	}
+	return polls;
 }
 
 /* One thread per queue pair; the main thread reads the device counters meanwhile (control calls). */
@@ -304,6 +327,8 @@ static int verify_run(struct run *r, uint16_t nq, uint64_t count)
 			return 1;
 		}
 	}
+	printf("main thread: unic_stats and unic_queue_stats read %u times while the queues ran\n",
+	       poll_counters(r, nq));
 	for (q = 0; q < nq; q++) {
 		pthread_join(qr[q].thread, NULL);
 		rc |= qr[q].rc;
