@@ -93,6 +93,7 @@ struct fb {
 	uint64_t queues;  /* the answer to GET_QUEUE_NUM */
 	/* what the front-end asked for: rings (bit per index) given a kick / call eventfd, enabled */
 	uint64_t kick_rings, call_rings, enabled_rings, set_features;
+	uint64_t kicks_at_first_enable; /* rings set up when the first one was enabled */
 	int replies;      /* replies sent in the session */
 	int fault_at;  /* number of the reply (0: the first) that misbehaves; -1: none */
 	enum fault fault;
@@ -309,8 +310,11 @@ static void fb_record(struct fb *f, const struct hdr *h, const uint8_t *p, int f
 		f->kick_rings |= BIT(u & 0xff);
 	else if (h->request == SET_VRING_CALL && fds == 1 && (u & 0xff) < 64)
 		f->call_rings |= BIT(u & 0xff);
-	else if (h->request == SET_VRING_ENABLE && num == 1 && index < 64)
+	else if (h->request == SET_VRING_ENABLE && num == 1 && index < 64) {
+		if (!f->enabled_rings)
+			f->kicks_at_first_enable = f->kick_rings;
 		f->enabled_rings |= BIT(index);
+	}
 	else if (h->request == SET_FEATURES)
 		f->set_features = u;
 }
@@ -508,6 +512,8 @@ static void test_malformed_replies(void)
 	expect_failure("bad version", GOOD_FEATURES, 0, BAD_VERSION, "malformed", "version");
 	expect_failure("ack says no", pf, 2, NACK, "refused", "SET_FEATURES");
 	expect_failure("ack malformed", pf, 4, WRONG_REQUEST, "malformed", "SET_VRING_NUM");
+	/* replies 4-13: rings 0 and 1 (NUM, BASE, ADDR, CALL, KICK); 14: the first SET_VRING_ENABLE */
+	expect_failure("enable refused", pf, 14, NACK, "refused", "SET_VRING_ENABLE");
 	expect_failure("no VERSION_1", BIT(NET_F_MRG_RXBUF), -1, NONE, "vhost-user transport", NULL);
 }
 
@@ -599,6 +605,7 @@ static void test_queue_pairs(void)
 	       (unsigned long long)f.kick_rings, (unsigned long long)f.call_rings, (unsigned long long)f.enabled_rings,
 	       f.set_features & BIT(NET_F_MQ) ? "yes" : "no");
 	CHECK(f.kick_rings == 0xf && f.call_rings == 0xf && f.enabled_rings == 0xf);
+	CHECK(f.kicks_at_first_enable == 0xf); /* every ring set up before any is enabled */
 	CHECK(f.set_features & BIT(NET_F_MQ));
 	CHECK(f.replies == REPLIES_MQ); /* the random test's fault can land on every one of them */
 

@@ -13,9 +13,10 @@
  * The session (vhost-user.rst, "Communication"), as QEMU and DPDK's virtio-user do it:
  *   connect (or listen + accept with ",server"), SET_OWNER, GET_FEATURES,
  *   GET/SET_PROTOCOL_FEATURES (REPLY_ACK and MQ), GET_QUEUE_NUM (with MQ), then
- *   from virtio_net's start: SET_FEATURES, SET_MEM_TABLE, and per ring (rx and tx
- *   of every queue pair the driver uses) SET_VRING_NUM/BASE/ADDR/CALL/KICK and
- *   SET_VRING_ENABLE; GET_VRING_BASE stops a ring on reset and close.
+ *   from virtio_net's start: SET_FEATURES, SET_MEM_TABLE, per ring (rx and tx of
+ *   every queue pair the driver uses) SET_VRING_NUM/BASE/ADDR/CALL/KICK, then at
+ *   DRIVER_OK SET_VRING_ENABLE for every ring; GET_VRING_BASE stops a ring on reset
+ *   and close.
  *
  * Several queue pairs (spec "Multiple queue support"): only with the protocol
  * feature MQ and VIRTIO_NET_F_MQ offered, up to what GET_QUEUE_NUM says. Each ring has its own call and kick
@@ -599,10 +600,32 @@ static uint8_t vhu_get_status(void *t)
 	return atomic_load(&v->gone) ? (uint8_t)(v->status | VIRTIO_STATUS_NEEDS_RESET) : v->status;
 }
 
+/*
+ * Spec "Ring states": with protocol features a ring starts disabled. Every ring the driver set
+ * up is one it uses (this is how the queue pairs past the first come on), and all are enabled
+ * together once all are set up: a backend that starts the device when the first pair is
+ * ready (DPDK's vhost library) then sees every ring at once - DPDK turns off the
+ * front-end's notifications only on the rings that exist when it starts the device, and a ring
+ * left with them on costs a kick (a system call) per burst.
+ */
+static void enable_rings(struct vhu *v)
+{
+	uint32_t i;
+	int r;
+
+	for (i = 0; v->protocol && i < VHU_MAX_RINGS; i++)
+		if (v->ring_started[i] && (r = set_state(v, VHOST_USER_SET_VRING_ENABLE, i, 1))) {
+			fail(v, r, "SET_VRING_ENABLE");
+			return;
+		}
+}
+
 static void vhu_set_status(void *t, uint8_t status)
 {
 	struct vhu *v = t;
 
+	if (!atomic_load(&v->gone) && (status & VIRTIO_STATUS_DRIVER_OK) && !(v->status & VIRTIO_STATUS_DRIVER_OK))
+		enable_rings(v); /* a failure marks the backend gone: get_status then says NEEDS_RESET */
 	/* FEATURES_OK sticks only if SET_FEATURES went through (set_features marks failures as gone) */
 	if (atomic_load(&v->gone))
 		status &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
@@ -727,11 +750,7 @@ static int vhu_queue_enable(void *t, struct virtq *vq)
 		return fail(v, r, "SET_VRING_CALL");
 	if ((r = set_vring_fd(v, VHOST_USER_SET_VRING_KICK, i, v->kick_fd[i])))
 		return fail(v, r, "SET_VRING_KICK");
-	v->ring_started[i] = true;
-	/* spec "Ring states": with protocol features a ring starts disabled; every ring the
-	 * driver sets up is one it uses (this is how the queue pairs past the first come on) */
-	if (v->protocol && (r = set_state(v, VHOST_USER_SET_VRING_ENABLE, i, 1)))
-		return fail(v, r, "SET_VRING_ENABLE");
+	v->ring_started[i] = true; /* enabled at DRIVER_OK, with every other ring (enable_rings) */
 	vq->notify = vhu_notify;
 	vq->notify_ctx = &v->kick_fd[i];
 	return 0;
