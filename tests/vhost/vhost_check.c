@@ -69,19 +69,21 @@ static double now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static long hugepages_free(void)
+/* 2 MiB hugepages this process has mapped (HugetlbPages in /proc/self/status): its own, so
+ * other processes taking or freeing hugepages meanwhile do not change the figure. */
+static long hugepages_taken(void)
 {
 	char line[128];
-	long v = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
 
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof line, f))
-		if (sscanf(line, "HugePages_Free: %ld", &v) == 1)
+		if (sscanf(line, "HugetlbPages: %ld kB", &kb) == 1)
 			break;
 	fclose(f);
-	return v;
+	return kb < 0 ? -1 : kb / 2048;
 }
 
 /* Lengths differ per queue too, so a frame of one queue never matches another's. */
@@ -541,7 +543,6 @@ static int pair_main(const char *spec1, const char *spec2, uint64_t count)
 	struct unic_config cfg;
 	char err[UNIC_ERR_LEN];
 	const char *specs[2] = { spec1, spec2 };
-	long huge_before = hugepages_free();
 	int i, rc = 1;
 
 	pr.pool = unic_mempool_create(PAIR_POOL, 2048, err, sizeof err);
@@ -564,7 +565,7 @@ static int pair_main(const char *spec1, const char *spec2, uint64_t count)
 		memcpy(r0.mac, pr.mac[0], 6);
 		memcpy(r1.mac, pr.mac[1], 6);
 		printf("opened two devices on one pool of %u buffers, hugepages taken %ld\n", unic_mempool_size(pr.pool),
-		       huge_before - hugepages_free());
+		       hugepages_taken());
 		struct qrun q0 = { .r = &r0 }, q1 = { .r = &r1 };
 		if (!warm_up(&q0) && !warm_up(&q1))
 			rc = pair_run(&pr, count);
@@ -595,7 +596,6 @@ int main(int argc, char **argv)
 	char err[UNIC_ERR_LEN];
 	uint64_t count = 10000;
 	double gone = 0, t;
-	long huge_before;
 	bool split = false;
 	const char *pair = NULL;
 	int c, rc, nq = 1;
@@ -624,7 +624,6 @@ int main(int argc, char **argv)
 	unic_config_init(&cfg);
 	cfg.no_packed_ring = split;
 	cfg.rx_queues = cfg.tx_queues = (uint16_t)nq;
-	huge_before = hugepages_free();
 	r.dev = unic_open(argv[optind], &cfg, err, sizeof err);
 	if (!r.dev) {
 		printf("unic_open: %s\n", err);
@@ -634,7 +633,7 @@ int main(int argc, char **argv)
 	unic_mac(r.dev, r.mac);
 	unic_info(r.dev, &info);
 	printf("opened %s: %s, queues %u/%u, rings %u/%u, hugepages taken %ld\n", info.name, info.features,
-	       info.rx_queues, info.tx_queues, info.rx_ring_size, info.tx_ring_size, huge_before - hugepages_free());
+	       info.rx_queues, info.tx_queues, info.rx_ring_size, info.tx_ring_size, hugepages_taken());
 	fflush(stdout);
 	if (info.rx_queues != nq || info.tx_queues != nq) {
 		printf("asked for %d queue pairs, the device has %u rx and %u tx queues\n", nq, info.rx_queues,
