@@ -22,7 +22,13 @@ SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
 TSAN_NOWARN := $(shell $(CC) -Werror -Wno-tsan -fsyntax-only -x c /dev/null 2>/dev/null && echo -Wno-tsan)
 TSANFLAGS := -O1 -g -fsanitize=thread -fno-omit-frame-pointer -DUNIC_DEBUG_BUILD=1 $(TSAN_NOWARN)
 
-LIB_SRC  := $(wildcard src/core/*.c) $(wildcard src/drivers/*/*.c)
+# One folder per backend under src/backends/: each is built and lights its row of the backend table
+# (src/core/backends.c) through UNIC_HAVE_<NAME>.
+BACKENDS := $(notdir $(wildcard src/backends/*))
+BASE     += $(foreach b,$(BACKENDS),-DUNIC_HAVE_$(shell echo $(b) | tr a-z A-Z))
+# a backend folder added or removed changes the table's flags: rebuild it
+BACKEND_TABLE_OBJ := $(foreach k,obj pic san tsan,$(BUILD)/$(k)/src/core/backends.o)
+LIB_SRC  := $(wildcard src/core/*.c) $(wildcard src/drivers/*/*.c) $(wildcard src/backends/*/*.c)
 APP_SRC  := $(wildcard apps/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 LAB_SRC  := $(wildcard tests/lab/bin/*.c)
@@ -32,9 +38,10 @@ PIC_OBJ  := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 SAN_OBJ  := $(LIB_SRC:%.c=$(BUILD)/san/%.o)
 TSAN_OBJ := $(LIB_SRC:%.c=$(BUILD)/tsan/%.o)
 APP_COMMON := $(wildcard apps/common/*.c)
+APP_HDR  := $(wildcard apps/common/*.h)
 APP_BIN  := $(patsubst apps/%.c,$(BUILD)/bin/%,$(APP_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
-TSAN_BIN := $(BUILD)/tests-tsan/test_threads $(BUILD)/tests-tsan/test_pool_threads
+TSAN_BIN := $(BUILD)/tests-tsan/test_threads $(BUILD)/tests-tsan/test_pool_threads $(BUILD)/tests-tsan/test_pool_shared
 LAB_BIN  := $(patsubst tests/lab/bin/%.c,$(BUILD)/lab/bin/unic-lab-%,$(LAB_SRC))
 GUEST_APPS := $(patsubst apps/%.c,$(BUILD)/lab/bin/%,$(APP_SRC))
 
@@ -71,6 +78,8 @@ $(BUILD)/tsan/%.o: %.c include/unic.h src/core/internal.h
 	@$(if $(Q),echo "  CC   $@",true)
 	$(Q)$(CC) $(BASE) $(TSANFLAGS) -MMD -c $< -o $@
 
+$(BACKEND_TABLE_OBJ): $(wildcard src/backends)
+
 $(BUILD)/libunic.a: $(LIB_OBJ)
 	@rm -f $@
 	@$(if $(Q),echo "  AR   $@",true)
@@ -90,11 +99,11 @@ $(BUILD)/libunic.so.$(SOVER): $(PIC_OBJ) src/libunic.map
 	ln -sf libunic.so.$(SOVER) $(BUILD)/libunic.so
 
 # Tools: host build (dynamic) and a static build for the guest initramfs.
-$(BUILD)/bin/unic-pcap: apps/unic-pcap.c $(APP_COMMON) $(BUILD)/libunic.a
+$(BUILD)/bin/unic-pcap: apps/unic-pcap.c $(APP_COMMON) $(APP_HDR) $(BUILD)/libunic.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD   $@",true)
 	$(Q)$(CC) $(BASE) -Iapps $(CFLAGS) -o $@ $< $(APP_COMMON) $(BUILD)/libunic.a $(PCAP_LIBS) -lm
-$(BUILD)/bin/%: apps/%.c $(APP_COMMON) $(BUILD)/libunic.a
+$(BUILD)/bin/%: apps/%.c $(APP_COMMON) $(APP_HDR) $(BUILD)/libunic.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD   $@",true)
 	$(Q)$(CC) $(BASE) -Iapps $(CFLAGS) -o $@ $< $(APP_COMMON) $(BUILD)/libunic.a -lm

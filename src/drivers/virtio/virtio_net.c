@@ -718,7 +718,11 @@ static int choose_pairs(struct vnet *vn)
 
 	if (want > usable && usable == 1)
 		return unic_dev_error(dev, EINVAL, "virtio-net %s has one queue pair (%s): give rx_queues and tx_queues 1",
-				      virtio_dev_name(dev), (vn->offered & VIRTIO_BIT(VIRTIO_NET_F_MQ)) && !vn->t->queue_pairs
+				      virtio_dev_name(dev), vn->t->queue_pairs
+				      ? "the vhost-user backend offers no VIRTIO_NET_F_MQ or no protocol feature MQ, or GET_QUEUE_NUM "
+					"says 1; DPDK: "
+					"--vdev net_vhost0,iface=PATH,queues=N"
+				      : (vn->offered & VIRTIO_BIT(VIRTIO_NET_F_MQ))
 				      ? "its VIRTIO_NET_F_MQ needs VIRTIO_NET_F_CTRL_VQ, which it does not offer"
 				      : "it offers no VIRTIO_NET_F_MQ, bit 22; QEMU gives several with -device virtio-net-pci,"
 					"mq=on and a multi-queue backend such as -netdev tap,queues=N");
