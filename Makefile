@@ -22,7 +22,13 @@ SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
 TSAN_NOWARN := $(shell $(CC) -Werror -Wno-tsan -fsyntax-only -x c /dev/null 2>/dev/null && echo -Wno-tsan)
 TSANFLAGS := -O1 -g -fsanitize=thread -fno-omit-frame-pointer -DUNIC_DEBUG_BUILD=1 $(TSAN_NOWARN)
 
-LIB_SRC  := $(wildcard src/core/*.c) $(wildcard src/drivers/*/*.c)
+# One folder per backend under src/backends/: each is built and lights its row of the backend table
+# (src/core/backends.c) through UNIC_HAVE_<NAME>.
+BACKENDS := $(notdir $(wildcard src/backends/*))
+BASE     += $(foreach b,$(BACKENDS),-DUNIC_HAVE_$(shell echo $(b) | tr a-z A-Z))
+# a backend folder added or removed changes the table's flags: rebuild it
+BACKEND_TABLE_OBJ := $(foreach k,obj pic san tsan,$(BUILD)/$(k)/src/core/backends.o)
+LIB_SRC  := $(wildcard src/core/*.c) $(wildcard src/drivers/*/*.c) $(wildcard src/backends/*/*.c)
 APP_SRC  := $(wildcard apps/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 LAB_SRC  := $(wildcard tests/lab/bin/*.c)
@@ -70,6 +76,8 @@ $(BUILD)/tsan/%.o: %.c include/unic.h src/core/internal.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC   $@",true)
 	$(Q)$(CC) $(BASE) $(TSANFLAGS) -MMD -c $< -o $@
+
+$(BACKEND_TABLE_OBJ): $(wildcard src/backends)
 
 $(BUILD)/libunic.a: $(LIB_OBJ)
 	@rm -f $@

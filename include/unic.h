@@ -168,6 +168,23 @@ void unic_config_init(struct unic_config *cfg);
  *   unic_stats()/unic_link() return -EPIPE (or the cause's errno) - unic_stats() still
  *   fills in the counters so far. Reopen the device once the backend is back. One queue
  *   pair; no control queue.
+ *   af_xdp:IFNAME[,queue=N][,queues=N][,copy|zerocopy]  a kernel interface through AF_XDP
+ *                            sockets bound to its queues N.. (default 0); zero-copy when
+ *                            the kernel driver offers it, else copy (or as asked)
+ *   af_packet:IFNAME[,queues=N]  a kernel interface through AF_PACKET sockets (PACKET_MMAP
+ *                            rings, one socket per queue, PACKET_FANOUT hash over them). Needs
+ *                            CAP_NET_RAW. The kernel keeps the interface (its addresses and
+ *                            stack stay), so an interface with an address is not refused; a
+ *                            missing or down one is. Every frame is copied between the
+ *                            kernel's ring and unic buffers.
+ *   tap:NAME[,queues=N]      unic creates the TAP interface NAME (IFF_MULTI_QUEUE with N > 1)
+ *                            and exchanges frames with the kernel's stack through it: the
+ *                            exception path (ARP, control traffic, host services). Needs
+ *                            CAP_NET_ADMIN; the interface is removed on close. Its link is the
+ *                            tap's carrier: up once the kernel side is set up.
+ *   ",queues=N" (1..16) sets rx_queues and tx_queues both; cfg must then ask for 0, 1 or N.
+ *   af_packet and tap copy every frame, so unic_tx_burst gives them any pool's buffer as is
+ *   (no tx_copied), and their pools live in ordinary memory (no hugepages, no IOMMU).
  * Returns NULL and one line in err (if given) on failure.
  */
 struct unic_dev *unic_open(const char *spec, const struct unic_config *cfg, char *err, size_t errlen);
@@ -220,6 +237,9 @@ enum unic_access {
 	UNIC_ACCESS_VFIO_NOIOMMU,
 	UNIC_ACCESS_SYSFS,
 	UNIC_ACCESS_VHOST_USER,
+	UNIC_ACCESS_AF_XDP,       /* a kernel interface through AF_XDP sockets */
+	UNIC_ACCESS_AF_PACKET,    /* a kernel interface through AF_PACKET (PACKET_MMAP) sockets */
+	UNIC_ACCESS_TAP,          /* a TAP interface unic creates: frames to and from the kernel stack */
 };
 
 struct unic_info {
@@ -244,14 +264,27 @@ typedef void (*unic_log_fn)(enum unic_log_level level, const char *msg, void *ar
 /* No hook (the default): the library prints nothing. */
 void unic_set_log(unic_log_fn fn, void *arg, enum unic_log_level max_level);
 
+/* af_xdp: how the sockets bind (",copy" / ",zerocopy" in the spec). */
+enum unic_xdp_mode {
+	UNIC_XDP_AUTO = 0,         /* zero-copy when the kernel driver offers it, else copy */
+	UNIC_XDP_COPY,             /* XDP_COPY only */
+	UNIC_XDP_ZEROCOPY,         /* XDP_ZEROCOPY or fail */
+};
+
 /* Parsed form of a device spec; exposed for tools and tests. */
 struct unic_spec {
 	enum unic_access access;   /* 0 for a bare PCI address */
-	char pci_addr[16];         /* canonical dddd:bb:ss.f */
+	char pci_addr[16];         /* canonical dddd:bb:ss.f; "" for the other backends */
 	char path[108];            /* vhost-user socket path */
 	bool server;               /* vhost-user: ",server" suffix: unic listens, the backend connects */
 	bool has_peer_uid;         /* vhost-user server: ",uid=N" suffix given */
 	uint32_t peer_uid;         /* ... the N: a backend of that uid may connect too */
+	char ifname[16];           /* af_xdp, af_packet, tap: the kernel interface name (IFNAMSIZ) */
+	uint16_t queues;           /* ",queues=N" (1..16), 0 when not given: unic_open uses N rx and
+				      N tx queues (cfg rx_queues/tx_queues must then be 0, 1 or N) */
+	bool has_queue;            /* af_xdp ",queue=N" given */
+	uint16_t queue;            /* ... the N: the interface's first queue to bind (default 0) */
+	enum unic_xdp_mode xdp_mode; /* af_xdp ",copy" / ",zerocopy" */
 };
 int unic_parse_spec(const char *spec, struct unic_spec *out, char *err, size_t errlen);
 

@@ -231,6 +231,21 @@ static int check_ring(struct unic_dev *dev, const char *name, uint16_t *size)
 	return 0;
 }
 
+/* ",queues=N" in the spec sets both directions; a cfg that asks for another count is refused. */
+static int spec_queues(struct unic_dev *dev)
+{
+	struct unic_config *c = &dev->cfg;
+	uint16_t n = dev->spec.queues;
+
+	if (!n)
+		return 0;
+	if ((c->rx_queues > 1 && c->rx_queues != n) || (c->tx_queues > 1 && c->tx_queues != n))
+		return unic_dev_error(dev, EINVAL, "the spec asks for queues=%u but the configuration for %u rx and %u tx "
+				      "queues: give one of them only (or the same count)", n, c->rx_queues, c->tx_queues);
+	c->rx_queues = c->tx_queues = n;
+	return 0;
+}
+
 /*
  * Every field checked, and defaults filled in, before any device is touched: one
  * error line per refusal, naming the field and what to give instead.
@@ -241,7 +256,7 @@ static int normalize_config(struct unic_dev *dev)
 	uint32_t rx_need;
 	int r;
 
-	if ((r = check_queues(dev, "rx_queues", &c->rx_queues)) || (r = check_queues(dev, "tx_queues", &c->tx_queues)) ||
+	if ((r = spec_queues(dev)) || (r = check_queues(dev, "rx_queues", &c->rx_queues)) || (r = check_queues(dev, "tx_queues", &c->tx_queues)) ||
 	    (r = check_ring(dev, "rx_ring_size", &c->rx_ring_size)) ||
 	    (r = check_ring(dev, "tx_ring_size", &c->tx_ring_size)))
 		return r;
@@ -283,6 +298,19 @@ static int probe_pci(struct unic_dev *dev)
 	return r;
 }
 
+/* The backend table's probe for the spec's prefix, or the PCI path for an address. */
+static int probe(struct unic_dev *dev)
+{
+	const struct unic_backend *b = unic_backend_by_access(dev->spec.access);
+
+	if (!b || b->arg == UNIC_SPEC_PCI)
+		return probe_pci(dev);
+	if (!b->probe)
+		return unic_dev_error(dev, ENOTSUP, "%s is not available in this build of unic (src/backends/%s was "
+				      "not built)", b->name, b->name);
+	return b->probe(dev);
+}
+
 /* Everything the device took, then the handle itself (open's failure path and close). */
 static void dev_free(struct unic_dev *dev)
 {
@@ -311,7 +339,7 @@ struct unic_dev *unic_open(const char *spec, const struct unic_config *cfg, char
 	if (!r)
 		r = normalize_config(dev);
 	if (!r)
-		r = dev->spec.access == UNIC_ACCESS_VHOST_USER ? unic_vhost_user_probe(dev) : probe_pci(dev);
+		r = probe(dev);
 	if (!r && !dev->cfg.probe_only) {
 		r = setup_memory(dev);
 		if (!r)
@@ -350,9 +378,10 @@ uint16_t unic_tx_burst(struct unic_dev *dev, uint16_t queue, struct unic_buf **b
 		return 0;
 	/* a buffer of another pool may be out of this device's DMA reach: the slow path decides */
 	own = dev->pool;
-	for (i = 0; i < n; i++)
-		if (unic_unlikely(bufs[i]->pool != own))
-			return unic_tx_cross_domain(dev, queue, bufs, n);
+	if (own->dma_domain != UNIC_DMA_DOMAIN_ANY) /* a copying backend takes any pool's buffer */
+		for (i = 0; i < n; i++)
+			if (unic_unlikely(bufs[i]->pool != own))
+				return unic_tx_cross_domain(dev, queue, bufs, n);
 	return dev->drv->tx_burst(dev->txq[queue], bufs, n);
 }
 
@@ -442,8 +471,10 @@ int unic_info(struct unic_dev *dev, struct unic_info *info)
 	if (!dev || !info)
 		return -EINVAL;
 	memset(info, 0, sizeof *info);
-	if (dev->spec.access == UNIC_ACCESS_VHOST_USER)
-		snprintf(info->name, sizeof info->name, "vhost-user:%.50s", dev->spec.path);
+	if (dev->spec.path[0])
+		snprintf(info->name, sizeof info->name, "%s:%.50s", unic_access_name(dev->spec.access), dev->spec.path);
+	else if (dev->spec.ifname[0])
+		snprintf(info->name, sizeof info->name, "%s:%s", unic_access_name(dev->spec.access), dev->spec.ifname);
 	else
 		snprintf(info->name, sizeof info->name, "%s:%s", unic_access_name(dev->spec.access), dev->spec.pci_addr);
 	snprintf(info->pci_addr, sizeof info->pci_addr, "%s", dev->spec.pci_addr);

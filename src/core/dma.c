@@ -32,7 +32,7 @@
 #define SMALL_PAGE 4096u
 
 /* Domain ids handed out so far; atomic: devices open from any thread. */
-static atomic_uint_fast64_t last_domain = UNIC_DMA_DOMAIN_PHYS;
+static atomic_uint_fast64_t last_domain = UNIC_DMA_DOMAIN_ANY;
 
 uint64_t unic_dma_new_domain(void)
 {
@@ -46,6 +46,8 @@ uint64_t unic_dma_domain(struct unic_dev *dev)
 		return UNIC_DMA_DOMAIN_PHYS;
 	case UNIC_DMA_VFIO: /* every VFIO device of the process maps its pools into the one container */
 		return unic_vfio_domain() ? unic_vfio_domain() : unic_dma_new_domain();
+	case UNIC_DMA_CPU: /* the backend copies: any pool will do */
+		return UNIC_DMA_DOMAIN_ANY;
 	default: /* VIRT: the vhost-user backend maps only this device's memfds */
 		return unic_dma_new_domain();
 	}
@@ -103,12 +105,14 @@ uint64_t unic_virt_to_phys(const void *virt, char *err, size_t errlen)
 /*
  * Maps size bytes of fresh memfd memory, hugepage-backed unless the mode allows
  * small pages: in VIRT mode (vhost-user) ordinary 4 KiB pages serve when the
- * user asks for them (cfg.no_hugepages) or when hugepages are short.
+ * user asks for them (cfg.no_hugepages) or when hugepages are short; in CPU mode
+ * (af_packet, tap: the backend copies) always.
  */
 static int map_memory(struct unic_dev *dev, size_t size, struct unic_dma *d)
 {
 	bool virt = dev->dma_mode == UNIC_DMA_VIRT;
-	bool small = virt && (dev->cfg.no_hugepages || meminfo_value("HugePages_Free") * 2048 * 1024 < (long)size);
+	bool small = dev->dma_mode == UNIC_DMA_CPU ||
+		     (virt && (dev->cfg.no_hugepages || meminfo_value("HugePages_Free") * 2048 * 1024 < (long)size));
 	size_t page;
 	int fd;
 
@@ -118,6 +122,8 @@ retry:
 	d->page_size = page;
 	d->size = (size + page - 1) / page * page;
 	d->npages = d->size / page;
+	if (dev->dma_mode == UNIC_DMA_CPU) /* no device: the area is one "page" that rooms may cross */
+		d->page_size = d->size, d->npages = 1;
 	fd = memfd_create("unic-dma", MFD_CLOEXEC | (small ? 0 : MFD_HUGETLB | MFD_HUGE_2MB));
 	if (fd < 0)
 		return unic_dev_error(dev, errno, "memfd_create for DMA memory failed: %s", strerror(errno));
@@ -210,6 +216,7 @@ static int assign_iovas(struct unic_dev *dev, struct unic_dma *d)
 	case UNIC_DMA_VFIO:
 		return map_vfio(dev, d);
 	case UNIC_DMA_VIRT:
+	case UNIC_DMA_CPU: /* nobody DMAs: the address is only a label */
 		d->iova = (uint64_t)(uintptr_t)d->virt;
 		d->contiguous = true;
 		for (i = 0; i < d->npages; i++)

@@ -56,6 +56,8 @@ enum unic_dma_mode {
 	UNIC_DMA_PHYS = 1,    /* iova = physical address from /proc/self/pagemap */
 	UNIC_DMA_VFIO,        /* iova mapped through VFIO_IOMMU_MAP_DMA into the shared container */
 	UNIC_DMA_VIRT,        /* iova = virtual address (vhost-user: the backend maps the fd) */
+	UNIC_DMA_CPU,         /* no device reads the pool: the backend copies every frame with the
+				 CPU (af_packet, tap). Ordinary 4 KiB pages, iova = virtual address. */
 };
 
 /*
@@ -67,6 +69,11 @@ enum unic_dma_mode {
  * device's memfds). unic_tx_burst copies a frame whose buffer is in another domain.
  */
 #define UNIC_DMA_DOMAIN_PHYS 1
+/*
+ * The domain of UNIC_DMA_CPU devices: a backend that copies every frame reaches every
+ * pool, so unic_tx_burst hands it any buffer as is (no cross-domain copy).
+ */
+#define UNIC_DMA_DOMAIN_ANY 2
 /*
  * The domain for a new pool of dev, from its dma_mode (set by probe): never 0. A device's
  * domain is its pool's (dev->pool->dma_domain): under vhost-user the pool is the domain, so
@@ -125,6 +132,11 @@ struct unic_mempool {
 	_Atomic(struct unic_pool_cache *) caches[UNIC_POOL_THREADS]; /* per thread slot, made on use */
 	struct unic_mempool *next; /* every pool of the process (thread exit flushes into them) */
 };
+/* Can a device whose pool is in domain own (its pool's dma_domain) send buf without a copy? */
+static inline bool unic_dma_reaches(uint64_t own, const struct unic_buf *buf)
+{
+	return own == UNIC_DMA_DOMAIN_ANY || buf->pool->dma_domain == own;
+}
 struct unic_mempool *unic_mempool_create(struct unic_dev *dev, uint32_t num, uint16_t buf_size);
 void unic_mempool_destroy(struct unic_mempool *pool);
 /* Buffers the calling thread can allocate now (store + its cache); unic_mempool_free_count
@@ -323,12 +335,48 @@ extern const struct unic_driver unic_driver_virtio_net;
 extern const struct unic_driver unic_driver_igb;
 extern const struct unic_driver unic_driver_e1000e;
 extern const struct unic_driver unic_driver_vmxnet3;
-/*
- * vhost-user (src/drivers/virtio/virtio_vhost_user.c): connects to the backend at
- * dev->spec.path, binds the virtio-net driver to it (dev->drv, dev->priv) and sets
- * dev->dma_mode; the probe step of unic_open for vhost-user specs. 0 or -errno.
- */
-int unic_vhost_user_probe(struct unic_dev *dev);
+
+/* ---- backends (backends.c): the one table from spec prefix to probe ---- */
+/* What follows a spec's prefix. */
+enum unic_spec_arg {
+	UNIC_SPEC_PCI = 1,  /* a PCI address: dev.c's PCI path (driver table, access method) */
+	UNIC_SPEC_PATH,     /* a unix socket path (vhost-user) */
+	UNIC_SPEC_IFNAME,   /* a kernel interface name, then ",option"s */
+};
+/* Options an IFNAME spec may take (unic_backend.options). */
+#define UNIC_OPT_QUEUES   (1u << 0)  /* ,queues=N */
+#define UNIC_OPT_QUEUE    (1u << 1)  /* ,queue=N */
+#define UNIC_OPT_XDP_MODE (1u << 2)  /* ,copy or ,zerocopy */
+struct unic_backend {
+	const char *name;            /* the prefix without ':', and unic_access_name() */
+	enum unic_access access;
+	enum unic_spec_arg arg;
+	unsigned options;            /* UNIC_OPT_* accepted after an IFNAME */
+	/*
+	 * NULL for PCI rows, and for a backend this build lacks. Otherwise the probe step of
+	 * unic_open: takes what dev->spec names, binds a driver (dev->drv, its state in
+	 * dev->priv / dev->backend), sets dev->mac and dev->dma_mode; no queues yet (drv->start
+	 * makes them). On failure it frees what it took and returns -errno with dev->err set.
+	 */
+	int (*probe)(struct unic_dev *dev);
+	const char *syntax;          /* for error lines: "af_packet:IFNAME[,queues=N]" */
+};
+/* The row whose prefix ("name:") spec starts with, and the prefix's length; NULL when none. */
+const struct unic_backend *unic_backend_by_prefix(const char *spec, size_t *prefix_len);
+const struct unic_backend *unic_backend_by_access(enum unic_access a);
+
+/* Kernel interfaces (netif.c), for the backends that use one (dev->spec.ifname). */
+/* 0 when it exists and is administratively up; else one line naming it, prefixed "what: ". */
+int unic_netif_check_up(struct unic_dev *dev, const char *what);
+int unic_netif_mac(const char *ifname, uint8_t mac[6]);   /* 0 or -errno */
+/* From /sys/class/net/IF: operstate "up", speed (0 when unknown), duplex. */
+int unic_netif_link(struct unic_dev *dev, struct unic_link *link);
+
+/* The probes: named only by backends.c's table. */
+int unic_vhost_user_probe(struct unic_dev *dev);  /* src/drivers/virtio/virtio_vhost_user.c */
+int unic_af_xdp_probe(struct unic_dev *dev);      /* src/backends/af_xdp/ */
+int unic_af_packet_probe(struct unic_dev *dev);   /* src/backends/af_packet/ */
+int unic_tap_probe(struct unic_dev *dev);         /* src/backends/tap/ */
 
 /* Default ring size when cfg leaves it 0 and the driver has no better figure. */
 #define UNIC_DEFAULT_RING 512

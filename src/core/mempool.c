@@ -49,6 +49,8 @@ static size_t dma_bytes(const struct unic_dev *dev, uint32_t num, uint32_t room)
 {
 	uint32_t per_page = UNIC_HUGEPAGE_SIZE / room;
 
+	if (dev->dma_mode == UNIC_DMA_CPU) /* one area, rooms may cross pages: nothing DMAs */
+		return (size_t)num * room;
 	if (dev->dma_mode == UNIC_DMA_VIRT && room <= SMALL_PAGE)
 		return (size_t)((num + SMALL_PAGE / room - 1) / (SMALL_PAGE / room)) * SMALL_PAGE;
 	return (size_t)((num + per_page - 1) / per_page) * UNIC_HUGEPAGE_SIZE;
