@@ -58,6 +58,8 @@ enum unic_dma_mode {
 	UNIC_DMA_VIRT,        /* iova = virtual address (vhost-user: the backend maps the fd) */
 	UNIC_DMA_CPU,         /* no device reads the pool: the backend copies every frame with the
 				 CPU (af_packet, tap). Ordinary 4 KiB pages, iova = virtual address. */
+	UNIC_DMA_UMEM,        /* af_xdp: the pool is the sockets' UMEM; iova = offset from the pool's
+				 start. Hugepages when free, else 4 KiB pages; rooms stay within a page. */
 };
 
 /*
@@ -66,7 +68,8 @@ enum unic_dma_mode {
  * vfio-noiommu, virtio without ACCESS_PLATFORM) share UNIC_DMA_DOMAIN_PHYS; the VFIO
  * devices of the process share the container's domain (a pool mapped into it is reachable
  * by all of them); each vhost-user device is a domain of its own (its backend maps only that
- * device's memfds). unic_tx_burst copies a frame whose buffer is in another domain.
+ * device's memfds); so is each af_xdp device (its sockets reach only its own UMEM).
+ * unic_tx_burst copies a frame whose buffer is in another domain.
  */
 #define UNIC_DMA_DOMAIN_PHYS 1
 /*

@@ -44,14 +44,14 @@ static uint32_t room_bytes(uint16_t buf_size)
 	return (UNIC_HEADROOM + (uint32_t)buf_size + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
 }
 
-/* DMA bytes for num rooms; vhost-user may fall back to 4 KiB pages: sized for that worst case there. */
+/* DMA bytes for num rooms; vhost-user and af_xdp may fall back to 4 KiB pages: sized for that worst case there. */
 static size_t dma_bytes(const struct unic_dev *dev, uint32_t num, uint32_t room)
 {
 	uint32_t per_page = UNIC_HUGEPAGE_SIZE / room;
 
 	if (dev->dma_mode == UNIC_DMA_CPU) /* one area, rooms may cross pages: nothing DMAs */
 		return (size_t)num * room;
-	if (dev->dma_mode == UNIC_DMA_VIRT && room <= SMALL_PAGE)
+	if ((dev->dma_mode == UNIC_DMA_VIRT || dev->dma_mode == UNIC_DMA_UMEM) && room <= SMALL_PAGE)
 		return (size_t)((num + SMALL_PAGE / room - 1) / (SMALL_PAGE / room)) * SMALL_PAGE;
 	return (size_t)((num + per_page - 1) / per_page) * UNIC_HUGEPAGE_SIZE;
 }

@@ -89,6 +89,7 @@ struct af_xdp {
 };
 
 static const struct unic_driver unic_driver_af_xdp;
+static int xdp_set_promisc(struct unic_dev *dev, bool on);
 
 /* ---- data path ---- */
 
@@ -334,9 +335,9 @@ static uint16_t bind_flags(const struct unic_dev *dev, unsigned i)
 {
 	if (i > 0)
 		return XDP_SHARED_UMEM; /* the others inherit copy/zero-copy and need_wakeup from socket 0 */
-	if (dev->spec.xdp_zerocopy)
+	if (dev->spec.xdp_mode == UNIC_XDP_ZEROCOPY)
 		return XDP_USE_NEED_WAKEUP | XDP_ZEROCOPY;
-	if (dev->spec.xdp_copy)
+	if (dev->spec.xdp_mode == UNIC_XDP_COPY)
 		return XDP_USE_NEED_WAKEUP | XDP_COPY;
 	return XDP_USE_NEED_WAKEUP; /* the kernel binds zero-copy when the driver has it, else copy */
 }
@@ -348,7 +349,7 @@ static int bind_error(struct unic_dev *dev, uint32_t qid, int e)
 	if (e == EBUSY)
 		return unic_dev_error(dev, EBUSY, "af_xdp: queue %u of %s is taken by another AF_XDP socket (another unic "
 				      "or DPDK process?)", qid, ifname);
-	if (e == EOPNOTSUPP && dev->spec.xdp_zerocopy)
+	if (e == EOPNOTSUPP && dev->spec.xdp_mode == UNIC_XDP_ZEROCOPY)
 		return unic_dev_error(dev, e, "af_xdp: the driver of %s has no AF_XDP zero-copy: leave ,zerocopy out "
 				      "(or give ,copy)", ifname);
 	if (e == EINVAL)
@@ -574,7 +575,7 @@ static int xdp_start(struct unic_dev *dev)
 	dev->num_rxq = nrx;
 	dev->num_txq = ntx;
 	describe(dev, x);
-	return 0;
+	return dev->cfg.promisc ? xdp_set_promisc(dev, true) : 0;
 }
 
 /* Buffers a queue's rings still hold go home (the socket is closed: the kernel let them go). */
@@ -711,25 +712,15 @@ static struct af_xdp *state_new(void)
 	return x;
 }
 
-/* The spec's queues=N sets both directions; the queue ids must exist on the interface (bind says). */
-static int take_queues(struct unic_dev *dev)
-{
-	if (dev->spec.queues)
-		dev->cfg.rx_queues = dev->cfg.tx_queues = dev->spec.queues;
-	if (dev->cfg.rx_queues > UNIC_MAX_QUEUES || dev->cfg.tx_queues > UNIC_MAX_QUEUES)
-		return unic_dev_error(dev, EINVAL, "af_xdp: at most %d queues", UNIC_MAX_QUEUES);
-	return 0;
-}
-
 int unic_af_xdp_probe(struct unic_dev *dev)
 {
 	const char *ifname = dev->spec.ifname;
 	struct af_xdp *x;
 	int r;
 
-	if ((r = unic_netif_check_up(dev, "af_xdp")) || (r = take_queues(dev)))
+	if ((r = unic_netif_check_up(dev, "af_xdp")))
 		return r;
-	if (dev->cfg.buf_size + UNIC_HEADROOM < XSK_MIN_CHUNK)
+	if ((uint32_t)dev->cfg.buf_size + UNIC_HEADROOM < XSK_MIN_CHUNK)
 		return unic_dev_error(dev, EINVAL, "af_xdp: buf_size %u is too small: AF_XDP buffers take at least %u "
 				      "bytes with unic's headroom (buf_size %u)", dev->cfg.buf_size, XSK_MIN_CHUNK,
 				      XSK_MIN_CHUNK - UNIC_HEADROOM);
