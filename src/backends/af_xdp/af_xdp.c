@@ -452,13 +452,13 @@ static int sock_queues(struct unic_dev *dev, struct xsk_sock *s, uint16_t q)
 static int replace_existing(struct unic_dev *dev, struct af_xdp *x)
 {
 	const char *ifname = dev->spec.ifname;
-	int id = xdp_attached_id(x->ifindex);
+	int id = unic_xdp_attached_id(x->ifindex);
 
 	if (!dev->cfg.force)
 		return unic_dev_error(dev, EBUSY, "af_xdp: %s already has an XDP program (id %d): remove it ('ip link "
 				      "set dev %s xdp off') or pass force (--force) to replace it", ifname, id, ifname);
-	xdp_detach_netlink(x->ifindex, XDP_FLAGS_DRV_MODE);
-	xdp_detach_netlink(x->ifindex, XDP_FLAGS_SKB_MODE);
+	unic_xdp_netlink_set(x->ifindex, -1, XDP_FLAGS_DRV_MODE);
+	unic_xdp_netlink_set(x->ifindex, -1, XDP_FLAGS_SKB_MODE);
 	return 0;
 }
 
@@ -466,10 +466,10 @@ static int replace_existing(struct unic_dev *dev, struct af_xdp *x)
 static int link_attach(struct unic_dev *dev, struct af_xdp *x)
 {
 	x->native = true;
-	x->link_fd = xdp_link_create(x->prog_fd, x->ifindex, XDP_FLAGS_DRV_MODE);
+	x->link_fd = unic_xdp_link_create(x->prog_fd, x->ifindex, XDP_FLAGS_DRV_MODE);
 	if (x->link_fd < 0 && (errno == EOPNOTSUPP || errno == EINVAL) && !x->zerocopy) {
 		x->native = false;
-		x->link_fd = xdp_link_create(x->prog_fd, x->ifindex, XDP_FLAGS_SKB_MODE);
+		x->link_fd = unic_xdp_link_create(x->prog_fd, x->ifindex, XDP_FLAGS_SKB_MODE);
 	}
 	return x->link_fd < 0 ? -errno : 0;
 }
@@ -481,14 +481,14 @@ static int prog_attach(struct unic_dev *dev, struct af_xdp *x)
 	unsigned i;
 	int r;
 
-	x->map_fd = xdp_map_create(x->first_queue + x->nsocks);
+	x->map_fd = unic_xdp_map_create(x->first_queue + x->nsocks);
 	if (x->map_fd < 0)
 		return unic_dev_error(dev, errno, "af_xdp: cannot create the XSKMAP: %s%s", strerror(errno),
 				      errno == EPERM ? " (needs root, or CAP_BPF and CAP_NET_ADMIN)" : "");
 	for (i = 0; i < x->nsocks; i++)
-		if (x->socks[i].has_rx && (r = xdp_map_set(x->map_fd, x->first_queue + i, x->socks[i].fd)))
+		if (x->socks[i].has_rx && (r = unic_xdp_map_set(x->map_fd, x->first_queue + i, x->socks[i].fd)))
 			return unic_dev_error(dev, -r, "af_xdp: cannot put socket %u in the XSKMAP: %s", i, strerror(-r));
-	x->prog_fd = xdp_prog_load(x->map_fd, log, sizeof log);
+	x->prog_fd = unic_xdp_prog_load(x->map_fd, log, sizeof log);
 	if (x->prog_fd < 0)
 		return unic_dev_error(dev, errno, "af_xdp: the kernel refused the XDP program: %s%s%.120s",
 				      strerror(errno), log[0] ? ": " : "", log);
@@ -538,6 +538,26 @@ static int size_rings(struct unic_dev *dev, uint16_t nrx)
 	return 0;
 }
 
+/* Socket i, its rings, and (rx) a full fill ring: frames find buffers from the first one on. */
+static int sock_setup(struct unic_dev *dev, struct af_xdp *x, uint16_t i, uint16_t nrx, uint16_t ntx)
+{
+	struct xsk_sock *s = &x->socks[i];
+	uint32_t refill_min;
+	int r;
+
+	s->has_rx = i < nrx;
+	s->has_tx = i < ntx;
+	if ((r = sock_queues(dev, s, i)) || (r = sock_open(dev, x, i)))
+		return r;
+	if (s->has_rx) {
+		refill_min = s->rxq.refill_min;
+		s->rxq.refill_min = 1;
+		rx_refill(&s->rxq);
+		s->rxq.refill_min = refill_min;
+	}
+	return 0;
+}
+
 static int xdp_start(struct unic_dev *dev)
 {
 	struct af_xdp *x = dev->priv;
@@ -547,13 +567,9 @@ static int xdp_start(struct unic_dev *dev)
 	x->nsocks = nrx > ntx ? nrx : ntx;
 	if ((r = size_rings(dev, nrx)))
 		return r;
-	for (i = 0; i < x->nsocks; i++) {
-		struct xsk_sock *s = &x->socks[i];
-		s->has_rx = i < nrx;
-		s->has_tx = i < ntx;
-		if ((r = sock_queues(dev, s, i)) || (r = sock_open(dev, x, i)))
+	for (i = 0; i < x->nsocks; i++)
+		if ((r = sock_setup(dev, x, i, nrx, ntx)))
 			return r;
-	}
 	x->zerocopy = sock_zerocopy(x->socks[0].fd);
 	if ((r = prog_attach(dev, x)))
 		return r;
@@ -561,9 +577,6 @@ static int xdp_start(struct unic_dev *dev)
 		struct xsk_sock *s = &x->socks[i];
 		s->rxq.busy_poll = s->txq.busy_poll = x->busy_poll;
 		if (s->has_rx) {
-			s->rxq.refill_min = 1; /* the first fill is the whole ring */
-			rx_refill(&s->rxq);
-			s->rxq.refill_min = dev->rx_ring_size / 2 < FILL_BATCH ? dev->rx_ring_size / 2 : FILL_BATCH;
 			dev->rxq[i] = &s->rxq;
 			dev->rxq_stats[i] = &s->rxq.stats;
 		}

@@ -37,7 +37,7 @@ static uint64_t ptr_u64(const void *p)
 	return (uint64_t)(uintptr_t)p;
 }
 
-int xdp_map_create(uint32_t entries)
+int unic_xdp_map_create(uint32_t entries)
 {
 	union bpf_attr a;
 
@@ -50,7 +50,7 @@ int xdp_map_create(uint32_t entries)
 	return (int)sys_bpf(BPF_MAP_CREATE, &a);
 }
 
-int xdp_map_set(int map_fd, uint32_t queue_id, int xsk_fd)
+int unic_xdp_map_set(int map_fd, uint32_t queue_id, int xsk_fd)
 {
 	union bpf_attr a;
 	uint32_t key = queue_id, value = (uint32_t)xsk_fd;
@@ -68,7 +68,7 @@ int xdp_map_set(int map_fd, uint32_t queue_id, int xsk_fd)
  * bits are the action when the key has no socket); return bpf_redirect_map(r1, r2, r3).
  * (include/uapi/linux/bpf.h: struct xdp_md, BPF_FUNC_redirect_map, BPF_PSEUDO_MAP_FD.)
  */
-int xdp_prog_load(int map_fd, char *log, size_t log_len)
+int unic_xdp_prog_load(int map_fd, char *log, size_t log_len)
 {
 	struct bpf_insn insns[] = {
 		{ .code = BPF_LDX | BPF_MEM | BPF_W, .dst_reg = BPF_REG_2, .src_reg = BPF_REG_1,
@@ -103,7 +103,7 @@ int xdp_prog_load(int map_fd, char *log, size_t log_len)
 	return fd;
 }
 
-int xdp_link_create(int prog_fd, int ifindex, uint32_t mode_flags)
+int unic_xdp_link_create(int prog_fd, int ifindex, uint32_t mode_flags)
 {
 	union bpf_attr a;
 
@@ -168,7 +168,7 @@ static int nl_talk(struct nl_req *r, char *buf, size_t len)
 }
 
 /* The id of the XDP program attached to ifindex (any mode), 0 when none, or -errno. */
-int xdp_attached_id(int ifindex)
+int unic_xdp_attached_id(int ifindex)
 {
 	struct nl_req r;
 	char buf[NL_BUF_LEN];
@@ -199,14 +199,18 @@ int xdp_attached_id(int ifindex)
 	return 0;
 }
 
-/* Removes the program attached in one mode through netlink (not one held by a bpf link). */
-int xdp_detach_netlink(int ifindex, uint32_t mode_flags)
+/*
+ * Attaches prog_fd in one mode through netlink, or with -1 removes the program attached in
+ * that mode (not one held by a bpf link). A program attached this way stays after its
+ * process ends: unic itself uses it only to remove one (tests use it to attach one).
+ */
+int unic_xdp_netlink_set(int ifindex, int prog_fd, uint32_t mode_flags)
 {
 	struct nl_req r;
 	char buf[NL_BUF_LEN];
 	struct nlmsghdr *nh = (struct nlmsghdr *)buf;
 	struct rtattr *xdp;
-	int32_t fd = -1;
+	int32_t fd = prog_fd;
 	int n;
 
 	nl_init(&r, RTM_SETLINK, NLM_F_ACK, ifindex);
