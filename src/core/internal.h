@@ -292,6 +292,7 @@ struct unic_queue_stats {
 
 struct unic_dev {
 	struct unic_config cfg;
+	struct unic_config cfg_asked;        /* cfg before defaults: a 0 the driver may fill its own way */
 	struct unic_spec spec;
 	const struct unic_driver *drv;
 	void *priv;                          /* driver state */

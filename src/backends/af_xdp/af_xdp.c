@@ -39,6 +39,8 @@
 
 /* AF_XDP chunks are at least 2048 bytes (XDP_UMEM_MIN_CHUNK_SIZE in net/xdp/xdp_umem.c). */
 #define XSK_MIN_CHUNK 2048u
+/* Ring size when cfg leaves it 0: libxdp's and DPDK's af_xdp default (XSK_RING_CONS__DEFAULT_NUM_DESCS). */
+#define XSK_DEFAULT_RING 2048
 #define BUSY_POLL_USEC 20      /* SO_BUSY_POLL: how long a recvfrom/sendto may spin in the driver */
 #define BUSY_POLL_BUDGET 64    /* SO_BUSY_POLL_BUDGET: frames per busy-poll round */
 #define FILL_BATCH 64          /* buffers posted to the fill ring per allocation */
@@ -46,6 +48,8 @@
 /* Copy-mode sendto() sends at most 32 frames (TX_BATCH_SIZE in net/xdp/xsk.c): a tx burst kicks
  * a few times so that its frames leave now rather than on the next call. */
 #define TX_KICKS_MAX 8
+#define BIND_BUSY_WAIT_US 1000000 /* how long a queue that is busy at bind is waited for */
+#define BIND_RETRY_US 10000
 
 struct xsk_rxq {
 	struct xsk_ring fill, rx;
@@ -358,6 +362,24 @@ static int bind_error(struct unic_dev *dev, uint32_t qid, int e)
 	return unic_dev_error(dev, e, "af_xdp: cannot bind to queue %u of %s: %s", qid, ifname, strerror(e));
 }
 
+/*
+ * A queue whose last socket was just closed stays taken until a kernel worker releases its
+ * buffer pool (xp_release_deferred in net/xdp/xsk_buff_pool.c): EBUSY is tried again for a
+ * short while, so that closing and reopening a device (or two tools in a row) works.
+ */
+static int bind_retry(int fd, const struct sockaddr_xdp *sa)
+{
+	unsigned waited;
+
+	for (waited = 0;; waited += BIND_RETRY_US) {
+		if (!bind(fd, (const struct sockaddr *)sa, sizeof *sa))
+			return 0;
+		if (errno != EBUSY || waited >= BIND_BUSY_WAIT_US)
+			return -1;
+		unic_usleep(BIND_RETRY_US);
+	}
+}
+
 /* Rings of socket i: fill + completion always (each queue id needs its own), rx and tx as used. */
 static int sock_rings(struct unic_dev *dev, struct xsk_sock *s)
 {
@@ -415,7 +437,7 @@ static int sock_open(struct unic_dev *dev, struct af_xdp *x, unsigned i)
 	sa.sxdp_queue_id = x->first_queue + i;
 	sa.sxdp_flags = bind_flags(dev, i);
 	sa.sxdp_shared_umem_fd = i ? (uint32_t)x->socks[0].fd : 0;
-	if (bind(s->fd, (struct sockaddr *)&sa, sizeof sa))
+	if (bind_retry(s->fd, &sa))
 		return bind_error(dev, sa.sxdp_queue_id, errno);
 	s->rxq.fd = s->txq.fd = s->fd;
 	x->busy_poll = sock_busy_poll(s->fd) && (i == 0 || x->busy_poll);
@@ -737,6 +759,11 @@ int unic_af_xdp_probe(struct unic_dev *dev)
 		return unic_dev_error(dev, EINVAL, "af_xdp: buf_size %u is too small: AF_XDP buffers take at least %u "
 				      "bytes with unic's headroom (buf_size %u)", dev->cfg.buf_size, XSK_MIN_CHUNK,
 				      XSK_MIN_CHUNK - UNIC_HEADROOM);
+	/* the kernel fills the rx ring while unic is not running: a deeper default than a NIC's */
+	if (!dev->cfg_asked.rx_ring_size)
+		dev->cfg.rx_ring_size = XSK_DEFAULT_RING;
+	if (!dev->cfg_asked.tx_ring_size)
+		dev->cfg.tx_ring_size = XSK_DEFAULT_RING;
 	x = state_new();
 	if (!x)
 		return unic_dev_error(dev, ENOMEM, "out of memory");
