@@ -200,7 +200,8 @@ int unic_close(struct unic_dev *dev);
  * device's memory; a vfio: buffer on a sysfs: NIC or back) the frame is copied into a buffer
  * of the sending device's pool, the original is freed, and stats tx_copied counts it; when
  * that pool has no free buffer, tx stops there and the caller keeps the rest; a frame longer
- * than that pool's buffers is taken, dropped and counted in tx_errors.
+ * than that pool's buffers is taken, dropped and counted in tx_errors. af_packet: and tap:
+ * devices copy every frame themselves: they take any pool's buffer as it is.
  */
 uint16_t unic_rx_burst(struct unic_dev *dev, uint16_t queue, struct unic_buf **bufs, uint16_t n);
 uint16_t unic_tx_burst(struct unic_dev *dev, uint16_t queue, struct unic_buf **bufs, uint16_t n);

@@ -63,7 +63,9 @@ enum { TOOL_OPT_JSON = 1000, TOOL_OPT_FORCE };
 	"  -h, --help         this text\n"                                                              \
 	"  -V, --version      print the version\n"                                                      \
 	"\n"                                                                                            \
-	"DEVICE: 0000:00:04.0, vfio:0000:00:04.0, vfio-noiommu:..., sysfs:... (see unic-devbind --status)\n"
+	"DEVICE: 0000:00:04.0, vfio:0000:00:04.0, vfio-noiommu:..., sysfs:... (see unic-devbind --status),\n" \
+	"        vhost-user:PATH[,server], af_packet:IFNAME[,queues=N], tap:NAME[,queues=N],\n"         \
+	"        af_xdp:IFNAME[,queue=N][,queues=N][,copy|zerocopy] (see unic(3))\n"
 struct tool_common {
 	uint64_t seconds;   /* 0: until stopped */
 	uint16_t batch;

@@ -26,65 +26,22 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "af_packet.h"
 
 #define WHAT "af_packet"
-/* rx blocks: a page multiple (packet_mmap.rst, "tp_block_size"), large enough for any frame
- * up to 64 KiB with its header; frames never cross a block. */
-#define RX_BLOCK_SIZE (128u * 1024)
+/*
+ * rx blocks: a power-of-two page multiple (packet_mmap.rst, "tp_block_size") that holds one
+ * frame of our buffers with its header (frames never cross a block), else as small as that:
+ * the kernel hands a block over when it is full or RX_RETIRE_MS after its first frame, so at
+ * a low rate each block holds little, and many small blocks are what lets the ring absorb a
+ * reader that was off the CPU for a while (128 blocks of 8 KiB: 128 ms at 50 kpps).
+ */
+#define RX_BLOCK_MIN (8u * 1024)
 #define RX_FRAME_SIZE 2048u          /* V3 packs frames by size: this only sizes the ring, as */
 #define RX_BLOCKS_MIN 4              /*  rx_ring_size frames of RX_FRAME_SIZE, in >= 4 blocks */
+#define RX_HDR_ROOM 256              /* tpacket3_hdr, sockaddr_ll and padding before a frame */
 #define RX_RETIRE_MS 1               /* a block not yet full is handed over after 1 ms */
 #define TX_BLOCK_SIZE (64u * 1024)   /* tx frames are fixed size; a block holds whole frames */
-/* V2 tx frame: the data starts after the aligned header (tpacket_fill_skb without
- * PACKET_TX_HAS_OFF: tp_hdrlen - sizeof(struct sockaddr_ll)). */
-#define TX_DATA_OFF TPACKET_ALIGN(sizeof(struct tpacket2_hdr))
-/* Status bits the kernel may add on tx completion when timestamping is on (not asked for). */
-#define TX_STATUS_TS_MASK (TP_STATUS_TS_SOFTWARE | TP_STATUS_TS_SYS_HARDWARE | TP_STATUS_TS_RAW_HARDWARE)
-#define VLAN_TAG_LEN 4               /* IEEE 802.1Q: TPID + TCI */
-#define ETH_ADDRS_LEN (2 * ETH_ALEN) /* the tag goes right after destination and source */
-
-struct afp_ring {
-	uint8_t *map;
-	size_t bytes;
-	uint32_t block_size, nblocks;
-	uint32_t frame_size, nframes;    /* tx: fixed frames, frames_per_block in each block */
-};
-
-struct afp_rxq {
-	int fd;                          /* the socket; poll() on it for interrupts later */
-	struct afp_ring ring;
-	uint32_t block;                  /* the block being read, or next to be handed over */
-	uint32_t left;                   /* frames of it not yet read (it is ours while in_block) */
-	uint32_t off;                    /* offset of the next frame in it */
-	uint32_t blk_len;                /* its checked length */
-	bool in_block;
-	bool broken;                     /* the kernel gave a bad length: nothing more is read */
-	uint16_t id;
-	struct unic_mempool *pool;
-	struct unic_queue_stats stats;
-};
-
-struct afp_txq {
-	int fd;
-	struct afp_ring ring;
-	uint32_t head;                   /* next frame to fill */
-	uint32_t per_block;
-	uint16_t max_len;                /* the longest frame a ring frame holds */
-	bool broken;
-	struct unic_queue_stats stats;
-};
-
-struct afp {
-	struct unic_dev *dev;
-	int ifindex;
-	struct afp_rxq rxq[UNIC_MAX_QUEUES];
-	struct afp_txq txq[UNIC_MAX_QUEUES];
-	uint16_t nrx, ntx;
-	uint64_t kernel_packets, kernel_drops; /* PACKET_STATISTICS, clear on read: folded here */
-};
-
-extern const struct unic_driver unic_driver_af_packet;
-
 static int sock_error(struct unic_dev *dev, const char *step, int e)
 {
 	if (e == EPERM || e == EACCES)
@@ -156,15 +113,17 @@ static int rx_open(struct afp *a, struct afp_rxq *q)
 	struct tpacket_req3 req;
 	int r;
 
-	q->ring.block_size = RX_BLOCK_SIZE;
-	q->ring.nblocks = (uint32_t)((want + RX_BLOCK_SIZE - 1) / RX_BLOCK_SIZE);
+	q->ring.block_size = RX_BLOCK_MIN;
+	while (q->ring.block_size < (uint32_t)dev->cfg.buf_size + RX_HDR_ROOM)
+		q->ring.block_size *= 2;
+	q->ring.nblocks = (uint32_t)((want + q->ring.block_size - 1) / q->ring.block_size);
 	if (q->ring.nblocks < RX_BLOCKS_MIN)
 		q->ring.nblocks = RX_BLOCKS_MIN;
 	memset(&req, 0, sizeof req);
 	req.tp_block_size = q->ring.block_size;
 	req.tp_block_nr = q->ring.nblocks;
 	req.tp_frame_size = RX_FRAME_SIZE;
-	req.tp_frame_nr = RX_BLOCK_SIZE / RX_FRAME_SIZE * q->ring.nblocks;
+	req.tp_frame_nr = q->ring.block_size / RX_FRAME_SIZE * q->ring.nblocks;
 	req.tp_retire_blk_tov = RX_RETIRE_MS;
 	req.tp_feature_req_word = TP_FT_REQ_FILL_RXHASH;
 	if ((q->fd = r = packet_socket(dev, TPACKET_V3)) < 0)
@@ -287,7 +246,7 @@ static int rx_frame(struct afp_rxq *q, struct unic_buf *b)
 	struct tpacket3_hdr h;
 	uint32_t off = q->off, extra, cap = (uint32_t)(b->room_size - b->data_off);
 
-	if (off % TPACKET_ALIGNMENT || (uint64_t)off + sizeof h > q->blk_len)
+	if (off % RX_FRAME_ALIGN || (uint64_t)off + sizeof h > q->blk_len)
 		return -1;
 	vh = (const volatile struct tpacket3_hdr *)(const void *)(blk + off);
 	h.tp_next_offset = vh->tp_next_offset;
@@ -464,7 +423,7 @@ static int afp_start(struct unic_dev *dev)
 	dev->rx_ring_size = dev->cfg.rx_ring_size;
 	dev->tx_ring_size = (uint16_t)(a->txq[0].ring.nframes < UINT16_MAX ? a->txq[0].ring.nframes : UINT16_MAX);
 	snprintf(dev->features, sizeof dev->features, "TPACKET_V3 rx (%u x %u KiB blocks), TPACKET_V2 tx, qdisc "
-		 "bypass%s", a->rxq[0].ring.nblocks, RX_BLOCK_SIZE / 1024, a->nrx > 1 ? ", fanout hash" : "");
+		 "bypass%s", a->rxq[0].ring.nblocks, a->rxq[0].ring.block_size / 1024, a->nrx > 1 ? ", fanout hash" : "");
 	return dev->cfg.promisc ? dev->drv->set_promisc(dev, true) : 0;
 }
 
