@@ -17,6 +17,7 @@
  * asks for it and the driver has not), copy mode otherwise; unic_info's features say which.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/if_link.h>
 #include <linux/if_packet.h>
 #include <linux/if_xdp.h>
@@ -50,6 +51,8 @@
 #define TX_KICKS_MAX 8
 #define BIND_BUSY_WAIT_US 1000000 /* how long a queue that is busy at bind is waited for */
 #define BIND_RETRY_US 10000
+#define CARRIER_WAIT_US 10000000 /* how long open waits for a carrier the XDP attach took away */
+#define CARRIER_POLL_US 10000
 
 struct xsk_rxq {
 	struct xsk_ring fill, rx;
@@ -496,9 +499,40 @@ static int link_attach(struct unic_dev *dev, struct af_xdp *x)
 	return x->link_fd < 0 ? -errno : 0;
 }
 
+/* 1 when ifname has a carrier, 0 when not, -1 when unknown (e.g. down: the file says EINVAL). */
+static int carrier(const char *ifname)
+{
+	char path[64], c = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "/sys/class/net/%s/carrier", ifname);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, &c, 1);
+	close(fd);
+	return n == 1 ? c == '1' : -1;
+}
+
+/*
+ * Drivers such as igb reset the NIC to attach a native XDP program: the carrier drops and
+ * comes back after autonegotiation, while operstate (and so unic_link) still says up for a
+ * moment. Frames sent then are dropped by the kernel (tx_dropped), so unic_open waits for the
+ * carrier it had, bounded; a link that stays away is for unic_link to report.
+ */
+static void wait_carrier(const char *ifname)
+{
+	unsigned waited;
+
+	for (waited = 0; waited < CARRIER_WAIT_US && carrier(ifname) == 0; waited += CARRIER_POLL_US)
+		unic_usleep(CARRIER_POLL_US);
+}
+
 static int prog_attach(struct unic_dev *dev, struct af_xdp *x)
 {
 	const char *ifname = dev->spec.ifname;
+	bool had_carrier = carrier(ifname) == 1;
 	char log[512];
 	unsigned i;
 	int r;
@@ -525,6 +559,8 @@ static int prog_attach(struct unic_dev *dev, struct af_xdp *x)
 	}
 	if (r)
 		return unic_dev_error(dev, -r, "af_xdp: cannot attach the XDP program to %s: %s", ifname, strerror(-r));
+	if (had_carrier)
+		wait_carrier(ifname);
 	return 0;
 }
 
