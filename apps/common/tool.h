@@ -59,7 +59,8 @@ enum { TOOL_OPT_JSON = 1000, TOOL_OPT_FORCE };
 	"  -s, --seconds S    stop after S seconds (default: until Ctrl-C)\n"                           \
 	"  -b, --batch N      frames per burst, 1..512 (default 32)\n"                                  \
 	"      --json         print a JSON summary on stdout at the end\n"                              \
-	"      --force        take a device even if its interface is up with an address\n"              \
+	"      --force        take a device even if its interface is up with an address;\n"             \
+	"                     af_xdp: replace an XDP program already on the interface\n"               \
 	"  -h, --help         this text\n"                                                              \
 	"  -V, --version      print the version\n"                                                      \
 	"\n"                                                                                            \
