@@ -369,6 +369,7 @@ const struct unic_backend *unic_backend_by_access(enum unic_access a);
 /* 0 when it exists and is administratively up; else one line naming it, prefixed "what: ". */
 int unic_netif_check_up(struct unic_dev *dev, const char *what);
 int unic_netif_mac(const char *ifname, uint8_t mac[6]);   /* 0 or -errno */
+int unic_netif_mtu(const char *ifname, uint32_t *mtu);    /* 0 or -errno */
 /* From /sys/class/net/IF: operstate "up", speed (0 when unknown), duplex. */
 int unic_netif_link(struct unic_dev *dev, struct unic_link *link);
 

@@ -41,7 +41,11 @@
 #define RX_BLOCKS_MIN 4              /*  rx_ring_size frames of RX_FRAME_SIZE, in >= 4 blocks */
 #define RX_HDR_ROOM 256              /* tpacket3_hdr, sockaddr_ll and padding before a frame */
 #define RX_RETIRE_MS 1               /* a block not yet full is handed over after 1 ms */
-#define TX_BLOCK_SIZE (64u * 1024)   /* tx frames are fixed size; a block holds whole frames */
+/* tx blocks of one page (frames larger than a page: one frame each). The kernel sends a tx
+ * frame's ring pages themselves; a larger block is a high-order allocation the kernel may
+ * fall back to vmalloc for, and then finds each frame's page by a page-table walk. */
+#define TX_BLOCK_SIZE 4096u
+#define TX_FRAME_MIN 128u            /* the smallest tx ring frame (header + a 60-byte frame) */
 static int sock_error(struct unic_dev *dev, const char *step, int e)
 {
 	if (e == EPERM || e == EACCES)
@@ -138,15 +142,32 @@ static int rx_open(struct afp *a, struct afp_rxq *q)
 	return a->nrx > 1 ? join_fanout(a, q) : 0;
 }
 
+/*
+ * A tx ring frame: a power of two, so that no frame crosses a page (the kernel sends the
+ * ring's pages themselves as the frame's fragments: one page is one fragment), large enough
+ * for the longest frame the interface sends (MTU + Ethernet header + a VLAN tag) or our
+ * buffers hold, whichever is shorter.
+ */
+static uint32_t tx_frame_size(const struct afp *a, uint16_t buf_size)
+{
+	uint32_t longest = a->mtu ? a->mtu + ETH_HLEN + VLAN_TAG_LEN : buf_size, frame = TX_FRAME_MIN;
+
+	if (longest > buf_size)
+		longest = buf_size;
+	while (frame < TX_DATA_OFF + longest)
+		frame *= 2;
+	return frame;
+}
+
 static int tx_open(struct afp *a, struct afp_txq *q)
 {
 	struct unic_dev *dev = a->dev;
-	uint32_t frame = TPACKET_ALIGN(TX_DATA_OFF + dev->cfg.buf_size);
+	uint32_t frame = tx_frame_size(a, dev->cfg.buf_size);
 	struct tpacket_req req;
 	int r;
 
 	q->ring.frame_size = frame;
-	q->ring.block_size = frame > TX_BLOCK_SIZE ? (frame + 4095u) / 4096u * 4096u : TX_BLOCK_SIZE;
+	q->ring.block_size = frame > TX_BLOCK_SIZE ? frame : TX_BLOCK_SIZE; /* frame: a power of two */
 	q->per_block = q->ring.block_size / frame;
 	q->ring.nblocks = (dev->cfg.tx_ring_size + q->per_block - 1) / q->per_block;
 	q->ring.nframes = q->per_block * q->ring.nblocks;
@@ -518,6 +539,8 @@ int unic_af_packet_probe(struct unic_dev *dev)
 	a->ifindex = (int)if_nametoindex(dev->spec.ifname);
 	if (!a->ifindex)
 		return unic_dev_error(dev, ENODEV, WHAT ": interface %s went away", dev->spec.ifname);
+	if (unic_netif_mtu(dev->spec.ifname, &a->mtu))
+		a->mtu = 0; /* unknown: ring frames sized for our buffers */
 	if ((r = unic_netif_mac(dev->spec.ifname, dev->mac)))
 		return unic_dev_error(dev, -r, WHAT ": cannot read the MAC of %s: %s", dev->spec.ifname, strerror(-r));
 	return 0;

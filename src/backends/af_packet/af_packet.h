@@ -53,6 +53,7 @@ struct afp_txq {
 struct afp {
 	struct unic_dev *dev;
 	int ifindex;
+	uint32_t mtu;                    /* the interface's, when probe read it (else 0) */
 	struct afp_rxq rxq[UNIC_MAX_QUEUES];
 	struct afp_txq txq[UNIC_MAX_QUEUES];
 	uint16_t nrx, ntx;
