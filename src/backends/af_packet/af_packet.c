@@ -172,6 +172,8 @@ static int tx_open(struct afp *a, struct afp_txq *q)
 	q->ring.nblocks = (dev->cfg.tx_ring_size + q->per_block - 1) / q->per_block;
 	q->ring.nframes = q->per_block * q->ring.nblocks;
 	q->max_len = (uint16_t)(frame - TX_DATA_OFF < UINT16_MAX ? frame - TX_DATA_OFF : UINT16_MAX);
+	if (a->mtu && a->mtu + ETH_HLEN + VLAN_TAG_LEN < q->max_len) /* the kernel's limit (tpacket_snd) */
+		q->max_len = (uint16_t)(a->mtu + ETH_HLEN + VLAN_TAG_LEN);
 	memset(&req, 0, sizeof req);
 	req.tp_block_size = q->ring.block_size;
 	req.tp_block_nr = q->ring.nblocks;
@@ -182,6 +184,10 @@ static int tx_open(struct afp *a, struct afp_txq *q)
 	/* straight to the driver: the qdisc would only add a lock and a queue */
 	if (set_int(q->fd, PACKET_QDISC_BYPASS, 1))
 		return sock_error(dev, "PACKET_QDISC_BYPASS", errno);
+	/* a frame the kernel refuses is skipped: without this its WRONG_FORMAT status stops the
+	 * kernel at that frame, and the ring behind it, for good (we check lengths first anyway) */
+	if (set_int(q->fd, PACKET_LOSS, 1))
+		return sock_error(dev, "PACKET_LOSS", errno);
 	if (setsockopt(q->fd, SOL_PACKET, PACKET_TX_RING, &req, sizeof req))
 		return sock_error(dev, "PACKET_TX_RING", errno);
 	/* protocol 0: this socket sends only, nothing is queued to it */
@@ -346,8 +352,9 @@ static bool tx_frame_free(struct afp_txq *q, uint32_t i)
 	switch (status) {
 	case TP_STATUS_AVAILABLE:
 		return true;
-	case TP_STATUS_WRONG_FORMAT: /* the kernel refused that frame (e.g. longer than the MTU) */
+	case TP_STATUS_WRONG_FORMAT: /* the kernel refused that frame: counted once, then it is ours */
 		q->stats.errors++;
+		tx_frame(q, i)->tp_status = TP_STATUS_AVAILABLE;
 		return true;
 	case TP_STATUS_SEND_REQUEST:
 	case TP_STATUS_SENDING:
@@ -368,7 +375,7 @@ static uint16_t afp_tx_burst(void *txq, struct unic_buf **bufs, uint16_t n)
 	for (i = 0; i < n && !q->broken && tx_frame_free(q, q->head); i++) {
 		volatile struct tpacket2_hdr *h = tx_frame(q, q->head);
 		uint16_t len = bufs[i]->len;
-		if (len > q->max_len) {
+		if (len > q->max_len || len < ETH_HLEN) {
 			q->stats.errors++; /* taken and dropped, as a NIC driver does with what it cannot send */
 			continue;
 		}
