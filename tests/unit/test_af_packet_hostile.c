@@ -117,6 +117,13 @@ static void good_blocks(uint8_t *ring)
 	CHECK(q.stats.dropped == 2 && q.stats.bad_device == 0 && !q.broken);
 	unic_buf_free(bufs[0]);
 	CHECK(unic_mempool_free_count(dev->pool) == POOL_N);
+
+	/* blocks handed over empty: released in turn, the call ends when it meets the kernel's */
+	rxq_init(&q, ring);
+	put_block(ring, 0, 0, FIRST, FIRST);
+	put_block(ring, 1, 0, FIRST, FIRST);
+	CHECK(rx(&q, bufs, 32) == 0 && q.block == 0 && !q.broken);
+	CHECK(blk_hdr(ring, 0)->block_status == TP_STATUS_KERNEL && blk_hdr(ring, 1)->block_status == TP_STATUS_KERNEL);
 }
 
 /*

@@ -306,8 +306,9 @@ static uint16_t afp_rx_burst(void *rxq, struct unic_buf **bufs, uint16_t n)
 	struct afp_rxq *q = rxq;
 	uint16_t got = 0;
 	uint64_t bytes = 0;
+	uint32_t visits = 0; /* at most once round the ring per call, whatever the blocks say */
 
-	while (got < n && !q->broken) {
+	while (got < n && !q->broken && visits++ <= q->ring.nblocks) {
 		uint16_t want, have, start = got, i;
 		if (!q->in_block && !rx_take_block(q))
 			break;
