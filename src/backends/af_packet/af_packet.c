@@ -205,7 +205,7 @@ static inline struct tpacket_block_desc *rx_block(const struct afp_rxq *q, uint3
 
 static void rx_lies(struct afp_rxq *q)
 {
-	q->stats.bad_device++;
+	UNIC_STAT_INC(q->stats.bad_device);
 	q->broken = true;
 }
 
@@ -292,7 +292,7 @@ static int rx_frame(struct afp_rxq *q, struct unic_buf *b)
 	q->left--;
 	extra = (h.tp_status & TP_STATUS_VLAN_VALID) ? VLAN_TAG_LEN : 0;
 	if (h.tp_snaplen < h.tp_len || h.tp_snaplen + extra > cap || h.tp_snaplen < ETH_ADDRS_LEN) {
-		q->stats.dropped++; /* cut short by the kernel, or longer than our buffers */
+		UNIC_STAT_INC(q->stats.dropped); /* cut short by the kernel, or longer than our buffers */
 		return 0;
 	}
 	rx_copy(b, blk + off + h.tp_mac, h.tp_snaplen, h.tp_status, &h);
@@ -331,8 +331,8 @@ static uint16_t afp_rx_burst(void *rxq, struct unic_buf **bufs, uint16_t n)
 		if (!q->left && !q->broken)
 			rx_release_block(q); /* the kernel may fill it again at once */
 	}
-	q->stats.packets += got;
-	q->stats.bytes += bytes;
+	UNIC_STAT_ADD(q->stats.packets, got);
+	UNIC_STAT_ADD(q->stats.bytes, bytes);
 	return got;
 }
 
@@ -354,14 +354,14 @@ static bool tx_frame_free(struct afp_txq *q, uint32_t i)
 	case TP_STATUS_AVAILABLE:
 		return true;
 	case TP_STATUS_WRONG_FORMAT: /* the kernel refused that frame: counted once, then it is ours */
-		q->stats.errors++;
+		UNIC_STAT_INC(q->stats.errors);
 		tx_frame(q, i)->tp_status = TP_STATUS_AVAILABLE;
 		return true;
 	case TP_STATUS_SEND_REQUEST:
 	case TP_STATUS_SENDING:
 		return false; /* still the kernel's: the ring is full */
 	default:
-		q->stats.bad_device++;
+		UNIC_STAT_INC(q->stats.bad_device);
 		q->broken = true;
 		return false;
 	}
@@ -377,7 +377,7 @@ static uint16_t afp_tx_burst(void *txq, struct unic_buf **bufs, uint16_t n)
 		volatile struct tpacket2_hdr *h = tx_frame(q, q->head);
 		uint16_t len = bufs[i]->len;
 		if (len > q->max_len || len < ETH_HLEN) {
-			q->stats.errors++; /* taken and dropped, as a NIC driver does with what it cannot send */
+			UNIC_STAT_INC(q->stats.dropped); /* taken and dropped, as a NIC driver does with what it cannot send */
 			continue;
 		}
 		memcpy((uint8_t *)(uintptr_t)h + TX_DATA_OFF, unic_buf_data(bufs[i]), len);
@@ -392,8 +392,8 @@ static uint16_t afp_tx_burst(void *txq, struct unic_buf **bufs, uint16_t n)
 	/* one system call per burst; EAGAIN/ENOBUFS leave the frames queued for the next kick */
 	if (sent)
 		(void)sendto(q->fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
-	q->stats.packets += sent;
-	q->stats.bytes += bytes;
+	UNIC_STAT_ADD(q->stats.packets, sent);
+	UNIC_STAT_ADD(q->stats.bytes, bytes);
 	return i;
 }
 

@@ -37,7 +37,7 @@ struct afp_rxq {
 	bool broken;                     /* the kernel gave a bad length: nothing more is read */
 	uint16_t id;
 	struct unic_mempool *pool;
-	struct unic_queue_stats stats;
+	struct unic_qcounters stats;
 };
 
 struct afp_txq {
@@ -47,7 +47,7 @@ struct afp_txq {
 	uint32_t per_block;
 	uint16_t max_len;                /* the longest frame a ring frame holds */
 	bool broken;
-	struct unic_queue_stats stats;
+	struct unic_qcounters stats;
 };
 
 struct afp {
