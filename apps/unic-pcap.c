@@ -181,15 +181,15 @@ static void print_summary(const struct options *o, const struct tool_count *c, c
 static void print_queues(struct unic_dev *dev)
 {
 	struct unic_info info;
-	uint64_t n;
+	struct unic_queue_stats qs;
 	uint16_t q;
 
 	if (unic_info(dev, &info) || info.rx_queues < 2)
 		return;
 	fprintf(stderr, "%s: per rx queue:", tool_name());
 	for (q = 0; q < info.rx_queues; q++)
-		if (unic_queue_stats(dev, q, &n) == 0)
-			fprintf(stderr, " %u:%llu", q, (unsigned long long)n);
+		if (unic_queue_stats(dev, q, &qs) == 0)
+			fprintf(stderr, " %u:%llu", q, (unsigned long long)qs.rx_packets);
 	fputc('\n', stderr);
 }
 

@@ -107,6 +107,23 @@ uint32_t unic_buf_alloc_bulk(struct unic_mempool *pool, struct unic_buf **bufs, 
 struct unic_buf *unic_buf_alloc(struct unic_mempool *pool);
 void unic_buf_free(struct unic_buf *buf);
 void unic_buf_free_bulk(struct unic_buf **bufs, uint32_t n);
+/*
+ * A pool made by the application, for several devices and queues: count buffers of buf_size
+ * data bytes (64..UNIC_BUF_SIZE_MAX) each, in 2 MiB hugepages when enough are free, else in
+ * 4 KiB pages (buf_size up to 3968; UNIC_NO_HUGEPAGES=1 forces them; sysfs: and vfio-noiommu:
+ * devices refuse such a pool). It takes its DMA reach from the first device opened with it
+ * (cfg.pool); devices opened with it later must be in the same DMA domain (all vfio: devices
+ * of the process; all sysfs: and vfio-noiommu: devices; vhost-user devices add it to their
+ * backend's memory table), else unic_open refuses; once no device uses it (and, for sysfs:,
+ * every buffer is home) the next device binds it anew. Its buffers are sent zero-copy by
+ * every device of its domain. unic_open also refuses it when it cannot fill the rx rings of
+ * all its devices (rx_queues x rx_ring_size each). NULL and one line in err.
+ */
+struct unic_mempool *unic_mempool_create(uint32_t count, uint16_t buf_size, char *err, size_t errlen);
+/* The application's reference: the pool is freed once every device using it has closed and
+ * every buffer is home, in whatever order that happens. After it, the pool may not be given
+ * to unic_open; its buffers still out stay valid until freed. */
+void unic_mempool_release(struct unic_mempool *pool);
 /* Free buffers: the shared store and every thread's cache (exact when no thread is using it). */
 uint32_t unic_mempool_free_count(const struct unic_mempool *pool);
 uint32_t unic_mempool_size(const struct unic_mempool *pool);
@@ -134,6 +151,14 @@ struct unic_config {
 	uint32_t open_timeout_ms; /* vhost-user: the most unic_open may wait on the backend in all
 				   (accepting it in server mode, then every reply); 0: 10000. Each
 				   reply is also bounded by 5 s. */
+	uint16_t mtu;           /* largest frame payload (IP packet) in bytes, 68..9000 and at most
+				   unic_info's max_mtu; 0: 1500. The device takes frames of up to
+				   mtu + 18 bytes (Ethernet header and one VLAN tag, no FCS), each in
+				   one buffer: buf_size, when 0, grows to fit (and must fit when set) */
+	struct unic_mempool *pool; /* NULL: unic_open makes the device's own pool (pool_size,
+				   buf_size). Else the device receives into this pool, made by
+				   unic_mempool_create and shared with other devices and queues
+				   (pool_size and buf_size are then ignored; its buffers must fit mtu) */
 	const volatile int *cancel; /* NULL, or a flag the application sets non-zero (from a signal
 				   handler or another thread; a volatile sig_atomic_t works) to make
 				   a unic_open in progress give up: every wait on a vhost-user
@@ -215,12 +240,59 @@ int unic_close(struct unic_dev *dev);
 uint16_t unic_rx_burst(struct unic_dev *dev, uint16_t queue, struct unic_buf **bufs, uint16_t n);
 uint16_t unic_tx_burst(struct unic_dev *dev, uint16_t queue, struct unic_buf **bufs, uint16_t n);
 
+/*
+ * Interrupts: sleep until a frame arrives instead of polling an idle queue. Every rx queue has
+ * a file descriptor that becomes readable (POLLIN) when the queue's interrupt fires, to put in
+ * a poll/epoll set with the application's own descriptors. The thread that owns the queue:
+ *
+ *   for (;;) {
+ *       uint16_t n = unic_rx_burst(dev, q, bufs, 32);
+ *       if (n) { handle(bufs, n); continue; }
+ *       if (unic_rx_intr_enable(dev, q) == 1)   // a frame landed while arming:
+ *           continue;                            // it is not slept on
+ *       poll(&(struct pollfd){ .fd = unic_rx_fd(dev, q), .events = POLLIN }, 1, -1);
+ *       unic_rx_intr_disable(dev, q);            // back to polling; consumes the wake-up
+ *   }
+ *
+ * unic_rx_wait() is that arm / look again / sleep / disarm step with a timeout. Several queues
+ * may share one descriptor (UIO: the device's one INTx line): after a wake-up, look at every
+ * queue armed on it. A device that cannot interrupt (sysfs: access) answers -ENOTSUP, and
+ * unic_last_error() says why and what to use instead; such a queue can only be polled.
+ */
+/* The queue's wake-up descriptor (owned by the library: do not close or read it), or -errno. */
+int unic_rx_fd(struct unic_dev *dev, uint16_t queue);
+/* Arms the queue's interrupt, then looks at the ring once more: 0 when it is empty (sleep on
+ * the descriptor now), 1 when a frame is already waiting (receive it; the interrupt may stay
+ * armed), or -errno. Data path: call it from the thread that owns the queue. */
+int unic_rx_intr_enable(struct unic_dev *dev, uint16_t queue);
+/* Disarms it and consumes a pending wake-up of the descriptor. 0 or -errno. Data path. */
+int unic_rx_intr_disable(struct unic_dev *dev, uint16_t queue);
+/* Returns 1 at once when a frame is waiting, else sleeps until a wake-up (1: receive now; on
+ * a shared descriptor the frame may be on another queue), 0 when
+ * timeout_ms (-1: no limit) passed, -EINTR on a signal, or another -errno (the device went
+ * away, or it cannot interrupt). Data path. */
+int unic_rx_wait(struct unic_dev *dev, uint16_t queue, int timeout_ms);
+/* Frees the buffers of frames the device finished sending, without sending: how many. Data
+ * path (the thread that owns tx queue queue). */
+uint16_t unic_tx_reclaim(struct unic_dev *dev, uint16_t queue);
+/*
+ * Device events: a descriptor that becomes readable when the link changes or the device is
+ * being removed (VFIO's device request: unplug); then unic_event_ack() consumes it and says
+ * what happened. Control call. -ENOTSUP when the device cannot tell (sysfs: access).
+ */
+int unic_event_fd(struct unic_dev *dev);
+#define UNIC_EVENT_LINK 1u      /* the link changed: unic_link() has the new state */
+#define UNIC_EVENT_REMOVED 2u   /* the device is going away: close it (unic_last_error says why) */
+/* The events since the last call (UNIC_EVENT_* bits, 0 for none), or -errno. Control call. */
+int unic_event_ack(struct unic_dev *dev);
+
 struct unic_stats {
 	uint64_t rx_packets, rx_bytes;
 	uint64_t tx_packets, tx_bytes;
 	uint64_t rx_dropped;    /* no buffer, or frames that did not fit */
 	uint64_t rx_errors;     /* device reported an error on the frame */
-	uint64_t tx_errors;
+	uint64_t tx_errors;     /* device reported an error on a frame it sent */
+	uint64_t tx_dropped;    /* taken by tx and not sent: nothing valid to send, or too long */
 	uint64_t bad_device;    /* values written by the device that failed a check */
 	/* Counters the hardware keeps itself, where it has them (else 0). */
 	uint64_t hw_rx_packets, hw_tx_packets, hw_rx_missed;
@@ -231,7 +303,23 @@ struct unic_stats {
 };
 /* 0, or a negative errno when the device is gone: st then holds the counters so far. */
 int unic_stats(struct unic_dev *dev, struct unic_stats *st);
-int unic_queue_stats(struct unic_dev *dev, uint16_t rx_queue, uint64_t *rx_packets);
+/* The software counters of rx queue q and tx queue q (a side the device has fewer queues of
+ * reads 0). Like unic_stats, safe while the queues run. 0, or -EINVAL. */
+struct unic_queue_stats {
+	uint64_t rx_packets, rx_bytes, rx_dropped, rx_errors;
+	uint64_t tx_packets, tx_bytes, tx_dropped, tx_errors;
+	uint64_t bad_device;    /* both directions */
+};
+int unic_queue_stats(struct unic_dev *dev, uint16_t queue, struct unic_queue_stats *st);
+
+/*
+ * Receive side scaling: which rx queue a flow lands on. key: the Toeplitz hash key (key_len
+ * bytes; unic_info's rss_key_len, 40 on Intel), NULL to keep it; reta: the redirection table
+ * (reta_len entries, unic_info's rss_reta_size, each an rx queue number), NULL to keep it.
+ * unic_open sets a default key and spreads the table over the rx queues. 0, -EINVAL (wrong
+ * length, queue out of range), -ENOTSUP (the device has no RSS).
+ */
+int unic_set_rss(struct unic_dev *dev, const uint8_t *key, size_t key_len, const uint16_t *reta, size_t reta_len);
 
 struct unic_link {
 	bool up;
@@ -250,6 +338,7 @@ enum unic_access {
 	UNIC_ACCESS_AF_XDP,       /* a kernel interface through AF_XDP sockets */
 	UNIC_ACCESS_AF_PACKET,    /* a kernel interface through AF_PACKET (PACKET_MMAP) sockets */
 	UNIC_ACCESS_TAP,          /* a TAP interface unic creates: frames to and from the kernel stack */
+	UNIC_ACCESS_UIO,          /* uio:BDF: uio_pci_generic, one INTx line; DMA as sysfs: (root) */
 };
 
 struct unic_info {
@@ -261,6 +350,10 @@ struct unic_info {
 	uint16_t rx_queues, tx_queues;
 	uint16_t rx_ring_size, tx_ring_size;
 	char features[128];     /* driver-specific: negotiated features, ring type */
+	uint16_t mtu;           /* in effect (cfg.mtu) */
+	uint16_t max_mtu;       /* the largest cfg.mtu this device takes */
+	uint16_t rss_key_len;   /* bytes of RSS key, 0 when the device has no RSS */
+	uint16_t rss_reta_size; /* entries of the redirection table, 0 when none */
 };
 int unic_info(struct unic_dev *dev, struct unic_info *info);
 const char *unic_access_name(enum unic_access a);

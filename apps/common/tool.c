@@ -212,7 +212,7 @@ void tool_dev_count(struct unic_dev *dev, bool rx, struct tool_count *c)
 	}
 	c->packets = rx ? st.rx_packets : st.tx_packets;
 	c->bytes = rx ? st.rx_bytes : st.tx_bytes;
-	c->drops = rx ? st.rx_dropped + st.hw_rx_missed : 0;
+	c->drops = rx ? st.rx_dropped + st.hw_rx_missed : st.tx_dropped;
 	c->errors = (rx ? st.rx_errors : st.tx_errors) + st.bad_device;
 	c->hw_packets = rx ? st.hw_rx_packets : st.hw_tx_packets;
 	c->hw_no_buf = rx ? st.hw_rx_no_buf : 0;

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,10 +21,12 @@
 #define PCI_CLASS_NETWORK 0x02
 #define DEFAULT_BUF_SIZE 2048
 #define DEFAULT_POOL_MIN 4096
-#define BUF_SIZE_MIN 64            /* the smallest Ethernet frame without FCS is 60 bytes */
 #define RING_MIN 8                 /* drivers may need more (Intel: 32) and say so when they start */
 #define RING_MAX 32768             /* the largest virtio queue (VIRTQ_MAX_SIZE); Intel's are smaller */
-#define POOL_SIZE_MAX (1u << 24)   /* 16 Mi buffers: 34 GiB of 2 KiB rooms */
+#define MTU_DEFAULT 1500           /* Ethernet's (IEEE 802.3) payload */
+#define MTU_MIN 68                 /* the smallest IPv4 MTU (RFC 791) */
+#define MTU_MAX 9000               /* the common jumbo frame payload */
+#define FRAME_OVERHEAD 18          /* Ethernet header (14) and one 802.1Q tag (4); no FCS */
 
 static const struct unic_driver *const pci_drivers[] = {
 	&unic_driver_virtio_net,
@@ -179,7 +182,9 @@ static int setup_memory(struct unic_dev *dev)
 	uint32_t need = (uint32_t)c->rx_queues * c->rx_ring_size + (uint32_t)c->tx_queues * c->tx_ring_size;
 	uint32_t n = c->pool_size ? c->pool_size : (2 * need > DEFAULT_POOL_MIN ? 2 * need : DEFAULT_POOL_MIN);
 
-	dev->pool = unic_mempool_create(dev, n, c->buf_size);
+	if (c->pool) /* the application's: bound to this device's DMA domain, or refused */
+		return unic_mempool_attach(dev);
+	dev->pool = unic_mempool_make(dev, n, c->buf_size);
 	return dev->pool ? 0 : -ENOMEM;
 }
 
@@ -188,8 +193,7 @@ static void release(struct unic_dev *dev)
 	pthread_mutex_lock(&close_lock);
 	if (dev->drv && dev->drv->close)
 		dev->drv->close(dev); /* returns ring buffers to their pools, this one's or others' */
-	unic_mempool_orphan(dev->pool);
-	dev->pool = NULL;
+	unic_mempool_detach(dev); /* the last owner gone: freed when its last buffer is home */
 	pthread_mutex_unlock(&close_lock);
 	if (dev->config_fd >= 0 || dev->vfio_device_fd >= 0)
 		unic_pci_enable_bus_master(dev, false);
@@ -250,6 +254,53 @@ static int spec_queues(struct unic_dev *dev)
  * Every field checked, and defaults filled in, before any device is touched: one
  * error line per refusal, naming the field and what to give instead.
  */
+/* The device in messages: its PCI address, socket path or interface name. */
+static const char *dev_name(const struct unic_dev *dev)
+{
+	if (dev->spec.pci_addr[0])
+		return dev->spec.pci_addr;
+	return dev->spec.path[0] ? dev->spec.path : dev->spec.ifname;
+}
+
+static int check_mtu(struct unic_dev *dev)
+{
+	struct unic_config *c = &dev->cfg;
+
+	if (!c->mtu)
+		c->mtu = MTU_DEFAULT;
+	if (c->mtu < MTU_MIN || c->mtu > MTU_MAX)
+		return unic_dev_error(dev, EINVAL, "mtu %u is out of range: give %u to %u bytes, or 0 for %u", c->mtu,
+				      MTU_MIN, MTU_MAX, MTU_DEFAULT);
+	return 0;
+}
+
+/* After probe: the driver said how large a frame the device takes (dev->max_mtu; 0: 1500). */
+static int check_device_mtu(struct unic_dev *dev)
+{
+	if (!dev->max_mtu)
+		dev->max_mtu = MTU_DEFAULT;
+	if (dev->cfg.mtu > dev->max_mtu)
+		return unic_dev_error(dev, EINVAL, "mtu %u is more than %s on %s takes (at most %u): lower it (--mtu)",
+				      dev->cfg.mtu, dev->drv->name, dev_name(dev),
+				      dev->max_mtu);
+	return 0;
+}
+
+/* cfg.pool: its buffers are the device's (pool_size and buf_size are not used) and must fit mtu. */
+static int check_app_pool(struct unic_dev *dev)
+{
+	struct unic_config *c = &dev->cfg;
+
+	c->buf_size = c->pool->buf_size;
+	c->pool_size = 0;
+	if (c->buf_size < c->mtu + FRAME_OVERHEAD)
+		return unic_dev_error(dev, EINVAL, "cfg.pool's buffers of %u bytes cannot hold a frame of mtu %u (%u bytes "
+				      "with the Ethernet header and a VLAN tag): create the pool with buf_size %u or "
+				      "more, or lower mtu", c->buf_size, c->mtu, c->mtu + FRAME_OVERHEAD,
+				      c->mtu + FRAME_OVERHEAD);
+	return 0;
+}
+
 static int normalize_config(struct unic_dev *dev)
 {
 	struct unic_config *c = &dev->cfg;
@@ -260,19 +311,29 @@ static int normalize_config(struct unic_dev *dev)
 	    (r = check_ring(dev, "rx_ring_size", &c->rx_ring_size)) ||
 	    (r = check_ring(dev, "tx_ring_size", &c->tx_ring_size)))
 		return r;
+	bool mtu_given = c->mtu != 0;
+
+	if ((r = check_mtu(dev)))
+		return r;
+	if (c->pool)
+		return check_app_pool(dev);
 	if (!c->buf_size)
-		c->buf_size = DEFAULT_BUF_SIZE;
-	if (c->buf_size < BUF_SIZE_MIN || c->buf_size > UNIC_BUF_SIZE_MAX)
+		c->buf_size = c->mtu + FRAME_OVERHEAD > DEFAULT_BUF_SIZE ? c->mtu + FRAME_OVERHEAD : DEFAULT_BUF_SIZE;
+	/* without an mtu, small buffers stay allowed (frames that do not fit are dropped and counted) */
+	if (mtu_given && c->buf_size < c->mtu + FRAME_OVERHEAD)
+		return unic_dev_error(dev, EINVAL, "buf_size %u cannot hold a frame of mtu %u (%u bytes with the Ethernet "
+				      "header and a VLAN tag): raise it, or give 0", c->buf_size, c->mtu, c->mtu + FRAME_OVERHEAD);
+	if (c->buf_size < UNIC_BUF_SIZE_MIN || c->buf_size > UNIC_BUF_SIZE_MAX)
 		return unic_dev_error(dev, EINVAL, "buf_size %u is out of range: give %u to %u bytes, or 0 for %u",
-				      c->buf_size, BUF_SIZE_MIN, UNIC_BUF_SIZE_MAX, DEFAULT_BUF_SIZE);
+				      c->buf_size, UNIC_BUF_SIZE_MIN, UNIC_BUF_SIZE_MAX, DEFAULT_BUF_SIZE);
 	rx_need = (uint32_t)c->rx_queues * c->rx_ring_size;
 	if (c->pool_size && c->pool_size < rx_need)
 		return unic_dev_error(dev, EINVAL, "pool_size %u cannot fill the rx rings (rx_queues %u x rx_ring_size "
 				      "%u = %u buffers): raise it, or give 0 to size the pool for the rings",
 				      c->pool_size, c->rx_queues, c->rx_ring_size, rx_need);
-	if (c->pool_size > POOL_SIZE_MAX)
+	if (c->pool_size > UNIC_POOL_SIZE_MAX)
 		return unic_dev_error(dev, EINVAL, "pool_size %u is too large: at most %u buffers", c->pool_size,
-				      POOL_SIZE_MAX);
+				      UNIC_POOL_SIZE_MAX);
 	return 0;
 }
 
@@ -341,6 +402,8 @@ struct unic_dev *unic_open(const char *spec, const struct unic_config *cfg, char
 		r = normalize_config(dev);
 	if (!r)
 		r = probe(dev);
+	if (!r)
+		r = check_device_mtu(dev);
 	if (!r && !dev->cfg.probe_only) {
 		r = setup_memory(dev);
 		if (!r)
@@ -394,24 +457,25 @@ int unic_stats(struct unic_dev *dev, struct unic_stats *st)
 		return -EINVAL;
 	memset(st, 0, sizeof *st);
 	for (q = 0; q < dev->num_rxq; q++) {
-		const struct unic_queue_stats *s = dev->rxq_stats[q];
+		struct unic_qcounters *s = dev->rxq_stats[q];
 		if (!s)
 			continue;
-		st->rx_packets += s->packets;
-		st->rx_bytes += s->bytes;
-		st->rx_dropped += s->dropped;
-		st->rx_errors += s->errors;
-		st->bad_device += s->bad_device;
+		st->rx_packets += UNIC_STAT_GET(s->packets);
+		st->rx_bytes += UNIC_STAT_GET(s->bytes);
+		st->rx_dropped += UNIC_STAT_GET(s->dropped);
+		st->rx_errors += UNIC_STAT_GET(s->errors);
+		st->bad_device += UNIC_STAT_GET(s->bad_device);
 	}
 	for (q = 0; q < dev->num_txq; q++) {
-		const struct unic_queue_stats *s = dev->txq_stats[q];
+		struct unic_qcounters *s = dev->txq_stats[q];
 		if (!s)
 			continue;
-		st->tx_packets += s->packets;
-		st->tx_bytes += s->bytes;
-		st->tx_errors += s->errors;
-		st->bad_device += s->bad_device;
-		st->tx_copied += s->copied;
+		st->tx_packets += UNIC_STAT_GET(s->packets);
+		st->tx_bytes += UNIC_STAT_GET(s->bytes);
+		st->tx_dropped += UNIC_STAT_GET(s->dropped);
+		st->tx_errors += UNIC_STAT_GET(s->errors);
+		st->bad_device += UNIC_STAT_GET(s->bad_device);
+		st->tx_copied += UNIC_STAT_GET(s->copied);
 	}
 	/* drivers fold clear-on-read hardware counters into the device: one caller at a time */
 	pthread_mutex_lock(&dev->ctl_lock);
@@ -420,12 +484,144 @@ int unic_stats(struct unic_dev *dev, struct unic_stats *st)
 	return r;
 }
 
-int unic_queue_stats(struct unic_dev *dev, uint16_t rx_queue, uint64_t *rx_packets)
+int unic_queue_stats(struct unic_dev *dev, uint16_t queue, struct unic_queue_stats *st)
 {
-	if (!dev || !rx_packets || rx_queue >= dev->num_rxq)
+	struct unic_qcounters *s;
+
+	if (!dev || !st || (queue >= dev->num_rxq && queue >= dev->num_txq))
 		return -EINVAL;
-	*rx_packets = dev->rxq_stats[rx_queue] ? dev->rxq_stats[rx_queue]->packets : 0;
+	memset(st, 0, sizeof *st);
+	if (queue < dev->num_rxq && (s = dev->rxq_stats[queue])) {
+		st->rx_packets = UNIC_STAT_GET(s->packets);
+		st->rx_bytes = UNIC_STAT_GET(s->bytes);
+		st->rx_dropped = UNIC_STAT_GET(s->dropped);
+		st->rx_errors = UNIC_STAT_GET(s->errors);
+		st->bad_device = UNIC_STAT_GET(s->bad_device);
+	}
+	if (queue < dev->num_txq && (s = dev->txq_stats[queue])) {
+		st->tx_packets = UNIC_STAT_GET(s->packets);
+		st->tx_bytes = UNIC_STAT_GET(s->bytes);
+		st->tx_dropped = UNIC_STAT_GET(s->dropped);
+		st->tx_errors = UNIC_STAT_GET(s->errors);
+		st->bad_device += UNIC_STAT_GET(s->bad_device);
+	}
 	return 0;
+}
+
+static int no_interrupts(struct unic_dev *dev)
+{
+	if (dev->spec.access == UNIC_ACCESS_SYSFS)
+		return unic_dev_error(dev, ENOTSUP, "%s: sysfs: access gives no interrupts: open it with vfio: or uio: "
+				      "to sleep when idle, or poll it", dev->spec.pci_addr);
+	return unic_dev_error(dev, ENOTSUP, "%s: the %s driver cannot interrupt yet: poll the queue", dev_name(dev),
+			      dev->drv->name);
+}
+
+int unic_rx_fd(struct unic_dev *dev, uint16_t queue)
+{
+	if (!dev || queue >= dev->num_rxq)
+		return -EINVAL;
+	if (!dev->drv->rx_intr_fd)
+		return no_interrupts(dev);
+	return dev->drv->rx_intr_fd(dev, dev->rxq[queue]);
+}
+
+int unic_rx_intr_enable(struct unic_dev *dev, uint16_t queue)
+{
+	if (unic_unlikely(!dev || queue >= dev->num_rxq))
+		return -EINVAL;
+	if (!dev->drv->rx_intr_enable)
+		return no_interrupts(dev);
+	return dev->drv->rx_intr_enable(dev->rxq[queue]);
+}
+
+int unic_rx_intr_disable(struct unic_dev *dev, uint16_t queue)
+{
+	if (unic_unlikely(!dev || queue >= dev->num_rxq))
+		return -EINVAL;
+	if (!dev->drv->rx_intr_disable)
+		return no_interrupts(dev);
+	return dev->drv->rx_intr_disable(dev->rxq[queue]);
+}
+
+int unic_rx_wait(struct unic_dev *dev, uint16_t queue, int timeout_ms)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	int r = unic_rx_fd(dev, queue);
+
+	if (r < 0)
+		return r;
+	pfd.fd = r;
+	r = unic_rx_intr_enable(dev, queue);
+	if (r)
+		return r; /* 1: a frame is waiting; or an error */
+	r = poll(&pfd, 1, timeout_ms);
+	if (r < 0)
+		r = -errno;
+	unic_rx_intr_disable(dev, queue);
+	if (r > 0 && (pfd.revents & (POLLERR | POLLNVAL)))
+		return -EIO;
+	return r > 0 ? 1 : r;
+}
+
+uint16_t unic_tx_reclaim(struct unic_dev *dev, uint16_t queue)
+{
+	if (unic_unlikely(!dev || queue >= dev->num_txq || !dev->drv->tx_reclaim))
+		return 0;
+	return dev->drv->tx_reclaim(dev->txq[queue]);
+}
+
+int unic_event_fd(struct unic_dev *dev)
+{
+	int r;
+
+	if (!dev)
+		return -EINVAL;
+	if (!dev->drv->event_fd)
+		return no_interrupts(dev);
+	pthread_mutex_lock(&dev->ctl_lock);
+	r = dev->drv->event_fd(dev);
+	pthread_mutex_unlock(&dev->ctl_lock);
+	return r;
+}
+
+int unic_event_ack(struct unic_dev *dev)
+{
+	int r;
+
+	if (!dev)
+		return -EINVAL;
+	if (!dev->drv->event_ack)
+		return no_interrupts(dev);
+	pthread_mutex_lock(&dev->ctl_lock);
+	r = dev->drv->event_ack(dev);
+	pthread_mutex_unlock(&dev->ctl_lock);
+	return r;
+}
+
+int unic_set_rss(struct unic_dev *dev, const uint8_t *key, size_t key_len, const uint16_t *reta, size_t reta_len)
+{
+	size_t i;
+	int r;
+
+	if (!dev)
+		return -EINVAL;
+	if (!dev->drv->set_rss || !dev->rss_reta_size)
+		return unic_dev_error(dev, ENOTSUP, "%s has no receive side scaling", dev->drv->name);
+	if (key && key_len != dev->rss_key_len)
+		return unic_dev_error(dev, EINVAL, "RSS key of %zu bytes: %s takes %u", key_len, dev->drv->name,
+				      dev->rss_key_len);
+	if (reta && reta_len != dev->rss_reta_size)
+		return unic_dev_error(dev, EINVAL, "RSS table of %zu entries: %s takes %u", reta_len, dev->drv->name,
+				      dev->rss_reta_size);
+	for (i = 0; reta && i < reta_len; i++)
+		if (reta[i] >= dev->num_rxq)
+			return unic_dev_error(dev, EINVAL, "RSS table entry %zu names rx queue %u: the device has %u",
+					      i, reta[i], dev->num_rxq);
+	pthread_mutex_lock(&dev->ctl_lock);
+	r = dev->drv->set_rss(dev, key, reta);
+	pthread_mutex_unlock(&dev->ctl_lock);
+	return r;
 }
 
 int unic_link(struct unic_dev *dev, struct unic_link *link)
@@ -488,5 +684,9 @@ int unic_info(struct unic_dev *dev, struct unic_info *info)
 	info->rx_ring_size = dev->rx_ring_size;
 	info->tx_ring_size = dev->tx_ring_size;
 	snprintf(info->features, sizeof info->features, "%s", dev->features);
+	info->mtu = dev->cfg.mtu;
+	info->max_mtu = dev->max_mtu;
+	info->rss_key_len = dev->rss_key_len;
+	info->rss_reta_size = dev->rss_reta_size;
 	return 0;
 }

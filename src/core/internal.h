@@ -91,6 +91,16 @@ int unic_dma_alloc(struct unic_dev *dev, size_t size, struct unic_dma *out);
 /* Region of whole pages that need not be contiguous (mempools); use unic_dma_iova(). */
 int unic_dma_alloc_pages(struct unic_dev *dev, size_t size, struct unic_dma *out);
 void unic_dma_free(struct unic_dma *dma);
+/*
+ * Memory no device reaches yet (an application's pool, unic_mempool_create): huge_size bytes
+ * in 2 MiB hugepages when that many are free, else small_size bytes in 4 KiB pages; a size
+ * of 0 rules that kind out. The area is mode 0 (unbound) until unic_dma_bind.
+ */
+int unic_dma_map_unbound(struct unic_dev *dev, size_t huge_size, size_t small_size, struct unic_dma *out);
+/* Gives an unbound area DMA addresses for dev's mode (VFIO: maps it into the container). */
+int unic_dma_bind(struct unic_dev *dev, struct unic_dma *d);
+/* Undoes unic_dma_bind (VFIO: unmaps, lets the container go); the memory stays. */
+void unic_dma_unbind(struct unic_dma *d);
 static inline uint64_t unic_dma_iova(const struct unic_dma *d, size_t off)
 {
 	if (d->contiguous)
@@ -111,6 +121,8 @@ uint64_t unic_virt_to_phys(const void *virt, char *err, size_t errlen);
  * first use, caches[slot] is that thread's alone (only len is read by others, for
  * free_count and "all buffers home"), and its key destructor flushes it at thread exit.
  */
+#define UNIC_POOL_SIZE_MAX (1u << 24) /* 16 Mi buffers: 34 GiB of 2 KiB rooms */
+#define UNIC_BUF_SIZE_MIN 64         /* the smallest Ethernet frame without FCS is 60 bytes */
 #define UNIC_POOL_THREADS 64     /* threads with a cache at once; more go to the store directly */
 #define UNIC_POOL_CACHE_MAX 256  /* buffers a cache refills to; it flushes above twice that */
 struct unic_pool_cache {
@@ -125,7 +137,16 @@ struct unic_mempool {
 	uint32_t num_entries;
 	uint16_t room_size;      /* bytes per room, a multiple of 64 */
 	uint32_t cache_size;     /* buffers a thread cache refills to (0: no caches) */
-	uint64_t dma_domain;     /* unic_dma_domain() of the device that created it */
+	uint64_t dma_domain;     /* unic_dma_domain() of the device that created it, or of the
+				    first device an application's pool was bound to */
+	uint16_t buf_size;       /* data bytes asked for (room_size - UNIC_HEADROOM, or less) */
+	bool app_made;           /* unic_mempool_create: shared by devices (cfg.pool) */
+	atomic_bool released;    /* app_made: unic_mempool_release was called */
+	/* Owners: the application (app_made, until released) and each device using the pool.
+	 * The last one gone orphans the pool (destroyed when its last buffer is home). */
+	_Atomic uint32_t refs;
+	uint32_t users;          /* devices opened with it that DMA (under the attach lock) */
+	uint32_t rx_need;        /* buffers their rx rings hold when full (under the attach lock) */
 	uint8_t *in_use;         /* debug builds: 1 while allocated (double-free check) */
 	atomic_bool orphaned;    /* its device closed: destroyed when the last buffer comes home */
 	pthread_mutex_t lock;    /* the store; dying */
@@ -140,13 +161,22 @@ static inline bool unic_dma_reaches(uint64_t own, const struct unic_buf *buf)
 {
 	return own == UNIC_DMA_DOMAIN_ANY || buf->pool->dma_domain == own;
 }
-struct unic_mempool *unic_mempool_create(struct unic_dev *dev, uint32_t num, uint16_t buf_size);
+struct unic_mempool *unic_mempool_make(struct unic_dev *dev, uint32_t num, uint16_t buf_size);
 void unic_mempool_destroy(struct unic_mempool *pool);
 /* Buffers the calling thread can allocate now (store + its cache); unic_mempool_free_count
  * also counts other threads' caches. */
 uint32_t unic_mempool_avail(struct unic_mempool *pool);
 /* Its device closed: destroys it now when every buffer is home, else when the last one comes back. */
 void unic_mempool_orphan(struct unic_mempool *pool);
+/*
+ * unic_open (after probe: dev->dma_mode is known): dev receives into dev->cfg.pool, an
+ * application's pool. Checks that the pool can fill this device's rx rings on top of the
+ * others', binds its DMA reach at its first device (or again when no device holds the old
+ * one), refuses a device of another DMA domain; sets dev->pool. 0 or -errno, one line.
+ */
+int unic_mempool_attach(struct unic_dev *dev);
+/* unic_close: dev gives up dev->pool (its own, or an application's); the last owner orphans it. */
+void unic_mempool_detach(struct unic_dev *dev);
 static inline struct unic_buf *unic_mempool_entry(const struct unic_mempool *p, uint32_t i)
 {
 	return &p->bufs[i];
@@ -282,13 +312,42 @@ struct unic_driver {
 	/* Optional, control path: 0 while the device is usable, else -errno and why in dev->err
 	 * (unic_last_error() asks it: the data path only raises a flag, it writes no text). */
 	int (*check)(struct unic_dev *dev);
+	/* Optional, control path (under ctl_lock): key (dev->rss_key_len bytes) and reta
+	 * (dev->rss_reta_size rx queue numbers, checked by the core) are NULL to keep them. */
+	int (*set_rss)(struct unic_dev *dev, const uint8_t *key, const uint16_t *reta);
+	/*
+	 * Interrupts, all optional (NULL: the core answers -ENOTSUP with a line naming the driver).
+	 * rx_intr_fd: the queue's wake-up descriptor (the driver or its transport owns it), -errno.
+	 * rx_intr_enable: arm, then look at the ring again: 0 empty, 1 a frame waits, -errno.
+	 * rx_intr_disable: disarm and consume a pending wake-up. Data path (the queue's thread).
+	 * tx_reclaim: free completed tx buffers, return how many. Data path.
+	 * event_fd / event_ack: link and removal events (control path, under ctl_lock).
+	 */
+	int (*rx_intr_fd)(struct unic_dev *dev, void *rxq);
+	int (*rx_intr_enable)(void *rxq);
+	int (*rx_intr_disable)(void *rxq);
+	uint16_t (*tx_reclaim)(void *txq);
+	int (*event_fd)(struct unic_dev *dev);
+	int (*event_ack)(struct unic_dev *dev);
 };
 
-/* Software counters every queue keeps; the core sums them for unic_stats(). */
-struct unic_queue_stats {
-	uint64_t packets, bytes, dropped, errors, bad_device;
-	uint64_t copied;  /* tx: frames sent as a copy (their buffer was in another DMA domain) */
+/*
+ * Software counters every queue keeps; the core sums them for unic_stats() and reads them for
+ * unic_queue_stats(). Written only by the thread that owns the queue, read by control calls
+ * from any thread: every access goes through UNIC_STAT_ADD / UNIC_STAT_GET (relaxed atomic
+ * load and store: on x86 a plain add, no locked instruction; no torn reads, no data race).
+ */
+struct unic_qcounters {
+	uint64_t packets, bytes;
+	uint64_t dropped;    /* rx: no buffer / did not fit; tx: taken and not sent (too long, broken) */
+	uint64_t errors;     /* the device reported an error on the frame */
+	uint64_t bad_device; /* values written by the device that failed a check */
+	uint64_t copied;     /* tx: frames sent as a copy (their buffer was in another DMA domain) */
 };
+#define UNIC_STAT_ADD(field, n) \
+	__atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
+#define UNIC_STAT_INC(field) UNIC_STAT_ADD(field, 1)
+#define UNIC_STAT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 struct unic_dev {
 	struct unic_config cfg;
@@ -301,16 +360,19 @@ struct unic_dev {
 	char err[UNIC_ERR_LEN];
 	char orig_driver[64];                /* kernel driver it had, for restore */
 	char features[128];                  /* driver's description for unic_info */
+	uint16_t max_mtu;                    /* set by probe: the largest cfg.mtu it takes (0: 1500) */
+	uint16_t rss_key_len, rss_reta_size; /* set by probe or start when the device has RSS */
 
 	/* queues: set by the driver's start(); the core dispatches through these */
 	uint16_t num_rxq, num_txq;
 	uint16_t rx_ring_size, tx_ring_size;
 	void *rxq[UNIC_MAX_QUEUES];
 	void *txq[UNIC_MAX_QUEUES];
-	struct unic_queue_stats *rxq_stats[UNIC_MAX_QUEUES]; /* driver-owned, may be NULL */
-	struct unic_queue_stats *txq_stats[UNIC_MAX_QUEUES];
+	struct unic_qcounters *rxq_stats[UNIC_MAX_QUEUES]; /* driver-owned, may be NULL */
+	struct unic_qcounters *txq_stats[UNIC_MAX_QUEUES];
 
-	struct unic_mempool *pool;           /* created by the core before start() */
+	struct unic_mempool *pool;           /* created by the core before start(), or cfg.pool */
+	uint32_t pool_rx_share;              /* cfg.pool: what this device's rx rings take of it */
 	pthread_mutex_t ctl_lock;            /* stats, link, promisc: control calls from any thread */
 
 	/* device access */
@@ -373,6 +435,7 @@ const struct unic_backend *unic_backend_by_access(enum unic_access a);
 /* 0 when it exists and is administratively up; else one line naming it, prefixed "what: ". */
 int unic_netif_check_up(struct unic_dev *dev, const char *what);
 int unic_netif_mac(const char *ifname, uint8_t mac[6]);   /* 0 or -errno */
+int unic_netif_mtu(const char *ifname, uint32_t *mtu);    /* 0 or -errno */
 /* From /sys/class/net/IF: operstate "up", speed (0 when unknown), duplex. */
 int unic_netif_link(struct unic_dev *dev, struct unic_link *link);
 

@@ -85,7 +85,7 @@ static void chunk_build(struct unic_mempool *own, struct unic_buf **bufs, uint16
  * ring now). The copies it did not take go back to the device's pool: the caller keeps the
  * originals, as with any frame tx did not take.
  */
-static void chunk_settle(const struct chunk *c, struct unic_buf **orig, uint16_t sent, struct unic_queue_stats *st)
+static void chunk_settle(const struct chunk *c, struct unic_buf **orig, uint16_t sent, struct unic_qcounters *st)
 {
 	struct unic_buf *home[TX_COPY_BATCH];
 	uint32_t k = 0, copies_sent = 0;
@@ -99,12 +99,12 @@ static void chunk_settle(const struct chunk *c, struct unic_buf **orig, uint16_t
 	}
 	unic_buf_free_bulk(home, k);
 	if (st)
-		st->copied += copies_sent;
+		UNIC_STAT_ADD(st->copied, copies_sent);
 }
 
 uint16_t unic_tx_cross_domain(struct unic_dev *dev, uint16_t queue, struct unic_buf **bufs, uint16_t n)
 {
-	struct unic_queue_stats *st = dev->txq_stats[queue];
+	struct unic_qcounters *st = dev->txq_stats[queue];
 	uint16_t done = 0;
 
 	while (done < n) {
@@ -122,7 +122,7 @@ uint16_t unic_tx_cross_domain(struct unic_dev *dev, uint16_t queue, struct unic_
 			/* taken and dropped, as a driver does with a frame it cannot send */
 			unic_buf_free(bufs[done++]);
 			if (st)
-				st->errors++;
+				UNIC_STAT_INC(st->dropped);
 		}
 	}
 	return done;

@@ -20,7 +20,7 @@ static inline struct unic_dev *fake_dev(uint32_t n)
 	for (i = 0; i < UNIC_MAX_BARS; i++)
 		dev->bars[i].io_fd = -1;
 	dev->dma_mode = UNIC_DMA_VIRT; /* no hugepages, no IOMMU needed */
-	dev->pool = unic_mempool_create(dev, n, 2048);
+	dev->pool = unic_mempool_make(dev, n, 2048);
 	if (!dev->pool) {
 		printf("mempool: %s\n", dev->err);
 		free(dev);

@@ -5,8 +5,9 @@
  * or offset (frame past the block, header overlapping data, next frame outside or misaligned,
  * block longer than the ring's) is counted in bad_device, the frames before it delivered, and
  * the queue broken; 10^5 random blocks: no read outside the ring (ASan), no buffer lost. tx:
- * a full ring stops the burst, a refused frame (WRONG_FORMAT) is counted, an unknown status
- * breaks the queue, a frame longer than a ring frame is taken, dropped and counted.
+ * a full ring stops the burst, a refused frame (WRONG_FORMAT) is counted once (errors), an unknown
+ * status breaks the queue, a frame longer than a ring frame (or shorter than an Ethernet header)
+ * is taken, dropped and counted (dropped).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,13 @@ static void good_blocks(uint8_t *ring)
 	CHECK(q.stats.dropped == 2 && q.stats.bad_device == 0 && !q.broken);
 	unic_buf_free(bufs[0]);
 	CHECK(unic_mempool_free_count(dev->pool) == POOL_N);
+
+	/* blocks handed over empty: released in turn, the call ends when it meets the kernel's */
+	rxq_init(&q, ring);
+	put_block(ring, 0, 0, FIRST, FIRST);
+	put_block(ring, 1, 0, FIRST, FIRST);
+	CHECK(rx(&q, bufs, 32) == 0 && q.block == 0 && !q.broken);
+	CHECK(blk_hdr(ring, 0)->block_status == TP_STATUS_KERNEL && blk_hdr(ring, 1)->block_status == TP_STATUS_KERNEL);
 }
 
 /*
@@ -223,8 +231,14 @@ static void tx(void)
 	CHECK(q.stats.packets == 8 && unic_mempool_free_count(dev->pool) == POOL_N - 2);
 	for (i = 0; i < 8; i++) /* the kernel sent them all, but refused frame 0 */
 		((struct tpacket2_hdr *)(void *)(ring + 2048 * i))->tp_status = i ? TP_STATUS_AVAILABLE : TP_STATUS_WRONG_FORMAT;
-	bufs[9]->len = (uint16_t)(q.max_len + 1); /* too long for a ring frame: taken, dropped, counted */
-	CHECK(unic_driver_af_packet.tx_burst(&q, bufs + 8, 2) == 2 && q.stats.errors == 2 && q.stats.packets == 9);
+	bufs[8]->len = (uint16_t)(q.max_len + 1); /* too long for a ring frame: taken, dropped, counted */
+	bufs[9]->len = 13;                        /* shorter than an Ethernet header: the same */
+	CHECK(unic_driver_af_packet.tx_burst(&q, bufs + 8, 2) == 2 && q.stats.errors == 1 && q.stats.dropped == 2 &&
+	      q.stats.packets == 8);
+	CHECK(((struct tpacket2_hdr *)(void *)ring)->tp_status == TP_STATUS_AVAILABLE); /* counted once, ours */
+	CHECK(unic_buf_alloc_bulk(dev->pool, bufs, 1) == 1);
+	bufs[0]->len = 60;
+	CHECK(unic_driver_af_packet.tx_burst(&q, bufs, 1) == 1 && q.stats.errors == 1 && q.stats.packets == 9);
 	((struct tpacket2_hdr *)(void *)(ring + 2048 * 1))->tp_status = 0x1234; /* no status the kernel writes */
 	CHECK(unic_buf_alloc_bulk(dev->pool, bufs, 1) == 1);
 	bufs[0]->len = 60;

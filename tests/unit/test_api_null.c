@@ -14,7 +14,7 @@ int main(void)
 	struct unic_pci_device pci;
 	struct unic_buf *bufs[4];
 	uint8_t mac[6];
-	uint64_t n;
+	struct unic_queue_stats qst;
 	char err[UNIC_ERR_LEN];
 
 	unic_config_init(NULL);
@@ -34,7 +34,15 @@ int main(void)
 	CHECK(unic_rx_burst(NULL, 0, bufs, 4) == 0);
 	CHECK(unic_tx_burst(NULL, 0, bufs, 4) == 0);
 	CHECK(unic_stats(NULL, &st) == -EINVAL);
-	CHECK(unic_queue_stats(NULL, 0, &n) == -EINVAL);
+	CHECK(unic_queue_stats(NULL, 0, &qst) == -EINVAL);
+	CHECK(unic_set_rss(NULL, NULL, 0, NULL, 0) == -EINVAL);
+	CHECK(unic_rx_fd(NULL, 0) == -EINVAL);
+	CHECK(unic_rx_intr_enable(NULL, 0) == -EINVAL);
+	CHECK(unic_rx_intr_disable(NULL, 0) == -EINVAL);
+	CHECK(unic_rx_wait(NULL, 0, 0) == -EINVAL);
+	CHECK(unic_tx_reclaim(NULL, 0) == 0);
+	CHECK(unic_event_fd(NULL) == -EINVAL);
+	CHECK(unic_event_ack(NULL) == -EINVAL);
 	CHECK(unic_link(NULL, &link) == -EINVAL);
 	CHECK(unic_mac(NULL, mac) == -EINVAL);
 	CHECK(unic_set_promisc(NULL, true) == -EINVAL);
@@ -45,6 +53,8 @@ int main(void)
 	CHECK(unic_buf_alloc(NULL) == NULL);
 	CHECK(unic_mempool_free_count(NULL) == 0);
 	CHECK(unic_mempool_size(NULL) == 0);
+	CHECK(unic_mempool_create(0, 2048, NULL, 0) == NULL); /* no error buffer: still refused */
+	unic_mempool_release(NULL);
 	unic_buf_free(NULL);
 	unic_buf_free_bulk(NULL, 4);
 	/* PCI inspection and binding: bad arguments fail before sysfs is touched (nothing here

@@ -68,6 +68,20 @@ int main(void)
 	CHECK(passes_config(&cfg));
 	cfg.buf_size = 0;
 
+	cfg.mtu = 9001;
+	CHECK(refused(&cfg, (const char *const[]){ "mtu 9001", "68 to 9000", NULL }));
+	cfg.mtu = 67;
+	CHECK(refused(&cfg, (const char *const[]){ "mtu 67", "out of range", NULL }));
+	cfg.mtu = 9000;
+	cfg.buf_size = 4096; /* a 9018-byte frame cannot land in one 4096-byte buffer */
+	CHECK(refused(&cfg, (const char *const[]){ "buf_size 4096", "mtu 9000", "9018", NULL }));
+	cfg.buf_size = 0;   /* grows to fit */
+	CHECK(passes_config(&cfg));
+	cfg.mtu = 0;
+	cfg.buf_size = 256; /* no mtu asked for: small buffers stay allowed */
+	CHECK(passes_config(&cfg));
+	cfg.buf_size = 0;
+
 	cfg.rx_queues = UNIC_MAX_QUEUES + 1;
 	CHECK(refused(&cfg, (const char *const[]){ "rx_queues 17", "at most 16", NULL }));
 	cfg.rx_queues = 1;
@@ -112,6 +126,6 @@ int main(void)
 	/* the mempool refuses a room that does not fit its uint16_t even when asked directly */
 	memset(&scratch, 0, sizeof scratch);
 	scratch.dma_mode = UNIC_DMA_VIRT;
-	CHECK(unic_mempool_create(&scratch, 8, 65535) == NULL && strstr(scratch.err, "above the largest, 65344"));
+	CHECK(unic_mempool_make(&scratch, 8, 65535) == NULL && strstr(scratch.err, "above the largest, 65344"));
 	return check_summary("test_config");
 }

@@ -52,7 +52,7 @@ int main(void)
 	struct unic_dev dev = { .dma_mode = UNIC_DMA_PHYS };
 	struct unic_buf **all = calloc(N + 1, sizeof *all);
 	struct unic_buf *batch[32];
-	struct unic_mempool *p = unic_mempool_create(&dev, N, 2048);
+	struct unic_mempool *p = unic_mempool_make(&dev, N, 2048);
 	uint32_t i, round;
 	int distinct = 1, aligned = 1, within = 1;
 
@@ -110,7 +110,7 @@ int main(void)
 	CHECK(dies_trapping(interior_free, p));
 
 	/* bad arguments */
-	CHECK(unic_mempool_create(&dev, 0, 2048) == NULL && strstr(dev.err, "at least one buffer"));
+	CHECK(unic_mempool_make(&dev, 0, 2048) == NULL && strstr(dev.err, "at least one buffer"));
 	unic_mempool_destroy(p);
 	unic_mempool_destroy(NULL);
 	free(all);

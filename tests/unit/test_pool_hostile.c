@@ -26,7 +26,7 @@ static struct unic_mempool *new_pool(struct unic_dev *dev)
 	dev->dma_mode = UNIC_DMA_VIRT; /* 4 KiB memfd pages: no hugepages, no IOMMU needed */
 	dev->cfg.no_hugepages = true;
 	dev->config_fd = dev->lock_fd = dev->vfio_group_fd = dev->vfio_device_fd = -1;
-	return unic_mempool_create(dev, N, 2048);
+	return unic_mempool_make(dev, N, 2048);
 }
 
 /* Takes every buffer once and remembers what the pool set in it. */

@@ -43,7 +43,7 @@ static const struct unic_driver fake_drv = { .name = "fake", .tx_burst = fake_tx
 
 struct fake_dev {
 	struct unic_dev dev;
-	struct unic_queue_stats txs;
+	struct unic_qcounters txs;
 	int txq; /* the queue's address is all the driver gets */
 };
 
@@ -55,7 +55,7 @@ static struct unic_mempool *make_pool(enum unic_dma_mode mode, uint16_t buf_size
 	memset(&scratch, 0, sizeof scratch);
 	scratch.dma_mode = mode;
 	scratch.config_fd = scratch.lock_fd = scratch.vfio_group_fd = scratch.vfio_device_fd = -1;
-	p = unic_mempool_create(&scratch, POOL, buf_size);
+	p = unic_mempool_make(&scratch, POOL, buf_size);
 	if (!p)
 		printf("mempool: %s\n", scratch.err);
 	return p;
@@ -236,7 +236,7 @@ static void test_too_long(struct fake_dev *a)
 	bufs[1]->len = 60; /* fits */
 	CHECK(unic_tx_burst(&s.dev, 0, bufs, 2) == 2); /* both taken: one sent, one dropped */
 	CHECK(ngot == 1 && got[0]->pool == small && got[0]->len == 60);
-	CHECK(unic_stats(&s.dev, &st) == 0 && st.tx_errors == 1 && st.tx_copied == 1);
+	CHECK(unic_stats(&s.dev, &st) == 0 && st.tx_dropped == 1 && st.tx_copied == 1);
 	CHECK(unic_mempool_free_count(a->dev.pool) == POOL);
 	fake_complete();
 	unic_mempool_destroy(small);

@@ -1043,7 +1043,7 @@ int main(void)
 	memset(&scratch, 0, sizeof scratch);
 	scratch.dma_mode = UNIC_DMA_VIRT;
 	scratch.config_fd = scratch.lock_fd = scratch.vfio_group_fd = scratch.vfio_device_fd = -1;
-	pool = unic_mempool_create(&scratch, POOL_SIZE, 2048);
+	pool = unic_mempool_make(&scratch, POOL_SIZE, 2048);
 	CHECK(pool != NULL);
 	if (!pool) {
 		printf("mempool: %s\n", scratch.err);

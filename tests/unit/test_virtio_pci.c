@@ -807,7 +807,7 @@ int main(void)
 	memset(&scratch, 0, sizeof scratch);
 	scratch.dma_mode = UNIC_DMA_VIRT;
 	scratch.config_fd = scratch.lock_fd = scratch.vfio_group_fd = scratch.vfio_device_fd = -1;
-	pool = unic_mempool_create(&scratch, POOL_SIZE, 2048);
+	pool = unic_mempool_make(&scratch, POOL_SIZE, 2048);
 	CHECK(pool != NULL);
 	if (!pool || !dev || !mbar)
 		return check_summary("virtio_pci");

@@ -12,6 +12,15 @@
  *                                         printed); exit 0 if unic reports it within S s
  *                                         (rx/tx return 0, unic_last_error says so,
  *                                         unic_stats and unic_link fail), 1 otherwise
+ *   vhost_check --pair SPEC2 [--count N] SPEC
+ *                                         one application pool (unic_mempool_create) for
+ *                                         two devices, each on a backend that echoes: frames
+ *                                         sent on one device come back on it, are forwarded
+ *                                         as they are (zero copy) to the other, come back
+ *                                         there and must equal, byte for byte, what was sent;
+ *                                         both directions; exit 0 when all N arrived intact,
+ *                                         every buffer was the pool's, tx_copied is 0 on
+ *                                         both and every buffer is home after the closes
  * Never more than WINDOW frames in flight, so the echo always finds rx buffers.
  */
 #include <getopt.h>
@@ -286,11 +295,168 @@ static int gone_run(struct run *r, double seconds)
 	return 0;
 }
 
+/* ---- --pair: two devices, one application pool ---- */
+#define PAIR_POOL 4096 /* both rx rings (512 each) and the frames in flight */
+
+struct pair {
+	struct unic_dev *dev[2];
+	struct unic_mempool *pool;
+	uint8_t mac[2][6];
+	uint64_t sent, arrived, forwarded, bad, foreign, fwd_dropped;
+	uint8_t *seen;
+};
+
+/* Frame seq starts on device seq % 2 (as build() makes it with that device's MAC). */
+static void pair_send(struct pair *pr, uint64_t count)
+{
+	struct unic_buf *b;
+	int o;
+
+	while (pr->sent < count && pr->sent - pr->arrived < WINDOW && (b = unic_buf_alloc(pr->pool))) {
+		o = (int)(pr->sent % 2);
+		build(b, pr->mac[o], pr->sent, MAGIC);
+		if (unic_tx_burst(pr->dev[o], 0, &b, 1) != 1) {
+			unic_buf_free(b);
+			return;
+		}
+		pr->sent++;
+	}
+}
+
+/* A frame back from its second echo: the bytes built for it, exactly. */
+static const char *pair_verify(struct pair *pr, int x, struct unic_buf *b)
+{
+	struct unic_buf ref_buf;
+	uint8_t room[UNIC_HEADROOM + MAX_FRAME];
+	uint64_t seq;
+
+	memcpy(&seq, (uint8_t *)unic_buf_data(b) + OFF_SEQ, 8);
+	if (seq >= pr->sent || (int)(seq % 2) == x)
+		return "bad sequence number, or back on the device that sent it";
+	memset(&ref_buf, 0, sizeof ref_buf);
+	ref_buf.room = room;
+	ref_buf.data_off = UNIC_HEADROOM;
+	build(&ref_buf, pr->mac[seq % 2], seq, MAGIC);
+	if (b->len != ref_buf.len || memcmp(unic_buf_data(b), unic_buf_data(&ref_buf), b->len))
+		return "bytes differ from the frame sent";
+	if (pr->seen[seq]++)
+		return "duplicate";
+	return NULL;
+}
+
+/* Device x: first echoes go to the other device as they are, second echoes are checked. */
+static void pair_receive(struct pair *pr, int x)
+{
+	struct unic_buf *bufs[BURST], *fwd[BURST], *done[BURST];
+	uint16_t n = unic_rx_burst(pr->dev[x], 0, bufs, BURST), i, nf = 0, nd = 0, sent;
+
+	for (i = 0; i < n; i++) {
+		struct unic_buf *b = bufs[i];
+		const uint8_t *p = unic_buf_data(b);
+		const char *why = NULL;
+		pr->foreign += b->pool != pr->pool;
+		if (is_probe(b))
+			done[nd++] = b;
+		else if (b->len >= MIN_FRAME && !memcmp(p, pr->mac[x], 6))
+			fwd[nf++] = b; /* swapped once: dst is this device */
+		else {
+			why = b->len >= MIN_FRAME && !memcmp(p, peer_mac, 6) ? pair_verify(pr, x, b) : "not one of our frames";
+			pr->arrived++;
+			done[nd++] = b;
+		}
+		if (why && pr->bad++ < 5)
+			printf("bad frame on device %d (len %u): %s\n", x + 1, b->len, why);
+	}
+	sent = unic_tx_burst(pr->dev[!x], 0, fwd, nf);
+	pr->forwarded += sent;
+	pr->fwd_dropped += (uint16_t)(nf - sent);
+	pr->arrived += (uint16_t)(nf - sent); /* lost: the window moves on */
+	unic_buf_free_bulk(fwd + sent, (uint32_t)(nf - sent));
+	unic_buf_free_bulk(done, nd);
+}
+
+static int pair_run(struct pair *pr, uint64_t count)
+{
+	struct unic_stats st[2];
+	double t0 = now_s();
+	uint64_t intact = 0, i;
+
+	pr->seen = calloc(count ? count : 1, 1);
+	if (!pr->seen)
+		return 1;
+	while (pr->arrived < count && now_s() - t0 < VERIFY_TIMEOUT_S) {
+		pair_send(pr, count);
+		pair_receive(pr, 0);
+		pair_receive(pr, 1);
+	}
+	for (i = 0; i < count; i++)
+		intact += pr->seen[i] == 1;
+	free(pr->seen);
+	if (unic_stats(pr->dev[0], &st[0]) < 0 || unic_stats(pr->dev[1], &st[1]) < 0) {
+		printf("unic_stats failed\n");
+		return 1;
+	}
+	printf("pair: sent %llu, forwarded %llu (dropped %llu), arrived intact %llu of %llu, bad %llu, buffers not "
+	       "of the pool %llu, tx_copied %llu + %llu in %.2f s\n", (unsigned long long)pr->sent,
+	       (unsigned long long)pr->forwarded, (unsigned long long)pr->fwd_dropped, (unsigned long long)intact,
+	       (unsigned long long)count, (unsigned long long)pr->bad, (unsigned long long)pr->foreign,
+	       (unsigned long long)st[0].tx_copied, (unsigned long long)st[1].tx_copied, now_s() - t0);
+	return intact == count && pr->forwarded == count && pr->bad == 0 && pr->foreign == 0 &&
+			       st[0].tx_copied == 0 && st[1].tx_copied == 0 && st[0].bad_device + st[1].bad_device == 0
+		       ? 0 : 1;
+}
+
+static int pair_main(const char *spec1, const char *spec2, uint64_t count)
+{
+	struct pair pr = { 0 };
+	struct unic_config cfg;
+	char err[UNIC_ERR_LEN];
+	const char *specs[2] = { spec1, spec2 };
+	long huge_before = hugepages_free();
+	int i, rc = 1;
+
+	pr.pool = unic_mempool_create(PAIR_POOL, 2048, err, sizeof err);
+	if (!pr.pool) {
+		printf("unic_mempool_create: %s\n", err);
+		return 1;
+	}
+	unic_config_init(&cfg);
+	cfg.pool = pr.pool;
+	for (i = 0; i < 2; i++) {
+		pr.dev[i] = unic_open(specs[i], &cfg, err, sizeof err);
+		if (!pr.dev[i]) {
+			printf("unic_open %s: %s\n", specs[i], err);
+			break;
+		}
+		unic_mac(pr.dev[i], pr.mac[i]);
+	}
+	if (i == 2 && unic_dev_mempool(pr.dev[0]) == pr.pool && unic_dev_mempool(pr.dev[1]) == pr.pool) {
+		struct run r0 = { .dev = pr.dev[0], .pool = pr.pool }, r1 = { .dev = pr.dev[1], .pool = pr.pool };
+		memcpy(r0.mac, pr.mac[0], 6);
+		memcpy(r1.mac, pr.mac[1], 6);
+		printf("opened two devices on one pool of %u buffers, hugepages taken %ld\n", unic_mempool_size(pr.pool),
+		       huge_before - hugepages_free());
+		if (!warm_up(&r0) && !warm_up(&r1))
+			rc = pair_run(&pr, count);
+	}
+	for (i = 0; i < 2; i++)
+		unic_close(pr.dev[i]); /* NULL-safe */
+	/* every buffer home: the rings' and the frames' */
+	if (unic_mempool_free_count(pr.pool) != unic_mempool_size(pr.pool)) {
+		printf("after both closes %u of %u buffers are home\n", unic_mempool_free_count(pr.pool),
+		       unic_mempool_size(pr.pool));
+		rc = 1;
+	}
+	unic_mempool_release(pr.pool);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = { { "count", required_argument, NULL, 'c' },
 					       { "until-gone", required_argument, NULL, 'g' },
 					       { "split", no_argument, NULL, 's' },
+					       { "pair", required_argument, NULL, 'p' },
 					       { NULL, 0, NULL, 0 } };
 	struct unic_config cfg;
 	struct unic_info info;
@@ -300,6 +466,7 @@ int main(int argc, char **argv)
 	double gone = 0, t;
 	long huge_before;
 	bool split = false;
+	const char *pair = NULL;
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "c:g:s", opts, NULL)) != -1) {
@@ -309,13 +476,18 @@ int main(int argc, char **argv)
 			gone = atof(optarg);
 		else if (c == 's')
 			split = true;
+		else if (c == 'p')
+			pair = optarg;
 		else
 			return 2;
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "usage: vhost_check [--split] [--count N | --until-gone S] vhost-user:PATH[,server]\n");
+		fprintf(stderr, "usage: vhost_check [--split] [--pair SPEC2] [--count N | --until-gone S] "
+			"vhost-user:PATH[,server]\n");
 		return 2;
 	}
+	if (pair)
+		return pair_main(argv[optind], pair, count);
 	unic_config_init(&cfg);
 	cfg.no_packed_ring = split;
 	huge_before = hugepages_free();

@@ -37,7 +37,7 @@ struct afp_rxq {
 	bool broken;                     /* the kernel gave a bad length: nothing more is read */
 	uint16_t id;
 	struct unic_mempool *pool;
-	struct unic_queue_stats stats;
+	struct unic_qcounters stats;
 };
 
 struct afp_txq {
@@ -47,12 +47,13 @@ struct afp_txq {
 	uint32_t per_block;
 	uint16_t max_len;                /* the longest frame a ring frame holds */
 	bool broken;
-	struct unic_queue_stats stats;
+	struct unic_qcounters stats;
 };
 
 struct afp {
 	struct unic_dev *dev;
 	int ifindex;
+	uint32_t mtu;                    /* the interface's, when probe read it (else 0) */
 	struct afp_rxq rxq[UNIC_MAX_QUEUES];
 	struct afp_txq txq[UNIC_MAX_QUEUES];
 	uint16_t nrx, ntx;

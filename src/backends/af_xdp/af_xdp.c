@@ -59,7 +59,7 @@ struct xsk_rxq {
 	struct xsk_umem_map map;
 	uint64_t *owned;           /* pool buffers in the fill or rx ring */
 	struct unic_mempool *pool;
-	struct unic_queue_stats stats;
+	struct unic_qcounters stats;
 	uint32_t refill_min;       /* free fill slots worth an allocation */
 	int fd;
 	uint16_t queue;            /* unic's queue number (buf->rx_queue) */
@@ -72,7 +72,7 @@ struct xsk_txq {
 	struct xsk_umem_map map;
 	uint64_t *owned;           /* pool buffers in the tx or completion ring */
 	struct unic_mempool *pool;
-	struct unic_queue_stats stats;
+	struct unic_qcounters stats;
 	int fd;
 	bool busy_poll;
 	bool broken;
@@ -101,9 +101,9 @@ static int xdp_set_promisc(struct unic_dev *dev, bool on);
 /* ---- data path ---- */
 
 /* The kernel wrote an impossible ring index: the queue stops (unic_last_error says so). */
-static uint16_t queue_lied(bool *broken, struct unic_queue_stats *st)
+static uint16_t queue_lied(bool *broken, struct unic_qcounters *st)
 {
-	st->bad_device++;
+	UNIC_STAT_INC(st->bad_device);
 	*broken = true;
 	return 0;
 }
@@ -144,7 +144,7 @@ static struct unic_buf *rx_take(struct xsk_rxq *r, uint32_t slot)
 	struct unic_buf *b;
 
 	if (unic_unlikely(idx < 0)) {
-		r->stats.bad_device++;
+		UNIC_STAT_INC(r->stats.bad_device);
 		if (bad >= 0) /* a buffer we gave it, with an impossible length: it goes home */
 			unic_buf_free(unic_mempool_entry(r->pool, (uint32_t)bad));
 		return NULL;
@@ -180,8 +180,8 @@ static uint16_t xsk_rx_burst(void *q, struct unic_buf **bufs, uint16_t n)
 		}
 	}
 	xsk_cons_release(&r->rx, (uint32_t)avail);
-	r->stats.packets += got;
-	r->stats.bytes += bytes;
+	UNIC_STAT_ADD(r->stats.packets, got);
+	UNIC_STAT_ADD(r->stats.bytes, bytes);
 	rx_refill(r);
 	/* need_wakeup: the driver sleeps until asked; busy polling: the poll is the driver's run */
 	if (!avail && (r->busy_poll || xsk_needs_wakeup(&r->fill)))
@@ -206,7 +206,7 @@ static void tx_reclaim(struct xsk_txq *t)
 			uint64_t addr = *(const volatile uint64_t *)xsk_addr_at(&t->comp, t->comp.head + i);
 			int64_t idx = xsk_comp_check(&t->map, t->owned, addr);
 			if (unic_unlikely(idx < 0))
-				t->stats.bad_device++;
+				UNIC_STAT_INC(t->stats.bad_device);
 			else
 				done[k++] = unic_mempool_entry(t->pool, (uint32_t)idx);
 		}
@@ -256,7 +256,7 @@ static uint16_t xsk_tx_burst(void *q, struct unic_buf **bufs, uint16_t n)
 		struct xdp_desc *d;
 		if (unic_unlikely(!b->len || (uint32_t)b->data_off + b->len > b->room_size)) {
 			unic_buf_free(b); /* taken and dropped: the kernel would refuse it and never complete it */
-			t->stats.errors++;
+			UNIC_STAT_INC(t->stats.dropped);
 			continue;
 		}
 		d = xsk_desc_at(&t->tx, t->tx.head + k++);
@@ -267,8 +267,8 @@ static uint16_t xsk_tx_burst(void *q, struct unic_buf **bufs, uint16_t n)
 		bytes += b->len;
 	}
 	xsk_prod_submit(&t->tx, k);
-	t->stats.packets += k;
-	t->stats.bytes += bytes;
+	UNIC_STAT_ADD(t->stats.packets, k);
+	UNIC_STAT_ADD(t->stats.bytes, bytes);
 	tx_kick(t);
 	return n;
 }

@@ -32,7 +32,7 @@ struct tap_q {
 	uint16_t id;
 	struct unic_mempool *pool;       /* rx: where frames are copied to */
 	uint8_t *spill;                  /* SPILL_SIZE bytes */
-	struct unic_queue_stats rx_stats, tx_stats;
+	struct unic_qcounters rx_stats, tx_stats;
 };
 
 struct tap {
@@ -94,10 +94,10 @@ static uint16_t tap_rx_burst(void *rxq, struct unic_buf **bufs, uint16_t n)
 			if (r <= 0 && (r == 0 || errno == EAGAIN || errno == EINTR))
 				break;
 			if (r < 0) {
-				q->rx_stats.errors++;
+				UNIC_STAT_INC(q->rx_stats.errors);
 				break;
 			}
-			q->rx_stats.dropped++; /* longer than our buffers */
+			UNIC_STAT_INC(q->rx_stats.dropped); /* longer than our buffers */
 			continue;
 		}
 		b->len = (uint16_t)r;
@@ -106,8 +106,8 @@ static uint16_t tap_rx_burst(void *rxq, struct unic_buf **bufs, uint16_t n)
 		bytes += (uint64_t)r;
 		bufs[got++] = b;
 	}
-	q->rx_stats.packets += got;
-	q->rx_stats.bytes += bytes;
+	UNIC_STAT_ADD(q->rx_stats.packets, got);
+	UNIC_STAT_ADD(q->rx_stats.bytes, bytes);
 	return got;
 }
 
@@ -125,12 +125,12 @@ static uint16_t tap_tx_burst(void *txq, struct unic_buf **bufs, uint16_t n)
 			bytes += (uint64_t)r;
 			sent++;
 		} else {
-			q->tx_stats.errors++; /* refused (EIO while the interface is down, EINVAL): dropped */
+			UNIC_STAT_INC(q->tx_stats.errors); /* refused (EIO while the interface is down, EINVAL): dropped */
 		}
 	}
 	unic_buf_free_bulk(bufs, i);
-	q->tx_stats.packets += sent;
-	q->tx_stats.bytes += bytes;
+	UNIC_STAT_ADD(q->tx_stats.packets, sent);
+	UNIC_STAT_ADD(q->tx_stats.bytes, bytes);
 	return i;
 }
 

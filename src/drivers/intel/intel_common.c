@@ -593,15 +593,15 @@ static inline bool rx_frame_ok(struct intel_rxq *q, uint32_t staterr, uint16_t l
 	}
 	if (unic_unlikely(!(staterr & INTEL_RXD_STAT_EOP))) {
 		q->discarding = true;
-		q->stats.dropped++;
+		UNIC_STAT_INC(q->stats.dropped);
 		return false;
 	}
 	if (unic_unlikely(staterr & INTEL_RXD_ERR_FRAME)) {
-		q->stats.errors++;
+		UNIC_STAT_INC(q->stats.errors);
 		return false;
 	}
 	if (unic_unlikely(len == 0 || len > q->buf_len)) {
-		q->stats.bad_device++;
+		UNIC_STAT_INC(q->stats.bad_device);
 		return false;
 	}
 	return true;
@@ -631,11 +631,11 @@ uint16_t intel_rx_burst(void *rxq, struct unic_buf **out, uint16_t n)
 				b->rx_queue = q->id;
 				b->rss_hash = q->rss ? d->wb.rss_hash : 0;
 				out[got++] = b;
-				q->stats.packets++;
-				q->stats.bytes += len;
+				UNIC_STAT_INC(q->stats.packets);
+				UNIC_STAT_ADD(q->stats.bytes, len);
 				b = fresh;
 			} else {
-				q->stats.dropped++; /* pool empty: keep the buffer, lose the frame */
+				UNIC_STAT_INC(q->stats.dropped); /* pool empty: keep the buffer, lose the frame */
 			}
 		}
 		rx_post(q, q->next, b);
@@ -703,7 +703,7 @@ uint16_t intel_tx_burst(void *txq, struct unic_buf **bufs, uint16_t n)
 		bool rs;
 
 		if (unic_unlikely(b->len == 0 || (uint32_t)b->data_off + b->len > b->room_size)) {
-			q->stats.errors++; /* taken and dropped: nothing valid to send */
+			UNIC_STAT_INC(q->stats.dropped); /* taken and dropped: nothing valid to send */
 			unic_buf_free(b);
 			continue;
 		}
@@ -715,8 +715,8 @@ uint16_t intel_tx_burst(void *txq, struct unic_buf **bufs, uint16_t n)
 		if (unic_unlikely(rs))
 			tx_push_rs(q, q->tail);
 		q->tail = (uint16_t)(q->tail + 1 == q->size ? 0 : q->tail + 1);
-		q->stats.packets++;
-		q->stats.bytes += b->len;
+		UNIC_STAT_INC(q->stats.packets);
+		UNIC_STAT_ADD(q->stats.bytes, b->len);
 		queued++;
 	}
 	q->inflight = (uint16_t)(q->inflight + queued);

@@ -213,7 +213,7 @@ struct intel_rxq {
 	bool discarding;                 /* inside a frame that spans descriptors */
 	bool rss;
 	uint32_t idle;
-	struct unic_queue_stats stats;
+	struct unic_qcounters stats;
 };
 
 struct intel_txq {
@@ -228,7 +228,7 @@ struct intel_txq {
 	uint32_t cmd;                    /* DTYP | DEXT | IFCS | EOP (RS is set where a write-back is wanted) */
 	uint8_t paylen_shift;
 	uint32_t idle;
-	struct unic_queue_stats stats;
+	struct unic_qcounters stats;
 };
 
 /* Hardware counters, folded from the clear-on-read registers. */

@@ -127,7 +127,7 @@ struct virtq {
 	void **token;             /* [size] per buffer id: caller's pointer, NULL when free */
 	uint16_t *chain;          /* [size] per buffer id: descriptors in its chain */
 	uint32_t *writable;       /* [size] per buffer id: bytes the device may write */
-	struct unic_queue_stats *stats; /* bad_device counted here (may be NULL) */
+	struct unic_qcounters *stats; /* bad_device counted here (may be NULL) */
 
 	/* split */
 	volatile struct vring_desc *desc;

@@ -67,7 +67,7 @@ struct vnet_queue {
 	struct virtq vq;
 	struct vnet *vn;
 	const atomic_bool *gone; /* raised by the transport when the device went away */
-	struct unic_queue_stats stats;
+	struct unic_qcounters stats;
 	uint16_t hdr_len;
 	uint16_t rx_skip;        /* buffers still to drop of a frame spread over several */
 	bool mrg_rxbuf;
@@ -81,7 +81,7 @@ struct vnet {
 	struct unic_dma ring_mem;
 	struct vnet_queue rx, tx;
 	struct virtq ctrl;
-	struct unic_queue_stats ctrl_stats; /* bad values in the control queue (under ctrl_lock) */
+	struct unic_qcounters ctrl_stats; /* bad values in the control queue (under ctrl_lock) */
 	pthread_mutex_t ctrl_lock;          /* one control command at a time, from any thread */
 	bool has_ctrl, ctrl_busy, queues_ready;
 	volatile uint8_t *ctrl_buf;
@@ -137,7 +137,7 @@ enum rx_verdict {
 
 static enum rx_verdict rx_lie(struct vnet_queue *q)
 {
-	q->stats.bad_device++;
+	UNIC_STAT_INC(q->stats.bad_device);
 	q->vq.broken = true;
 	return RX_LIE;
 }
@@ -158,12 +158,12 @@ static enum rx_verdict rx_frame(struct vnet_queue *q, struct unic_buf *b, uint32
 			return rx_lie(q);
 		if (nb > 1) { /* unic_buf has no chaining: drop the frame, and the buffers it continues in */
 			q->rx_skip = (uint16_t)(nb - 1);
-			q->stats.dropped++;
+			UNIC_STAT_INC(q->stats.dropped);
 			return RX_COUNTED;
 		}
 	}
 	if (len == q->hdr_len) {
-		q->stats.errors++;
+		UNIC_STAT_INC(q->stats.errors);
 		return RX_COUNTED;
 	}
 	/* data_off (UNIC_HEADROOM) and rss_hash (0) are as rx_refill's allocation left them */
@@ -197,7 +197,7 @@ static uint16_t vnet_rx_burst(void *rxq, struct unic_buf **out, uint16_t n)
 			struct unic_buf *b = out[k + i];
 			enum rx_verdict v;
 			if (unic_unlikely(lied)) {
-				q->stats.dropped++;
+				UNIC_STAT_INC(q->stats.dropped);
 				unic_buf_free(b);
 				continue;
 			}
@@ -214,8 +214,8 @@ static uint16_t vnet_rx_burst(void *rxq, struct unic_buf **out, uint16_t n)
 		if (got < want)
 			break;
 	}
-	q->stats.packets += k;
-	q->stats.bytes += bytes;
+	UNIC_STAT_ADD(q->stats.packets, k);
+	UNIC_STAT_ADD(q->stats.bytes, bytes);
 	if (!q->vq.broken)
 		rx_refill(q);
 	return k;
@@ -252,7 +252,7 @@ static uint16_t vnet_tx_burst(void *txq, struct unic_buf **bufs, uint16_t n)
 		struct unic_buf *b = bufs[taken];
 		uint8_t *hdr;
 		if (unic_unlikely(!tx_buf_ok(q, b))) {
-			q->stats.errors++;
+			UNIC_STAT_INC(q->stats.dropped);
 			unic_buf_free(b);
 			continue;
 		}
@@ -266,8 +266,8 @@ static uint16_t vnet_tx_burst(void *txq, struct unic_buf **bufs, uint16_t n)
 		bytes += b->len;
 		sent++;
 	}
-	q->stats.packets += sent;
-	q->stats.bytes += bytes;
+	UNIC_STAT_ADD(q->stats.packets, sent);
+	UNIC_STAT_ADD(q->stats.bytes, bytes);
 	virtq_kick(&q->vq);
 	return taken;
 }

@@ -57,7 +57,7 @@ static void bad_device(struct virtq *vq)
 {
 	vq->broken = true;
 	if (vq->stats)
-		vq->stats->bad_device++;
+		UNIC_STAT_INC(vq->stats->bad_device);
 }
 
 int virtq_init(struct virtq *vq, uint16_t index, uint16_t size, bool packed, bool event_idx,

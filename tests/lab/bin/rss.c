@@ -224,8 +224,8 @@ int main(int argc, char **argv)
 	unic_stats(tx, &ts);
 	unic_stats(rx, &rs);
 	for (q = 0; q < nq; q++) {
-		uint64_t qs = 0;
-		unic_queue_stats(rx, (uint16_t)q, &qs);
+		struct unic_queue_stats qst;
+		uint64_t qs = unic_queue_stats(rx, (uint16_t)q, &qst) ? 0 : qst.rx_packets;
 		printf("RSS queue %u: received=%llu queue_stats=%llu\n", q, (unsigned long long)qcount[q],
 		       (unsigned long long)qs);
 		if ((!qcount[q] && !expect_drop) || qs != qcount[q])
