@@ -122,9 +122,11 @@ static void rx_refill(struct xsk_rxq *r)
 	if ((uint64_t)room < r->refill_min)
 		return;
 	while (room > 0) {
+		uint32_t avail = unic_mempool_avail(r->pool); /* a short pool still gives what it has */
 		want = room < FILL_BATCH ? (uint32_t)room : FILL_BATCH;
-		if (unic_buf_alloc_bulk(r->pool, bufs, want) != want)
-			break; /* the pool is short: the frames in flight come home first */
+		want = want < avail ? want : avail;
+		if (!want || unic_buf_alloc_bulk(r->pool, bufs, want) != want)
+			break; /* the pool is empty: the frames in flight come home first */
 		for (i = 0; i < want; i++) {
 			*xsk_addr_at(&r->fill, r->fill.head + i) = bufs[i]->room_iova;
 			bit_set(r->owned, bufs[i]->index);
