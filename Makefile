@@ -136,6 +136,8 @@ $(BUILD)/tests-tsan/%: tests/unit/%.c tests/unit/check.h tests/unit/fake_dev.h $
 
 # test_af_xdp_ring drives the af_xdp backend's inline ring checks (a header of its own).
 $(BUILD)/tests/test_af_xdp_ring: src/backends/af_xdp/xsk_ring.h
+# test_af_xdp_hostile compiles the backend's af_xdp.c in, to drive its static data path.
+$(BUILD)/tests/test_af_xdp_hostile: src/backends/af_xdp/af_xdp.c src/backends/af_xdp/xsk_ring.h src/backends/af_xdp/af_xdp.h
 
 $(BUILD)/tests/backends/af_xdp_tool: tests/backends/af_xdp_tool.c src/backends/af_xdp/af_xdp.h $(BUILD)/libunic.a
 	@mkdir -p $(dir $@)
