@@ -191,8 +191,10 @@ void unic_config_init(struct unic_config *cfg);
  *   cause (closed the connection, stopped answering, malformed reply, ...) and the request
  *   it failed at: the next rx/tx burst returns 0, unic_last_error() says so, and
  *   unic_stats()/unic_link() return -EPIPE (or the cause's errno) - unic_stats() still
- *   fills in the counters so far. Reopen the device once the backend is back. One queue
- *   pair; no control queue.
+ *   fills in the counters so far. Reopen the device once the backend is back. Several
+ *   queue pairs (rx_queues = tx_queues = N) when the backend has the vhost-user protocol
+ *   feature MQ, up to the count it reports (DPDK: net_vhost0,iface=PATH,queues=N); the
+ *   backend chooses the pair a frame arrives on. No control queue.
  *   af_xdp:IFNAME[,queue=N][,queues=N][,copy|zerocopy]  a kernel interface through AF_XDP
  *                            sockets bound to its queues N.. (default 0); zero-copy when
  *                            the kernel driver offers it, else copy (or as asked)

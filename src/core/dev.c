@@ -279,6 +279,8 @@ static int check_device_mtu(struct unic_dev *dev)
 {
 	if (!dev->max_mtu)
 		dev->max_mtu = MTU_DEFAULT;
+	if (dev->max_mtu > MTU_MAX) /* the chip takes more than the library does */
+		dev->max_mtu = MTU_MAX;
 	if (dev->cfg.mtu > dev->max_mtu)
 		return unic_dev_error(dev, EINVAL, "mtu %u is more than %s on %s takes (at most %u): lower it (--mtu)",
 				      dev->cfg.mtu, dev->drv->name, dev_name(dev),
@@ -298,6 +300,30 @@ static int check_app_pool(struct unic_dev *dev)
 				      "with the Ethernet header and a VLAN tag): create the pool with buf_size %u or "
 				      "more, or lower mtu", c->buf_size, c->mtu, c->mtu + FRAME_OVERHEAD,
 				      c->mtu + FRAME_OVERHEAD);
+	return 0;
+}
+
+/*
+ * After probe: a device that sizes its receive buffers in steps (Intel: 1 KB units, or a few
+ * fixed sizes) may need more than mtu + 18 bytes per buffer for a frame of mtu to land in one
+ * (dev->rx_buf_need). buf_size left to unic_open grows to it; one the application gave for an
+ * mtu it gave must hold it.
+ */
+static int fit_rx_buffers(struct unic_dev *dev, const struct unic_config *asked)
+{
+	struct unic_config *c = &dev->cfg;
+	bool buf_given = asked && asked->buf_size, mtu_given = asked && asked->mtu;
+
+	if (dev->rx_buf_need <= c->buf_size)
+		return 0;
+	if (!buf_given) {
+		c->buf_size = dev->rx_buf_need;
+		return 0;
+	}
+	if (mtu_given)
+		return unic_dev_error(dev, EINVAL, "buf_size %u is too small for mtu %u on %s: it receives such frames "
+				      "into buffers of %u bytes; give that, or 0", c->buf_size, c->mtu, dev->drv->name,
+				      dev->rx_buf_need);
 	return 0;
 }
 
@@ -403,6 +429,8 @@ struct unic_dev *unic_open(const char *spec, const struct unic_config *cfg, char
 		r = probe(dev);
 	if (!r)
 		r = check_device_mtu(dev);
+	if (!r)
+		r = fit_rx_buffers(dev, cfg);
 	if (!r && !dev->cfg.probe_only) {
 		r = setup_memory(dev);
 		if (!r)
