@@ -43,6 +43,8 @@ APP_BIN  := $(patsubst apps/%.c,$(BUILD)/bin/%,$(APP_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TSAN_BIN := $(BUILD)/tests-tsan/test_threads $(BUILD)/tests-tsan/test_pool_threads $(BUILD)/tests-tsan/test_pool_shared
 LAB_BIN  := $(patsubst tests/lab/bin/%.c,$(BUILD)/lab/bin/unic-lab-%,$(LAB_SRC))
+# helpers of the backend tests (tests/backends/): built with the library's internal headers
+BACKEND_TEST_BIN := $(BUILD)/tests/backends/af_xdp_tool
 GUEST_APPS := $(patsubst apps/%.c,$(BUILD)/lab/bin/%,$(APP_SRC))
 
 # libpcap is used by unic-pcap only (the library itself needs nothing beyond libc).
@@ -57,7 +59,7 @@ all: lib apps tests lab-bins
 
 lib: $(BUILD)/libunic.a $(BUILD)/libunic.so.$(SOVER)
 apps: $(APP_BIN)
-tests: $(UNIT_BIN) $(TSAN_BIN)
+tests: $(UNIT_BIN) $(TSAN_BIN) $(BACKEND_TEST_BIN)
 lab-bins: $(LAB_BIN) $(GUEST_APPS)
 
 $(BUILD)/obj/%.o: %.c include/unic.h src/core/internal.h
@@ -131,6 +133,16 @@ $(BUILD)/tests-tsan/%: tests/unit/%.c tests/unit/check.h tests/unit/fake_dev.h $
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD   $@",true)
 	$(Q)$(CC) $(BASE) $(TSANFLAGS) -Itests/unit -o $@ $< $(BUILD)/libunic-tsan.a
+
+# test_af_xdp_ring drives the af_xdp backend's inline ring checks (a header of its own).
+$(BUILD)/tests/test_af_xdp_ring: src/backends/af_xdp/xsk_ring.h
+# test_af_xdp_hostile compiles the backend's af_xdp.c in, to drive its static data path.
+$(BUILD)/tests/test_af_xdp_hostile: src/backends/af_xdp/af_xdp.c src/backends/af_xdp/xsk_ring.h src/backends/af_xdp/af_xdp.h
+
+$(BUILD)/tests/backends/af_xdp_tool: tests/backends/af_xdp_tool.c src/backends/af_xdp/af_xdp.h $(BUILD)/libunic.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD   $@",true)
+	$(Q)$(CC) $(BASE) $(CFLAGS) -o $@ $< $(BUILD)/libunic.a
 
 # test_pkt checks the tools' checksum and payload code (apps/common/pkt.c).
 $(BUILD)/tests/test_pkt: tests/unit/test_pkt.c tests/unit/check.h apps/common/pkt.c apps/common/pkt.h

@@ -140,7 +140,8 @@ struct unic_config {
 	bool promisc;           /* start in promiscuous mode */
 	bool restore_driver;    /* on close, hand the device back to the kernel driver it had */
 	bool allow_unsafe;      /* a bare PCI address may fall back to no-IOMMU access */
-	bool force;             /* take a device whose kernel interface is up with an address or route */
+	bool force;             /* take a device whose kernel interface is up with an address or route;
+				   af_xdp: replace an XDP program already on the interface */
 	bool probe_only;        /* map and identify the device, set up no queues */
 	bool no_hugepages;      /* vhost-user: DMA memory in ordinary 4 KiB memfd pages even when
 				   2 MiB hugepages are free (also set by the environment variable
@@ -197,7 +198,15 @@ void unic_config_init(struct unic_config *cfg);
  *   backend chooses the pair a frame arrives on. No control queue.
  *   af_xdp:IFNAME[,queue=N][,queues=N][,copy|zerocopy]  a kernel interface through AF_XDP
  *                            sockets bound to its queues N.. (default 0); zero-copy when
- *                            the kernel driver offers it, else copy (or as asked)
+ *                            the kernel driver offers it, else copy (or as asked); the
+ *                            device's pool is the sockets' UMEM (buf_size at least 1920).
+ *                            unic attaches an XDP program that sends each queue's frames to
+ *                            its socket (the rest to the kernel's stack) and removes it on
+ *                            close or when the process dies (a bpf link). An interface that
+ *                            already has an XDP program is refused unless cfg->force (then
+ *                            that program is removed). Needs root (CAP_NET_RAW, CAP_NET_ADMIN,
+ *                            CAP_BPF). unic_info's features say zero-copy or copy mode and
+ *                            native or generic XDP. Ring sizes 0 mean 2048 here.
  *   af_packet:IFNAME[,queues=N]  a kernel interface through AF_PACKET sockets (PACKET_MMAP
  *                            rings, one socket per queue, PACKET_FANOUT hash over them). Needs
  *                            CAP_NET_RAW. The kernel keeps the interface (its addresses and
@@ -227,7 +236,8 @@ int unic_close(struct unic_dev *dev);
  * device's memory; a vfio: buffer on a sysfs: NIC or back) the frame is copied into a buffer
  * of the sending device's pool, the original is freed, and stats tx_copied counts it; when
  * that pool has no free buffer, tx stops there and the caller keeps the rest; a frame longer
- * than that pool's buffers is taken, dropped and counted in tx_errors.
+ * than that pool's buffers is taken, dropped and counted in tx_errors. af_packet: and tap:
+ * devices copy every frame themselves: they take any pool's buffer as it is.
  */
 uint16_t unic_rx_burst(struct unic_dev *dev, uint16_t queue, struct unic_buf **bufs, uint16_t n);
 uint16_t unic_tx_burst(struct unic_dev *dev, uint16_t queue, struct unic_buf **bufs, uint16_t n);

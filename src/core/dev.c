@@ -422,6 +422,7 @@ struct unic_dev *unic_open(const char *spec, const struct unic_config *cfg, char
 		dev->cfg = *cfg;
 	else
 		unic_config_init(&dev->cfg);
+	dev->cfg_asked = dev->cfg;
 	r = unic_parse_spec(spec, &dev->spec, dev->err, sizeof dev->err);
 	if (!r)
 		r = normalize_config(dev);

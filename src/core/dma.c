@@ -8,6 +8,7 @@
  *   VFIO  mapped with VFIO_IOMMU_MAP_DMA into the process-wide container, at
  *         IOVA = physical address when root (see map_vfio), else at allocated IOVAs
  *   VIRT  the virtual address itself (vhost-user: the backend maps our fd)
+ *   UMEM  the offset from the area's start (af_xdp: the area is the sockets' UMEM)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,7 +49,7 @@ uint64_t unic_dma_domain(struct unic_dev *dev)
 		return unic_vfio_domain() ? unic_vfio_domain() : unic_dma_new_domain();
 	case UNIC_DMA_CPU: /* the backend copies: any pool will do */
 		return UNIC_DMA_DOMAIN_ANY;
-	default: /* VIRT: the vhost-user backend maps only this device's memfds */
+	default: /* VIRT, UMEM: the vhost-user backend or the XSK sockets reach only this device's memory */
 		return unic_dma_new_domain();
 	}
 }
@@ -150,12 +151,13 @@ static int no_hugepages(struct unic_dev *dev, size_t size)
 /*
  * Maps size bytes of fresh memfd memory, hugepage-backed unless the mode allows
  * small pages: in VIRT mode (vhost-user) ordinary 4 KiB pages serve when the
- * user asks for them (cfg.no_hugepages) or when hugepages are short; in CPU mode
+ * user asks for them (cfg.no_hugepages) or when hugepages are short, and so in
+ * UMEM mode (af_xdp: the kernel pins the pages itself); in CPU mode
  * (af_packet, tap: the backend copies) always.
  */
 static int map_memory(struct unic_dev *dev, size_t size, struct unic_dma *d)
 {
-	bool virt = dev->dma_mode == UNIC_DMA_VIRT;
+	bool virt = dev->dma_mode == UNIC_DMA_VIRT || dev->dma_mode == UNIC_DMA_UMEM; /* small pages serve */
 	bool cpu = dev->dma_mode == UNIC_DMA_CPU;
 	bool small = cpu || (virt && (dev->cfg.no_hugepages || !hugepages_free_for(size)));
 	int r;
@@ -265,6 +267,12 @@ static int assign_iovas(struct unic_dev *dev, struct unic_dma *d)
 		d->contiguous = true;
 		for (i = 0; i < d->npages; i++)
 			d->page_iova[i] = d->iova + i * d->page_size;
+		return 0;
+	case UNIC_DMA_UMEM: /* AF_XDP descriptors carry offsets into the registered area */
+		d->iova = 0;
+		d->contiguous = true;
+		for (i = 0; i < d->npages; i++)
+			d->page_iova[i] = i * d->page_size;
 		return 0;
 	default: /* UNIC_DMA_PHYS */
 		return lookup_phys(dev, d, false);

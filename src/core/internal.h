@@ -58,6 +58,8 @@ enum unic_dma_mode {
 	UNIC_DMA_VIRT,        /* iova = virtual address (vhost-user: the backend maps the fd) */
 	UNIC_DMA_CPU,         /* no device reads the pool: the backend copies every frame with the
 				 CPU (af_packet, tap). Ordinary 4 KiB pages, iova = virtual address. */
+	UNIC_DMA_UMEM,        /* af_xdp: the pool is the sockets' UMEM; iova = offset from the pool's
+				 start. Hugepages when free, else 4 KiB pages; rooms stay within a page. */
 };
 
 /*
@@ -66,7 +68,8 @@ enum unic_dma_mode {
  * vfio-noiommu, virtio without ACCESS_PLATFORM) share UNIC_DMA_DOMAIN_PHYS; the VFIO
  * devices of the process share the container's domain (a pool mapped into it is reachable
  * by all of them); each vhost-user device is a domain of its own (its backend maps only that
- * device's memfds). unic_tx_burst copies a frame whose buffer is in another domain.
+ * device's memfds); so is each af_xdp device (its sockets reach only its own UMEM).
+ * unic_tx_burst copies a frame whose buffer is in another domain.
  */
 #define UNIC_DMA_DOMAIN_PHYS 1
 /*
@@ -348,6 +351,7 @@ struct unic_qcounters {
 
 struct unic_dev {
 	struct unic_config cfg;
+	struct unic_config cfg_asked;        /* cfg before defaults: a 0 the driver may fill its own way */
 	struct unic_spec spec;
 	const struct unic_driver *drv;
 	void *priv;                          /* driver state */
@@ -434,6 +438,7 @@ const struct unic_backend *unic_backend_by_access(enum unic_access a);
 /* 0 when it exists and is administratively up; else one line naming it, prefixed "what: ". */
 int unic_netif_check_up(struct unic_dev *dev, const char *what);
 int unic_netif_mac(const char *ifname, uint8_t mac[6]);   /* 0 or -errno */
+int unic_netif_mtu(const char *ifname, uint32_t *mtu);    /* 0 or -errno */
 /* From /sys/class/net/IF: operstate "up", speed (0 when unknown), duplex. */
 int unic_netif_link(struct unic_dev *dev, struct unic_link *link);
 

@@ -52,12 +52,12 @@ static size_t pages_bytes(uint32_t num, uint32_t room, size_t page)
 	return (num + per_page - 1) / per_page * page;
 }
 
-/* DMA bytes for num rooms; vhost-user may fall back to 4 KiB pages: sized for that worst case there. */
+/* DMA bytes for num rooms; vhost-user and af_xdp may fall back to 4 KiB pages: sized for that worst case there. */
 static size_t dma_bytes(const struct unic_dev *dev, uint32_t num, uint32_t room)
 {
 	if (dev->dma_mode == UNIC_DMA_CPU) /* one area, rooms may cross pages: nothing DMAs */
 		return (size_t)num * room;
-	if (dev->dma_mode == UNIC_DMA_VIRT && room <= SMALL_PAGE)
+	if ((dev->dma_mode == UNIC_DMA_VIRT || dev->dma_mode == UNIC_DMA_UMEM) && room <= SMALL_PAGE)
 		return pages_bytes(num, room, SMALL_PAGE);
 	return pages_bytes(num, room, UNIC_HUGEPAGE_SIZE);
 }
