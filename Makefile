@@ -32,6 +32,7 @@ PIC_OBJ  := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 SAN_OBJ  := $(LIB_SRC:%.c=$(BUILD)/san/%.o)
 TSAN_OBJ := $(LIB_SRC:%.c=$(BUILD)/tsan/%.o)
 APP_COMMON := $(wildcard apps/common/*.c)
+APP_HDR  := $(wildcard apps/common/*.h)
 APP_BIN  := $(patsubst apps/%.c,$(BUILD)/bin/%,$(APP_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TSAN_BIN := $(BUILD)/tests-tsan/test_threads $(BUILD)/tests-tsan/test_pool_threads
@@ -90,19 +91,19 @@ $(BUILD)/libunic.so.$(SOVER): $(PIC_OBJ) src/libunic.map
 	ln -sf libunic.so.$(SOVER) $(BUILD)/libunic.so
 
 # Tools: host build (dynamic) and a static build for the guest initramfs.
-$(BUILD)/bin/unic-pcap: apps/unic-pcap.c $(APP_COMMON) $(BUILD)/libunic.a
+$(BUILD)/bin/unic-pcap: apps/unic-pcap.c $(APP_COMMON) $(APP_HDR) $(BUILD)/libunic.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD   $@",true)
 	$(Q)$(CC) $(BASE) -Iapps $(CFLAGS) -o $@ $< $(APP_COMMON) $(BUILD)/libunic.a $(PCAP_LIBS) -lm
-$(BUILD)/bin/%: apps/%.c $(APP_COMMON) $(BUILD)/libunic.a
+$(BUILD)/bin/%: apps/%.c $(APP_COMMON) $(APP_HDR) $(BUILD)/libunic.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD   $@",true)
 	$(Q)$(CC) $(BASE) -Iapps $(CFLAGS) -o $@ $< $(APP_COMMON) $(BUILD)/libunic.a -lm
-$(BUILD)/lab/bin/unic-pcap: apps/unic-pcap.c $(APP_COMMON) apps/static/sd-daemon-stub.c $(BUILD)/libunic.a
+$(BUILD)/lab/bin/unic-pcap: apps/unic-pcap.c $(APP_COMMON) $(APP_HDR) apps/static/sd-daemon-stub.c $(BUILD)/libunic.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD   $@",true)
 	$(Q)$(CC) $(BASE) -Iapps $(CFLAGS) -static -o $@ $< $(APP_COMMON) apps/static/sd-daemon-stub.c $(BUILD)/libunic.a $(PCAP_STATIC) -lm -Wl,--no-warnings
-$(BUILD)/lab/bin/unic-%: apps/unic-%.c $(APP_COMMON) $(BUILD)/libunic.a
+$(BUILD)/lab/bin/unic-%: apps/unic-%.c $(APP_COMMON) $(APP_HDR) $(BUILD)/libunic.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD   $@",true)
 	$(Q)$(CC) $(BASE) -Iapps $(CFLAGS) -static -o $@ $< $(APP_COMMON) $(BUILD)/libunic.a -lm

@@ -183,7 +183,7 @@ double tool_mpps(uint64_t packets, uint64_t ns);
 double tool_mbps(uint64_t bytes, uint64_t ns);
 
 /* --json: a flat JSON object on stdout, written one member at a time. */
-#define TOOL_JSON_DEPTH 4
+#define TOOL_JSON_DEPTH 8
 struct tool_json {
 	FILE *f;
 	int depth;
