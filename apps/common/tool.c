@@ -281,8 +281,13 @@ static void json_key(struct tool_json *j, const char *key)
 
 void tool_json_begin(struct tool_json *j)
 {
+	tool_json_begin_to(j, stdout);
+}
+
+void tool_json_begin_to(struct tool_json *j, FILE *f)
+{
 	memset(j, 0, sizeof *j);
-	j->f = stdout;
+	j->f = f;
 	fputc('{', j->f);
 }
 

@@ -190,6 +190,8 @@ struct tool_json {
 	int members[TOOL_JSON_DEPTH];
 };
 void tool_json_begin(struct tool_json *j);
+/* The same, to f (tests). */
+void tool_json_begin_to(struct tool_json *j, FILE *f);
 void tool_json_str(struct tool_json *j, const char *key, const char *val);
 void tool_json_u64(struct tool_json *j, const char *key, uint64_t val);
 void tool_json_double(struct tool_json *j, const char *key, double val);

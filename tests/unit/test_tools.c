@@ -6,6 +6,8 @@
  *   flows, interleaved across flows as several queues deliver them: nothing is reported when
  *   each flow is in order; a lost, duplicated, late or corrupt frame is charged to its flow
  *   and to the total, and no other flow.
+ * - --json (apps/common/tool.c): unic-fwd's per-queue objects nest five deep; every member
+ *   gets its separator at every depth (a bug once wrote `{,"packets"` at the fifth).
  */
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -14,6 +16,7 @@
 
 #include "check.h"
 #include "common/cpulist.h"
+#include "common/tool.h"
 #include "common/verify.h"
 
 #define UNIC_TEST_ERR_LEN 256
@@ -187,8 +190,49 @@ static void test_verify(void)
 	CHECK(v.flows == NULL);
 }
 
+static void test_json(void)
+{
+	static const char want[] = "{\"tool\":\"t\",\"queues\":[{\"queue\":0,\"dev1\":{\"rx\":{\"packets\":1,"
+				   "\"bytes\":2},\"tx\":{\"packets\":3}}},{\"queue\":1}],\"n\":4}\n";
+	struct tool_json j;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	tool_json_begin_to(&j, f);
+	tool_json_str(&j, "tool", "t");
+	tool_json_arr_begin(&j, "queues");
+	tool_json_obj_begin(&j, NULL);
+	tool_json_u64(&j, "queue", 0);
+	tool_json_obj_begin(&j, "dev1");
+	tool_json_obj_begin(&j, "rx");
+	tool_json_u64(&j, "packets", 1);
+	tool_json_u64(&j, "bytes", 2);
+	tool_json_obj_end(&j);
+	tool_json_obj_begin(&j, "tx");
+	tool_json_u64(&j, "packets", 3);
+	tool_json_obj_end(&j);
+	tool_json_obj_end(&j);
+	tool_json_obj_end(&j);
+	tool_json_obj_begin(&j, NULL);
+	tool_json_u64(&j, "queue", 1);
+	tool_json_obj_end(&j);
+	tool_json_arr_end(&j);
+	tool_json_u64(&j, "n", 4);
+	tool_json_end(&j);
+	fclose(f);
+	CHECK(out && strcmp(out, want) == 0);
+	if (out && strcmp(out, want))
+		printf("  got  %s  want %s", out, want);
+	free(out);
+}
+
 int main(void)
 {
+	test_json();
 	test_cpulist();
 	test_verify();
 	return check_summary("test_tools");
