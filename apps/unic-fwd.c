@@ -151,13 +151,8 @@ static void merged_span(const struct worker *w, uint16_t nq, int dir, struct too
 	uint16_t q;
 
 	memset(out, 0, sizeof *out);
-	for (q = 0; q < nq; q++) {
-		const struct tool_span *s = &w[q].span[dir];
-		if (s->first_ns && (!out->first_ns || s->first_ns < out->first_ns))
-			out->first_ns = s->first_ns;
-		if (s->last_ns > out->last_ns)
-			out->last_ns = s->last_ns;
-	}
+	for (q = 0; q < nq; q++)
+		tool_span_merge(out, &w[q].span[dir]);
 }
 
 /* Each device's per-queue counters: {"queue":q,"dev1":{"rx":{..},"tx":{..}},"dev2":{..}} */

@@ -265,9 +265,7 @@ static void json_verify(struct tool_json *j, const struct verify *v)
 static void print_json(const struct options *o, struct unic_dev *dev, const struct tool_count *c,
 		       const struct verify *v, uint64_t written, uint64_t ns, uint64_t active_ns)
 {
-	struct tool_count q;
 	struct tool_json j;
-	uint16_t i;
 
 	tool_json_begin(&j);
 	tool_json_str(&j, "tool", tool_name());
@@ -281,15 +279,7 @@ static void print_json(const struct options *o, struct unic_dev *dev, const stru
 	/* the NIC's own counts: frames it delivered, and empty-ring events (not drops) */
 	tool_json_u64(&j, "hw_rx_packets", c->hw_packets);
 	tool_json_u64(&j, "hw_rx_no_buf", c->hw_no_buf);
-	tool_json_arr_begin(&j, "queues"); /* the library's counters of each rx queue */
-	for (i = 0; i < o->common.queues; i++) {
-		tool_queue_count(dev, i, true, &q);
-		tool_json_obj_begin(&j, NULL);
-		tool_json_u64(&j, "queue", i);
-		tool_json_count(&j, "rx", &q, active_ns);
-		tool_json_obj_end(&j);
-	}
-	tool_json_arr_end(&j);
+	tool_json_queues(&j, dev, o->common.queues, true, active_ns); /* the library's counters of each rx queue */
 	if (o->verify)
 		json_verify(&j, v);
 	tool_json_end(&j);
@@ -331,18 +321,11 @@ static void print_verify(const struct verify *v)
 static void print_text(const struct options *o, struct unic_dev *dev, const struct tool_count *c,
 		       const struct verify *v, uint64_t written, uint64_t ns, uint64_t active_ns)
 {
-	struct tool_count q;
-	uint16_t i;
-
 	printf("%s: wrote %llu frames to %s in %.3f s; received %llu at %.3f Mpps %.1f Mbit/s, drops %llu, errors %llu\n",
 	       tool_name(), (unsigned long long)written, o->file, (double)ns / 1e9, (unsigned long long)c->packets,
 	       tool_mpps(c->packets, active_ns), tool_mbps(c->bytes, active_ns),
 	       (unsigned long long)c->drops, (unsigned long long)c->errors);
-	for (i = 0; o->common.queues > 1 && i < o->common.queues; i++) {
-		tool_queue_count(dev, i, true, &q);
-		printf("%s: queue %u: received %llu frames, drops %llu, errors %llu\n", tool_name(), i,
-		       (unsigned long long)q.packets, (unsigned long long)q.drops, (unsigned long long)q.errors);
-	}
+	tool_print_queues(dev, o->common.queues, true);
 	if (o->verify)
 		print_verify(v);
 }
@@ -353,12 +336,8 @@ static uint64_t active_ns(const struct receiver *r, uint16_t nq, uint64_t fallba
 	struct tool_span all = { 0, 0 };
 	uint16_t q;
 
-	for (q = 0; q < nq; q++) {
-		if (r[q].span.first_ns && (!all.first_ns || r[q].span.first_ns < all.first_ns))
-			all.first_ns = r[q].span.first_ns;
-		if (r[q].span.last_ns > all.last_ns)
-			all.last_ns = r[q].span.last_ns;
-	}
+	for (q = 0; q < nq; q++)
+		tool_span_merge(&all, &r[q].span);
 	return tool_span_ns(&all, fallback_ns);
 }
 

@@ -322,8 +322,6 @@ static void print_json(const struct options *o, struct unic_dev *dev, const stru
 		       uint64_t busy, uint64_t no_buf)
 {
 	struct tool_json j;
-	struct tool_count q;
-	uint16_t i;
 
 	tool_json_begin(&j);
 	tool_json_str(&j, "tool", tool_name());
@@ -335,31 +333,16 @@ static void print_json(const struct options *o, struct unic_dev *dev, const stru
 	tool_json_u64(&j, "hw_tx_packets", c->hw_packets); /* the NIC's own count of frames sent */
 	tool_json_u64(&j, "tx_busy", busy);
 	tool_json_u64(&j, "no_buffer", no_buf);
-	tool_json_arr_begin(&j, "queues"); /* the library's counters of each tx queue */
-	for (i = 0; i < o->common.queues; i++) {
-		tool_queue_count(dev, i, false, &q);
-		tool_json_obj_begin(&j, NULL);
-		tool_json_u64(&j, "queue", i);
-		tool_json_count(&j, "tx", &q, elapsed);
-		tool_json_obj_end(&j);
-	}
-	tool_json_arr_end(&j);
+	tool_json_queues(&j, dev, o->common.queues, false, elapsed); /* the library's counters of each tx queue */
 	tool_json_end(&j);
 }
 
 static void print_text(const struct options *o, struct unic_dev *dev, const struct tool_count *c, uint64_t elapsed)
 {
-	struct tool_count q;
-	uint16_t i;
-
 	printf("%s: sent %llu frames of %u bytes in %.3f s: %.3f Mpps %.1f Mbit/s, errors %llu\n", tool_name(),
 	       (unsigned long long)c->packets, o->size, (double)elapsed / 1e9, tool_mpps(c->packets, elapsed),
 	       tool_mbps(c->bytes, elapsed), (unsigned long long)c->errors);
-	for (i = 0; o->common.queues > 1 && i < o->common.queues; i++) {
-		tool_queue_count(dev, i, false, &q);
-		printf("%s: queue %u: sent %llu frames, drops %llu, errors %llu\n", tool_name(), i,
-		       (unsigned long long)q.packets, (unsigned long long)q.drops, (unsigned long long)q.errors);
-	}
+	tool_print_queues(dev, o->common.queues, false);
 }
 
 static void senders_free(struct sender *s, uint16_t n)

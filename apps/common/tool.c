@@ -468,3 +468,39 @@ void tool_threads_stop(struct tool_threads *t)
 		pthread_join(t->tid[q], NULL);
 	t->n = 0;
 }
+
+void tool_json_queues(struct tool_json *j, struct unic_dev *dev, uint16_t nq, bool rx, uint64_t ns)
+{
+	struct tool_count c;
+	uint16_t q;
+
+	tool_json_arr_begin(j, "queues");
+	for (q = 0; q < nq; q++) {
+		tool_queue_count(dev, q, rx, &c);
+		tool_json_obj_begin(j, NULL);
+		tool_json_u64(j, "queue", q);
+		tool_json_count(j, rx ? "rx" : "tx", &c, ns);
+		tool_json_obj_end(j);
+	}
+	tool_json_arr_end(j);
+}
+
+void tool_print_queues(struct unic_dev *dev, uint16_t nq, bool rx)
+{
+	struct tool_count c;
+	uint16_t q;
+
+	for (q = 0; nq > 1 && q < nq; q++) {
+		tool_queue_count(dev, q, rx, &c);
+		printf("%s: queue %u: %s %llu frames, drops %llu, errors %llu\n", name, q, rx ? "received" : "sent",
+		       (unsigned long long)c.packets, (unsigned long long)c.drops, (unsigned long long)c.errors);
+	}
+}
+
+void tool_span_merge(struct tool_span *all, const struct tool_span *s)
+{
+	if (s->first_ns && (!all->first_ns || s->first_ns < all->first_ns))
+		all->first_ns = s->first_ns;
+	if (s->last_ns > all->last_ns)
+		all->last_ns = s->last_ns;
+}

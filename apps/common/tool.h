@@ -126,6 +126,8 @@ void tool_threads_stop(struct tool_threads *t);
 #define TOOL_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 /* Per queue counts of one device, through unic_queue_stats(): rx (rx true) or tx side. */
 void tool_queue_count(struct unic_dev *dev, uint16_t q, bool rx, struct tool_count *c);
+/* With several queues, one line per queue on stdout: "NAME: queue q: received|sent N frames, drops D, errors E". */
+void tool_print_queues(struct unic_dev *dev, uint16_t nq, bool rx);
 
 uint64_t tool_now_ns(void);
 /* Sleeps in a control path (waiting for link, draining); never per packet. */
@@ -149,6 +151,8 @@ struct tool_span {
 	uint64_t first_ns, last_ns;
 };
 void tool_span_mark(struct tool_span *s);
+/* Widens all to cover s too (the span of several queues). */
+void tool_span_merge(struct tool_span *all, const struct tool_span *s);
 /* Length of the span; fallback_ns when it is empty. */
 uint64_t tool_span_ns(const struct tool_span *s, uint64_t fallback_ns);
 
@@ -202,6 +206,8 @@ void tool_json_obj_end(struct tool_json *j);
 void tool_json_arr_begin(struct tool_json *j, const char *key);
 void tool_json_arr_end(struct tool_json *j);
 void tool_json_count(struct tool_json *j, const char *key, const struct tool_count *c, uint64_t ns);
+/* "queues": [{"queue":0,"rx"|"tx":{counts}}, ...] from unic_queue_stats(), rates over ns. */
+void tool_json_queues(struct tool_json *j, struct unic_dev *dev, uint16_t nq, bool rx, uint64_t ns);
 void tool_json_end(struct tool_json *j);
 
 #endif
