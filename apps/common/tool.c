@@ -291,34 +291,40 @@ void tool_json_begin_to(struct tool_json *j, FILE *f)
 	fputc('{', j->f);
 }
 
-void tool_json_obj_begin(struct tool_json *j, const char *key)
+/* Opens an object or array (bracket '{' or '['): one level deeper, its members counted apart. */
+static void json_open(struct tool_json *j, const char *key, char bracket)
 {
 	json_key(j, key);
-	fputc('{', j->f);
+	fputc(bracket, j->f);
 	if (j->depth + 1 < TOOL_JSON_DEPTH)
 		j->members[++j->depth] = 0;
+}
+
+static void json_close(struct tool_json *j, char bracket)
+{
+	fputc(bracket, j->f);
+	if (j->depth > 0)
+		j->depth--;
+}
+
+void tool_json_obj_begin(struct tool_json *j, const char *key)
+{
+	json_open(j, key, '{');
 }
 
 void tool_json_obj_end(struct tool_json *j)
 {
-	fputc('}', j->f);
-	if (j->depth > 0)
-		j->depth--;
+	json_close(j, '}');
 }
 
 void tool_json_arr_begin(struct tool_json *j, const char *key)
 {
-	json_key(j, key);
-	fputc('[', j->f);
-	if (j->depth + 1 < TOOL_JSON_DEPTH)
-		j->members[++j->depth] = 0;
+	json_open(j, key, '[');
 }
 
 void tool_json_arr_end(struct tool_json *j)
 {
-	fputc(']', j->f);
-	if (j->depth > 0)
-		j->depth--;
+	json_close(j, ']');
 }
 
 /* Strings here are device specs, file names and counter names: escape the two JSON specials, drop controls. */
