@@ -164,7 +164,8 @@ struct sender {
 	const struct options *o;
 	const struct pkt_gen_template *tmpl;
 	uint16_t queue;
-	uint64_t count, rate;       /* 0: no limit */
+	uint64_t count;             /* UINT64_MAX: no limit (a share of --count may be 0) */
+	uint64_t rate;              /* 0: no limit */
 	uint64_t start_ns, deadline, real_offset;
 	uint32_t nflows;            /* flows queue, queue + Q, queue + 2Q, ... */
 	struct pkt_gen_flow *flows;
@@ -204,7 +205,7 @@ static uint16_t send_burst(struct sender *s, struct unic_buf **bufs, uint64_t no
 	uint64_t n = s->o->common.batch, budget;
 	uint16_t sent;
 
-	if (s->count && s->count - seq < n)
+	if (s->count - seq < n)
 		n = s->count - seq;
 	budget = paced_budget(s->rate, now - s->start_ns, seq);
 	if (budget < n)
@@ -233,7 +234,7 @@ static void *sender_run(void *arg)
 	struct sender *s = arg;
 	uint64_t seq = 0;
 
-	while (!tool_stopped() && (!s->count || seq < s->count)) {
+	while (!tool_stopped() && seq < s->count) {
 		/* One clock read per burst serves the deadline, pacing and the frames' timestamps
 		 * (the monotonic clock moved onto the wall clock's scale once, by real_offset). */
 		uint64_t now = tool_now_ns();
@@ -264,7 +265,7 @@ static int sender_init(struct sender *s, struct unic_dev *dev, const struct opti
 	s->o = o;
 	s->tmpl = tmpl;
 	s->queue = q;
-	s->count = o->count ? share(o->count, q, nq) : 0;
+	s->count = o->count ? share(o->count, q, nq) : UINT64_MAX;
 	s->rate = o->rate ? share(o->rate, q, nq) : 0;
 	s->nflows = (uint32_t)share(o->flows, q, nq);
 	s->flows = calloc(s->nflows ? s->nflows : 1, sizeof *s->flows);
