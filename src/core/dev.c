@@ -256,10 +256,36 @@ static int check_device_mtu(struct unic_dev *dev)
 {
 	if (!dev->max_mtu)
 		dev->max_mtu = MTU_DEFAULT;
+	if (dev->max_mtu > MTU_MAX) /* the chip takes more than the library does */
+		dev->max_mtu = MTU_MAX;
 	if (dev->cfg.mtu > dev->max_mtu)
 		return unic_dev_error(dev, EINVAL, "mtu %u is more than %s on %s takes (at most %u): lower it (--mtu)",
 				      dev->cfg.mtu, dev->drv->name, dev->spec.pci_addr[0] ? dev->spec.pci_addr : dev->spec.path,
 				      dev->max_mtu);
+	return 0;
+}
+
+/*
+ * After probe: a device that sizes its receive buffers in steps (Intel: 1 KB units, or a few
+ * fixed sizes) may need more than mtu + 18 bytes per buffer for a frame of mtu to land in one
+ * (dev->rx_buf_need). buf_size left to unic_open grows to it; one the application gave for an
+ * mtu it gave must hold it.
+ */
+static int fit_rx_buffers(struct unic_dev *dev, const struct unic_config *asked)
+{
+	struct unic_config *c = &dev->cfg;
+	bool buf_given = asked && asked->buf_size, mtu_given = asked && asked->mtu;
+
+	if (dev->rx_buf_need <= c->buf_size)
+		return 0;
+	if (!buf_given) {
+		c->buf_size = dev->rx_buf_need;
+		return 0;
+	}
+	if (mtu_given)
+		return unic_dev_error(dev, EINVAL, "buf_size %u is too small for mtu %u on %s: it receives such frames "
+				      "into buffers of %u bytes; give that, or 0", c->buf_size, c->mtu, dev->drv->name,
+				      dev->rx_buf_need);
 	return 0;
 }
 
@@ -350,6 +376,8 @@ struct unic_dev *unic_open(const char *spec, const struct unic_config *cfg, char
 		r = dev->spec.access == UNIC_ACCESS_VHOST_USER ? unic_vhost_user_probe(dev) : probe_pci(dev);
 	if (!r)
 		r = check_device_mtu(dev);
+	if (!r)
+		r = fit_rx_buffers(dev, cfg);
 	if (!r && !dev->cfg.probe_only) {
 		r = setup_memory(dev);
 		if (!r)

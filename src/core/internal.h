@@ -301,6 +301,9 @@ struct unic_dev {
 	char orig_driver[64];                /* kernel driver it had, for restore */
 	char features[128];                  /* driver's description for unic_info */
 	uint16_t max_mtu;                    /* set by probe: the largest cfg.mtu it takes (0: 1500) */
+	uint16_t rx_buf_need;                /* set by probe: data bytes a receive buffer needs for a
+						frame of cfg.mtu to land whole in it, when the device
+						sizes buffers in steps (0: mtu + 18) */
 	uint16_t rss_key_len, rss_reta_size; /* set by probe or start when the device has RSS */
 
 	/* queues: set by the driver's start(); the core dispatches through these */
