@@ -5,8 +5,9 @@
  * (two vfio: devices, two sysfs: devices); otherwise (vhost-user, or vfio: with
  * sysfs:) unic_tx_burst copies each frame once, and the copies are counted.
  *
- * With --queues N both devices get N queue pairs, and thread q forwards rx queue q of each
- * device to tx queue q of the other: a flow that RSS puts on one queue stays in order.
+ * With --queues N both devices get N queue pairs, and queue q's thread (thread q % --threads)
+ * forwards rx queue q of each device to tx queue q of the other: a flow that RSS puts on one
+ * queue stays in order.
  */
 #include <getopt.h>
 #include <stdatomic.h>
@@ -49,13 +50,14 @@ static void parse_args(int argc, char **argv, struct options *o)
 		tool_common_option(c, argv, usage_text, &o->common);
 	if (argc - optind != 2)
 		tool_usage_error(argc - optind < 2 ? "missing DEV1 or DEV2" : "too many arguments");
+	tool_common_finish(&o->common);
 	o->dev[0] = argv[optind];
 	o->dev[1] = argv[optind + 1];
 	tool_check_spec(o->dev[0]);
 	tool_check_spec(o->dev[1]);
 }
 
-/* Thread q: rx queue q of each device to tx queue q of the other. */
+/* Queue q: rx queue q of each device to tx queue q of the other, by one thread. */
 struct worker {
 	struct unic_dev *dev[2];
 	uint16_t queue, batch;
@@ -85,19 +87,29 @@ static uint16_t forward(struct worker *w, int dir, struct unic_buf **bufs)
 	return n;
 }
 
+/* One burst each way on each queue of the thread; how many frames moved. */
+static unsigned forward_all(const struct tool_thread *th, struct worker *w, struct unic_buf **bufs)
+{
+	unsigned moved = 0;
+	uint16_t q;
+
+	for (q = th->index; q < th->nqueues; q = tool_thread_next(th, q))
+		moved += forward(&w[q], 0, bufs) + forward(&w[q], 1, bufs);
+	return moved;
+}
+
 static void *worker_run(void *arg)
 {
 	struct unic_buf *bufs[TOOL_MAX_BATCH];
-	struct worker *w = arg;
+	const struct tool_thread *th = arg;
+	struct worker *w = th->tool;
 	int round;
 
-	while (!tool_stopped()) {
-		forward(w, 0, bufs);
-		forward(w, 1, bufs);
-	}
+	while (!tool_stopped())
+		forward_all(th, w, bufs);
 	/* Drain: forward what is still arriving, for a bounded number of bursts. */
 	for (round = 0; round < DRAIN_ROUNDS; round++)
-		if (!(forward(w, 0, bufs) + forward(w, 1, bufs)))
+		if (!forward_all(th, w, bufs))
 			break;
 	return NULL;
 }
@@ -259,12 +271,13 @@ int main(int argc, char **argv)
 
 	deadline = tool_deadline(o.common.seconds);
 	tool_meter_start(&meter);
-	if (tool_threads_start(&threads, &o.common, worker_run, workers, sizeof workers[0], err, sizeof err)) {
+	if (tool_threads_start(&threads, &o.common, worker_run, workers, err, sizeof err)) {
 		unic_close(dev[0]);
 		unic_close(dev[1]);
 		tool_fail("%s", err);
 	}
-	fprintf(stderr, "%s: forwarding between %s and %s (%u queues)\n", tool_name(), o.dev[0], o.dev[1], nq);
+	fprintf(stderr, "%s: forwarding between %s and %s (%u queues, %u threads)\n", tool_name(), o.dev[0], o.dev[1],
+		nq, o.common.threads);
 	while (tool_running(deadline)) {
 		tool_sleep_us(MAIN_POLL_US);
 		if (tool_meter_due(&meter))

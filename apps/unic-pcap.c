@@ -6,7 +6,7 @@
  * Timestamps are taken once per received burst (the NICs unic drives give no
  * per-frame receive time in the descriptors it uses).
  *
- * With --queues N, thread q receives on rx queue q; the threads share the file and the
+ * With --queues N, rx queue q is received by thread q % --threads; the threads share the file and the
  * --verify state under one lock, taken once per burst. Frames of one queue keep their order
  * in the file (so does a flow, which RSS keeps on one queue); queues interleave by bursts.
  */
@@ -84,6 +84,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 	}
 	if (argc - optind != 2)
 		tool_usage_error(argc - optind < 2 ? "missing DEVICE or FILE" : "too many arguments");
+	tool_common_finish(&o->common);
 	o->device = argv[optind];
 	o->file = argv[optind + 1];
 	tool_check_spec(o->device);
@@ -153,7 +154,7 @@ struct capture {
 	uint64_t written;
 };
 
-/* Thread q: rx queue q of the device. */
+/* Rx queue q of the device, received by one thread. */
 struct receiver {
 	struct unic_dev *dev;
 	struct capture *cap;
@@ -181,25 +182,33 @@ static void keep_burst(struct capture *cap, struct unic_buf **bufs, uint16_t n, 
 	pthread_mutex_unlock(&cap->lock);
 }
 
+/* One burst from queue r: written, checked and counted. */
+static void receive_burst(struct receiver *r, struct unic_buf **bufs)
+{
+	uint16_t n = unic_rx_burst(r->dev, r->queue, bufs, r->cap->o->common.batch), i;
+	uint64_t bytes = 0;
+
+	if (!n)
+		return;
+	tool_span_mark(&r->span);
+	keep_burst(r->cap, bufs, n, realtime_ns());
+	for (i = 0; i < n; i++)
+		bytes += bufs[i]->len;
+	TOOL_ADD(r->count.packets, n);
+	TOOL_ADD(r->count.bytes, bytes);
+	unic_buf_free_bulk(bufs, n);
+}
+
 static void *receiver_run(void *arg)
 {
 	struct unic_buf *bufs[TOOL_MAX_BATCH];
-	struct receiver *r = arg;
-	uint16_t batch = r->cap->o->common.batch, n, i;
-	uint64_t bytes;
+	const struct tool_thread *th = arg;
+	struct receiver *r = th->tool;
+	uint16_t q;
 
-	while (!tool_stopped()) {
-		n = unic_rx_burst(r->dev, r->queue, bufs, batch);
-		if (!n)
-			continue;
-		tool_span_mark(&r->span);
-		keep_burst(r->cap, bufs, n, realtime_ns());
-		for (i = 0, bytes = 0; i < n; i++)
-			bytes += bufs[i]->len;
-		TOOL_ADD(r->count.packets, n);
-		TOOL_ADD(r->count.bytes, bytes);
-		unic_buf_free_bulk(bufs, n);
-	}
+	while (!tool_stopped())
+		for (q = th->index; q < th->nqueues; q = tool_thread_next(th, q))
+			receive_burst(&r[q], bufs);
 	return NULL;
 }
 
@@ -381,12 +390,12 @@ int main(int argc, char **argv)
 
 	deadline = tool_deadline(o.common.seconds);
 	tool_meter_start(&meter);
-	if (tool_threads_start(&threads, &o.common, receiver_run, recv, sizeof recv[0], err, sizeof err)) {
+	if (tool_threads_start(&threads, &o.common, receiver_run, recv, err, sizeof err)) {
 		unic_close(dev);
 		writer_close(&cap.w);
 		tool_fail("%s", err);
 	}
-	fprintf(stderr, "%s: capturing on %s (%u queues)\n", tool_name(), o.device, nq);
+	fprintf(stderr, "%s: capturing on %s (%u queues, %u threads)\n", tool_name(), o.device, nq, o.common.threads);
 	while (tool_running(deadline)) {
 		tool_sleep_us(MAIN_POLL_US);
 		if (tool_meter_due(&meter))

@@ -7,8 +7,9 @@
  * the frames, unic_tx_burst() them, free what tx did not take. The device
  * frees the rest back to the pool once sent.
  *
- * With --queues N, thread q sends on tx queue q the flows f with f % N == q: each flow
- * leaves on one queue, so its frames stay in order (per-flow sequence numbers).
+ * With --queues N, tx queue q sends the flows f with f % N == q: each flow leaves on one
+ * queue, so its frames stay in order (per-flow sequence numbers). Queue q is served by
+ * thread q % --threads.
  */
 #include <getopt.h>
 #include <stdatomic.h>
@@ -25,6 +26,9 @@
 #define DRAIN_WAIT_NS (NS_PER_SEC / 2)
 #define DRAIN_POLL_US 1000
 #define MAIN_POLL_US 10000
+
+/* Queue threads that have finished: the main thread waits for all of them. */
+static atomic_int threads_done;
 
 static const char usage_text[] =
 	"Usage: unic-pktgen [OPTIONS] DEVICE\n"
@@ -93,6 +97,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 	}
 	if (optind != argc - 1)
 		tool_usage_error(optind == argc ? "missing DEVICE" : "too many arguments");
+	tool_common_finish(&o->common);
 	if (!o->flows)
 		o->flows = o->common.queues; /* one flow per queue thread */
 	if (o->flows < o->common.queues)
@@ -158,7 +163,7 @@ static void drain_tx(struct unic_dev *dev, uint16_t queues)
 	}
 }
 
-/* What one queue thread owns: its tx queue, its flows, its share of --count and --rate. */
+/* What one tx queue owns (and the one thread that serves it): its flows, its share of --count and --rate. */
 struct sender {
 	struct unic_dev *dev;
 	const struct options *o;
@@ -173,7 +178,6 @@ struct sender {
 	uint32_t cursor;            /* flow of the next frame */
 	/* written by the thread, read by the main thread: TOOL_ADD / TOOL_GET */
 	uint64_t sent, busy, no_buf;
-	atomic_bool done;
 };
 
 /* Writes n frames, round robin over the thread's flows from its cursor, each with its flow's next number. */
@@ -227,23 +231,32 @@ static uint16_t send_burst(struct sender *s, struct unic_buf **bufs, uint64_t no
 	return sent;
 }
 
-/* Queue thread: sends until stopped, the deadline, or its share of --count. */
+/* Queue thread: sends on each of its queues in turn until stopped, the deadline, or every
+ * queue's share of --count is out. */
 static void *sender_run(void *arg)
 {
 	struct unic_buf *bufs[TOOL_MAX_BATCH];
-	struct sender *s = arg;
-	uint64_t seq = 0;
+	const struct tool_thread *th = arg;
+	struct sender *senders = th->tool;
+	bool more = true;
+	uint16_t q;
 
-	while (!tool_stopped() && seq < s->count) {
+	while (more && !tool_stopped()) {
 		/* One clock read per burst serves the deadline, pacing and the frames' timestamps
 		 * (the monotonic clock moved onto the wall clock's scale once, by real_offset). */
 		uint64_t now = tool_now_ns();
-		if (s->deadline && now >= s->deadline)
-			break;
-		seq += send_burst(s, bufs, now, seq);
-		__atomic_store_n(&s->sent, seq, __ATOMIC_RELAXED);
+		more = false;
+		for (q = th->index; q < th->nqueues; q = tool_thread_next(th, q)) {
+			struct sender *s = &senders[q];
+			uint64_t seq = s->sent; /* this thread is its only writer */
+			if (seq == s->count || (s->deadline && now >= s->deadline))
+				continue;
+			seq += send_burst(s, bufs, now, seq);
+			__atomic_store_n(&s->sent, seq, __ATOMIC_RELAXED);
+			more = true;
+		}
 	}
-	atomic_store(&s->done, true);
+	atomic_fetch_add(&threads_done, 1);
 	return NULL;
 }
 
@@ -291,16 +304,6 @@ static void totals(const struct sender *s, uint16_t n, struct tool_count *c, uin
 		*no_buf += TOOL_GET(s[q].no_buf);
 	}
 	c->bytes = c->packets * s[0].tmpl->len;
-}
-
-static bool all_done(struct sender *s, uint16_t n)
-{
-	uint16_t q;
-
-	for (q = 0; q < n; q++)
-		if (!atomic_load(&s[q].done))
-			return false;
-	return true;
 }
 
 /* The live line: total, and frames per tx queue (the library's per-queue counters). */
@@ -380,8 +383,8 @@ int main(int argc, char **argv)
 	unic_mac(dev, mac);
 	pkt_gen_template_init(&tmpl, o.size, mac, o.dst_mac, o.src_ip, o.dst_ip);
 	wait_for_link(dev);
-	fprintf(stderr, "%s: sending %u-byte frames on %s (%u flows, %u queues)\n", tool_name(), o.size, o.device,
-		o.flows, nq);
+	fprintf(stderr, "%s: sending %u-byte frames on %s (%u flows, %u queues, %u threads)\n", tool_name(), o.size,
+		o.device, o.flows, nq, o.common.threads);
 
 	deadline = tool_deadline(o.common.seconds);
 	tool_meter_start(&meter);
@@ -396,12 +399,12 @@ int main(int argc, char **argv)
 		senders[q].deadline = deadline;
 		senders[q].real_offset = real_offset;
 	}
-	if (tool_threads_start(&threads, &o.common, sender_run, senders, sizeof senders[0], err, sizeof err)) {
+	if (tool_threads_start(&threads, &o.common, sender_run, senders, err, sizeof err)) {
 		senders_free(senders, nq);
 		unic_close(dev);
 		tool_fail("%s", err);
 	}
-	while (tool_running(deadline) && !all_done(senders, nq)) {
+	while (tool_running(deadline) && atomic_load(&threads_done) < threads.n) {
 		tool_sleep_us(MAIN_POLL_US);
 		if (tool_meter_due(&meter))
 			meter_line(&meter, dev, senders, nq);

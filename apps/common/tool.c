@@ -407,11 +407,20 @@ void tool_common_option(int opt, char **argv, const char *usage, struct tool_com
 	case TOOL_OPT_MTU: c->mtu = (uint16_t)tool_parse_u64("--mtu", optarg, TOOL_MIN_MTU, TOOL_MAX_MTU); break;
 	case 'q': c->queues = (uint16_t)tool_parse_u64("--queues", optarg, 1, TOOL_MAX_QUEUES); break;
 	case TOOL_OPT_CPUS: parse_cpus(optarg, c); break;
+	case TOOL_OPT_THREADS: c->threads = (uint16_t)tool_parse_u64("--threads", optarg, 1, TOOL_MAX_QUEUES); break;
 	case 'h': fputs(usage, stdout); exit(TOOL_EXIT_OK);
 	case 'V': tool_version(); exit(TOOL_EXIT_OK);
 	case ':': tool_usage_error("option %s needs an argument", argv[optind - 1]);
 	default: tool_usage_error("unknown option '%s'", argv[optind - 1]);
 	}
+}
+
+void tool_common_finish(struct tool_common *c)
+{
+	if (!c->threads)
+		c->threads = c->queues;
+	if (c->threads > c->queues)
+		tool_usage_error("--threads %u is more than --queues %u: each thread needs a queue", c->threads, c->queues);
 }
 
 void tool_common_config(const struct tool_common *c, struct unic_config *cfg)
@@ -437,30 +446,35 @@ void tool_queue_count(struct unic_dev *dev, uint16_t q, bool rx, struct tool_cou
 
 /* ---- queue threads ---- */
 
-int tool_threads_start(struct tool_threads *t, const struct tool_common *c, void *(*fn)(void *), void *arg,
-		       size_t arg_size, char *err, size_t errlen)
+int tool_threads_start(struct tool_threads *t, const struct tool_common *c, void *(*fn)(void *), void *tool,
+		       char *err, size_t errlen)
 {
 	pthread_attr_t attr;
 	cpu_set_t set;
-	int q, r = 0;
+	int i, r = 0;
 
 	t->n = 0;
-	for (q = 0; q < c->queues && !r; q++) {
+	for (i = 0; i < c->threads && !r; i++) {
+		struct tool_thread *th = &t->t[i];
+		th->index = (uint16_t)i;
+		th->nthreads = c->threads;
+		th->nqueues = c->queues;
+		th->tool = tool;
 		pthread_attr_init(&attr);
 		if (c->ncpus) {
 			CPU_ZERO(&set);
-			CPU_SET(c->cpus[q % c->ncpus], &set);
+			CPU_SET(c->cpus[i % c->ncpus], &set);
 			r = pthread_attr_setaffinity_np(&attr, sizeof set, &set);
 		}
 		if (!r)
-			r = pthread_create(&t->tid[q], &attr, fn, (char *)arg + (size_t)q * arg_size);
+			r = pthread_create(&th->tid, &attr, fn, th);
 		pthread_attr_destroy(&attr);
 		if (!r)
 			t->n++;
 	}
 	if (!r)
 		return 0;
-	snprintf(err, errlen, "cannot start the thread of queue %d: %s", t->n, strerror(r));
+	snprintf(err, errlen, "cannot start queue thread %d: %s", t->n, strerror(r));
 	tool_threads_stop(t);
 	return -1;
 }
@@ -471,7 +485,7 @@ void tool_threads_stop(struct tool_threads *t)
 
 	tool_halt();
 	for (q = 0; q < t->n; q++)
-		pthread_join(t->tid[q], NULL);
+		pthread_join(t->t[q].tid, NULL);
 	t->n = 0;
 }
 

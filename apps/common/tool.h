@@ -56,7 +56,7 @@ struct unic_dev *tool_open(const char *spec, const struct unic_config *cfg);
  * own switch does not handle: it fills these, prints --help/--version and
  * exits, and turns anything else into one usage error line.
  */
-enum { TOOL_OPT_JSON = 1000, TOOL_OPT_FORCE, TOOL_OPT_MTU, TOOL_OPT_CPUS };
+enum { TOOL_OPT_JSON = 1000, TOOL_OPT_FORCE, TOOL_OPT_MTU, TOOL_OPT_CPUS, TOOL_OPT_THREADS };
 #define TOOL_COMMON_LONG_OPTS                                                      \
 	{ "seconds", required_argument, NULL, 's' }, { "batch", required_argument, NULL, 'b' }, \
 	{ "json", no_argument, NULL, TOOL_OPT_JSON }, { "force", no_argument, NULL, TOOL_OPT_FORCE }, \
@@ -64,11 +64,13 @@ enum { TOOL_OPT_JSON = 1000, TOOL_OPT_FORCE, TOOL_OPT_MTU, TOOL_OPT_CPUS };
 	{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' }
 /* --queues and --cpus: the tools that run one thread per queue add these (and "q:" to getopt). */
 #define TOOL_QUEUE_LONG_OPTS \
-	{ "queues", required_argument, NULL, 'q' }, { "cpus", required_argument, NULL, TOOL_OPT_CPUS }
+	{ "queues", required_argument, NULL, 'q' }, { "cpus", required_argument, NULL, TOOL_OPT_CPUS }, \
+	{ "threads", required_argument, NULL, TOOL_OPT_THREADS }
 #define TOOL_QUEUE_USAGE                                                                             \
-	"  -q, --queues N     queues per device, 1..16, each served by its own thread: thread q\n"      \
-	"                     serves queue q of every device (default 1)\n"                             \
-	"      --cpus LIST    pin thread q to the q-th CPU of LIST (0,1 or 0-3; wraps around when\n"    \
+	"  -q, --queues N     queues per device, 1..16 (default 1)\n"                                   \
+	"      --threads T    queue threads, 1..N (default N: one per queue); thread t serves\n"        \
+	"                     queues t, t+T, t+2T, ... of every device\n"                               \
+	"      --cpus LIST    pin thread t to the t-th CPU of LIST (0,1 or 0-3; wraps around when\n"    \
 	"                     there are more threads than CPUs) (default: not pinned)\n"
 /* The --help lines of the options above, and what a DEVICE is: the same in every device tool. */
 #define TOOL_COMMON_USAGE                                                                            \
@@ -99,6 +101,7 @@ struct tool_common {
 	uint64_t seconds;   /* 0: until stopped */
 	uint16_t batch;
 	uint16_t queues;    /* 1..TOOL_MAX_QUEUES */
+	uint16_t threads;   /* 1..queues; 0 until tool_common_finish(): one per queue */
 	uint16_t mtu;       /* TOOL_DEFAULT_MTU unless --mtu */
 	int ncpus;          /* entries in cpus[], 0: threads are not pinned */
 	int cpus[CPULIST_MAX];
@@ -106,20 +109,34 @@ struct tool_common {
 };
 void tool_common_init(struct tool_common *c);
 void tool_common_option(int opt, char **argv, const char *usage, struct tool_common *c);
+/* After the options: --threads defaults to --queues, and may not exceed it (a usage error). */
+void tool_common_finish(struct tool_common *c);
 /* What the common options ask of unic_open: force, mtu, rx and tx queues. */
 void tool_common_config(const struct tool_common *c, struct unic_config *cfg);
 
 /*
- * Queue threads: thread q runs fn(arg + q * arg_size), pinned to cpus[q % ncpus] when --cpus
- * was given. tool_threads_stop() asks them to stop (tool_halt) and joins them all. A thread
- * that cannot be started stops and joins those that were, and is reported in err: 0 or -1.
+ * Queue threads: c->threads threads; thread t runs fn(&tid[t]'s struct tool_thread), serves
+ * queues t, t + threads, ... below c->queues (tool_thread_next), and is pinned to
+ * cpus[t % ncpus] when --cpus was given. tool_threads_stop() asks them to stop (tool_halt)
+ * and joins them all. A thread that cannot be started stops and joins those that were, and is
+ * reported in err: 0 or -1.
  */
+struct tool_thread {
+	pthread_t tid;
+	uint16_t index, nthreads, nqueues;
+	void *tool;          /* what the tool gave tool_threads_start */
+};
 struct tool_threads {
-	pthread_t tid[TOOL_MAX_QUEUES];
+	struct tool_thread t[TOOL_MAX_QUEUES];
 	int n;
 };
-int tool_threads_start(struct tool_threads *t, const struct tool_common *c, void *(*fn)(void *), void *arg,
-		       size_t arg_size, char *err, size_t errlen);
+int tool_threads_start(struct tool_threads *t, const struct tool_common *c, void *(*fn)(void *), void *tool,
+		       char *err, size_t errlen);
+/* The queues of a thread: for (q = th->index; q < th->nqueues; q = tool_thread_next(th, q)) */
+static inline uint16_t tool_thread_next(const struct tool_thread *th, uint16_t q)
+{
+	return (uint16_t)(q + th->nthreads);
+}
 void tool_threads_stop(struct tool_threads *t);
 /* Counters a queue thread writes and the main thread reads: one writer, relaxed atomics. */
 #define TOOL_ADD(field, n) __atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
