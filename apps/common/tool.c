@@ -404,6 +404,7 @@ void tool_common_option(int opt, char **argv, const char *usage, struct tool_com
 	case 'b': c->batch = (uint16_t)tool_parse_u64("--batch", optarg, 1, TOOL_MAX_BATCH); break;
 	case TOOL_OPT_JSON: c->json = true; break;
 	case TOOL_OPT_FORCE: c->force = true; break;
+	case TOOL_OPT_RING: c->ring = (uint16_t)tool_parse_u64("--ring", optarg, TOOL_MIN_RING, TOOL_MAX_RING); break;
 	case TOOL_OPT_MTU: c->mtu = (uint16_t)tool_parse_u64("--mtu", optarg, TOOL_MIN_MTU, TOOL_MAX_MTU); break;
 	case 'q': c->queues = (uint16_t)tool_parse_u64("--queues", optarg, 1, TOOL_MAX_QUEUES); break;
 	case TOOL_OPT_CPUS: parse_cpus(optarg, c); break;
@@ -429,6 +430,8 @@ void tool_common_config(const struct tool_common *c, struct unic_config *cfg)
 	cfg->mtu = c->mtu;
 	cfg->rx_queues = c->queues;
 	cfg->tx_queues = c->queues;
+	cfg->rx_ring_size = c->ring;
+	cfg->tx_ring_size = c->ring;
 }
 
 void tool_queue_count(struct unic_dev *dev, uint16_t q, bool rx, struct tool_count *c)

@@ -56,11 +56,11 @@ struct unic_dev *tool_open(const char *spec, const struct unic_config *cfg);
  * own switch does not handle: it fills these, prints --help/--version and
  * exits, and turns anything else into one usage error line.
  */
-enum { TOOL_OPT_JSON = 1000, TOOL_OPT_FORCE, TOOL_OPT_MTU, TOOL_OPT_CPUS, TOOL_OPT_THREADS };
+enum { TOOL_OPT_JSON = 1000, TOOL_OPT_FORCE, TOOL_OPT_MTU, TOOL_OPT_CPUS, TOOL_OPT_THREADS, TOOL_OPT_RING };
 #define TOOL_COMMON_LONG_OPTS                                                      \
 	{ "seconds", required_argument, NULL, 's' }, { "batch", required_argument, NULL, 'b' }, \
 	{ "json", no_argument, NULL, TOOL_OPT_JSON }, { "force", no_argument, NULL, TOOL_OPT_FORCE }, \
-	{ "mtu", required_argument, NULL, TOOL_OPT_MTU },                                  \
+	{ "mtu", required_argument, NULL, TOOL_OPT_MTU }, { "ring", required_argument, NULL, TOOL_OPT_RING }, \
 	{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' }
 /* --queues and --cpus: the tools that run one thread per queue add these (and "q:" to getopt). */
 #define TOOL_QUEUE_LONG_OPTS \
@@ -78,6 +78,8 @@ enum { TOOL_OPT_JSON = 1000, TOOL_OPT_FORCE, TOOL_OPT_MTU, TOOL_OPT_CPUS, TOOL_O
 	"  -b, --batch N      frames per burst, 1..512 (default 32)\n"                                  \
 	"      --mtu BYTES    largest IP packet, 68..9000 (default 1500); frames are up to\n"          \
 	"                     MTU + 14 bytes (Ethernet header, no FCS)\n"                               \
+	"      --ring N       descriptors of each rx and tx ring, 8..32768 (default: the driver's;\n"   \
+	"                     a larger ring rides out a thread that is not scheduled for a while)\n"    \
 	"      --json         print a JSON summary on stdout at the end\n"                              \
 	"      --force        take a device even if its interface is up with an address\n"              \
 	"  -h, --help         this text\n"                                                              \
@@ -97,12 +99,15 @@ struct tool_count {
 #define TOOL_MIN_MTU 68
 #define TOOL_MAX_MTU 9000
 #define TOOL_ETH_HDR_LEN 14
+#define TOOL_MIN_RING 8       /* unic_config's ring size range */
+#define TOOL_MAX_RING 32768
 struct tool_common {
 	uint64_t seconds;   /* 0: until stopped */
 	uint16_t batch;
 	uint16_t queues;    /* 1..TOOL_MAX_QUEUES */
 	uint16_t threads;   /* 1..queues; 0 until tool_common_finish(): one per queue */
 	uint16_t mtu;       /* TOOL_DEFAULT_MTU unless --mtu */
+	uint16_t ring;      /* 0: the driver's default */
 	int ncpus;          /* entries in cpus[], 0: threads are not pinned */
 	int cpus[CPULIST_MAX];
 	bool json, force;
@@ -111,7 +116,7 @@ void tool_common_init(struct tool_common *c);
 void tool_common_option(int opt, char **argv, const char *usage, struct tool_common *c);
 /* After the options: --threads defaults to --queues, and may not exceed it (a usage error). */
 void tool_common_finish(struct tool_common *c);
-/* What the common options ask of unic_open: force, mtu, rx and tx queues. */
+/* What the common options ask of unic_open: force, mtu, rx and tx queues, ring sizes. */
 void tool_common_config(const struct tool_common *c, struct unic_config *cfg);
 
 /*
