@@ -36,6 +36,8 @@ APP_HDR  := $(wildcard apps/common/*.h)
 APP_BIN  := $(patsubst apps/%.c,$(BUILD)/bin/%,$(APP_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TSAN_BIN := $(BUILD)/tests-tsan/test_threads $(BUILD)/tests-tsan/test_pool_threads
+# The threaded tools under ThreadSanitizer, for tests/vhost/run (case tools-tsan).
+TSAN_TOOLS := $(BUILD)/tools-tsan/unic-pktgen $(BUILD)/tools-tsan/unic-pcap
 LAB_BIN  := $(patsubst tests/lab/bin/%.c,$(BUILD)/lab/bin/unic-lab-%,$(LAB_SRC))
 GUEST_APPS := $(patsubst apps/%.c,$(BUILD)/lab/bin/%,$(APP_SRC))
 
@@ -51,7 +53,7 @@ all: lib apps tests lab-bins
 
 lib: $(BUILD)/libunic.a $(BUILD)/libunic.so.$(SOVER)
 apps: $(APP_BIN)
-tests: $(UNIT_BIN) $(TSAN_BIN)
+tests: $(UNIT_BIN) $(TSAN_BIN) $(TSAN_TOOLS)
 lab-bins: $(LAB_BIN) $(GUEST_APPS)
 
 $(BUILD)/obj/%.o: %.c include/unic.h src/core/internal.h
@@ -129,6 +131,15 @@ $(BUILD)/tests/test_pkt: tests/unit/test_pkt.c tests/unit/check.h apps/common/pk
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD   $@",true)
 	$(Q)$(CC) $(BASE) $(SANFLAGS) -Itests/unit -Iapps -o $@ $< apps/common/pkt.c
+
+$(BUILD)/tools-tsan/unic-pcap: apps/unic-pcap.c $(APP_COMMON) $(APP_HDR) $(BUILD)/libunic-tsan.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD   $@",true)
+	$(Q)$(CC) $(BASE) -Iapps $(TSANFLAGS) -o $@ $< $(APP_COMMON) $(BUILD)/libunic-tsan.a $(PCAP_LIBS) -lm
+$(BUILD)/tools-tsan/unic-%: apps/unic-%.c $(APP_COMMON) $(APP_HDR) $(BUILD)/libunic-tsan.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD   $@",true)
+	$(Q)$(CC) $(BASE) -Iapps $(TSANFLAGS) -o $@ $< $(APP_COMMON) $(BUILD)/libunic-tsan.a -lm
 
 # test_tools: the tools' --cpus parser and check (apps/common/cpulist.c), --verify's per-flow
 # accounting (apps/common/verify.c) on frames unic-pktgen's code writes, and nested --json (tool.c).
