@@ -49,11 +49,26 @@ static int removed_error(struct unic_dev *dev)
 			      "close it and check 'lspci -s %s'", dev->spec.pci_addr, dev->spec.pci_addr);
 }
 
-/* A command and its result (the device answers in the same register). */
+/*
+ * A command whose result we need (ACTIVATE_DEV's status, GET_LINK): the device answers in the
+ * same register. Other commands are only written, as Linux does: they have no result (QEMU's
+ * model warns on its console when one is read back).
+ */
 static uint32_t vmx_cmd(struct vmx_priv *p, uint32_t cmd)
 {
 	unic_write32(p->vd, VMXNET3_REG_CMD, cmd);
 	return unic_read32(p->vd, VMXNET3_REG_CMD);
+}
+
+/* A command without a result; the revision register read after it tells a removed device. */
+static int vmx_post(struct unic_dev *dev, uint32_t cmd)
+{
+	struct vmx_priv *p = vmx_priv(dev);
+
+	unic_write32(p->vd, VMXNET3_REG_CMD, cmd);
+	if (vmx_check_removed(dev, unic_read32(p->vd, VMXNET3_REG_VRRS)))
+		return removed_error(dev);
+	return 0;
 }
 
 int vmx_attach(struct unic_dev *dev)
@@ -98,7 +113,7 @@ static int vmxnet3_probe(struct unic_dev *dev)
 	if (vmx_check_removed(dev, rev))
 		return removed_error(dev);
 	/* A previous owner may have left it active: stop it before anything else. */
-	vmx_cmd(p, VMXNET3_CMD_RESET_DEV);
+	unic_write32(p->vd, VMXNET3_REG_CMD, VMXNET3_CMD_RESET_DEV);
 	if (!(rev & VMXNET3_REV1))
 		return unic_dev_error(dev, ENOTSUP, "vmxnet3: device does not offer revision 1 (VRRS %#x)", rev);
 	unic_write32(p->vd, VMXNET3_REG_VRRS, VMXNET3_REV1);
@@ -326,16 +341,16 @@ void vmx_queues_free(struct unic_dev *dev)
 	p->shared = NULL;
 }
 
-/* A set command whose result must be 0. */
-static int vmx_set(struct unic_dev *dev, uint32_t cmd, const char *what)
+/* ACTIVATE_DEV: its result is 0 when the device took the configuration. */
+static int vmx_activate_cmd(struct unic_dev *dev)
 {
-	uint32_t st = vmx_cmd(vmx_priv(dev), cmd);
+	uint32_t st = vmx_cmd(vmx_priv(dev), VMXNET3_CMD_ACTIVATE_DEV);
 
 	if (vmx_check_removed(dev, st))
 		return removed_error(dev);
 	if (st)
-		return unic_dev_error(dev, EIO, "vmxnet3: the device refused %s (status %#x); check the device's log",
-				      what, st);
+		return unic_dev_error(dev, EIO, "vmxnet3: the device refused ACTIVATE_DEV (status %#x): it did not "
+				      "accept the shared area; check the hypervisor's log", st);
 	return 0;
 }
 
@@ -346,15 +361,14 @@ static int activate(struct unic_dev *dev, struct vmx_priv *p)
 	unic_wmb(); /* the shared area and the rings are in memory before the device reads them */
 	unic_write32(p->vd, VMXNET3_REG_DSAL, (uint32_t)p->mem.iova);
 	unic_write32(p->vd, VMXNET3_REG_DSAH, (uint32_t)(p->mem.iova >> 32));
-	if ((r = vmx_set(dev, VMXNET3_CMD_ACTIVATE_DEV, "ACTIVATE_DEV")))
+	if ((r = vmx_activate_cmd(dev)))
 		return r;
 	p->active = true;
 	unic_write32(p->pt, VMXNET3_REG_IMR, VMXNET3_IMR_MASKED); /* vector 0: we poll */
 	unic_write32(p->rxq.prod_reg, 0, p->rxq.fill);
-	if ((r = vmx_set(dev, VMXNET3_CMD_UPDATE_RX_MODE, "UPDATE_RX_MODE")) ||
-	    (r = vmx_set(dev, VMXNET3_CMD_UPDATE_VLAN_FILTERS, "UPDATE_VLAN_FILTERS")))
+	if ((r = vmx_post(dev, VMXNET3_CMD_UPDATE_RX_MODE)) || (r = vmx_post(dev, VMXNET3_CMD_UPDATE_VLAN_FILTERS)))
 		return r;
-	return vmx_set(dev, VMXNET3_CMD_UPDATE_MAC_FILTERS, "UPDATE_MAC_FILTERS");
+	return vmx_post(dev, VMXNET3_CMD_UPDATE_MAC_FILTERS);
 }
 
 static int vmxnet3_start(struct unic_dev *dev)
@@ -378,8 +392,8 @@ static void vmxnet3_close(struct unic_dev *dev)
 		return;
 	if (!dev->removed && p->vd) {
 		if (p->active)
-			vmx_cmd(p, VMXNET3_CMD_QUIESCE_DEV);
-		vmx_cmd(p, VMXNET3_CMD_RESET_DEV);
+			unic_write32(p->vd, VMXNET3_REG_CMD, VMXNET3_CMD_QUIESCE_DEV);
+		unic_write32(p->vd, VMXNET3_REG_CMD, VMXNET3_CMD_RESET_DEV);
 	}
 	vmx_queues_free(dev);
 	free(p);
@@ -407,8 +421,8 @@ static int vmxnet3_stats(struct unic_dev *dev, struct unic_stats *st)
 
 	if (dev->removed || !p->active)
 		return dev->removed ? removed_error(dev) : 0;
-	if (vmx_check_removed(dev, vmx_cmd(p, VMXNET3_CMD_GET_STATS)))
-		return removed_error(dev);
+	if (vmx_post(dev, VMXNET3_CMD_GET_STATS))
+		return -ENODEV;
 	unic_rmb();
 	t = (volatile struct vmx_tx_queue_desc *)((volatile uint8_t *)r - sizeof *t);
 	st->hw_tx_packets = t->stats.ucast_pkts + t->stats.mcast_pkts + t->stats.bcast_pkts;
@@ -427,7 +441,7 @@ static int vmxnet3_set_promisc(struct unic_dev *dev, bool on)
 		return 0;
 	p->shared->rx_filter.rx_mode = rx_mode(on);
 	unic_wmb();
-	return vmx_set(dev, VMXNET3_CMD_UPDATE_RX_MODE, "UPDATE_RX_MODE");
+	return vmx_post(dev, VMXNET3_CMD_UPDATE_RX_MODE);
 }
 
 static bool vmxnet3_match(uint16_t vendor, uint16_t device)
