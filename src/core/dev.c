@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -253,6 +254,14 @@ static int spec_queues(struct unic_dev *dev)
  * Every field checked, and defaults filled in, before any device is touched: one
  * error line per refusal, naming the field and what to give instead.
  */
+/* The device in messages: its PCI address, socket path or interface name. */
+static const char *dev_name(const struct unic_dev *dev)
+{
+	if (dev->spec.pci_addr[0])
+		return dev->spec.pci_addr;
+	return dev->spec.path[0] ? dev->spec.path : dev->spec.ifname;
+}
+
 static int check_mtu(struct unic_dev *dev)
 {
 	struct unic_config *c = &dev->cfg;
@@ -270,9 +279,11 @@ static int check_device_mtu(struct unic_dev *dev)
 {
 	if (!dev->max_mtu)
 		dev->max_mtu = MTU_DEFAULT;
+	if (dev->max_mtu > MTU_MAX) /* the chip takes more than the library does */
+		dev->max_mtu = MTU_MAX;
 	if (dev->cfg.mtu > dev->max_mtu)
 		return unic_dev_error(dev, EINVAL, "mtu %u is more than %s on %s takes (at most %u): lower it (--mtu)",
-				      dev->cfg.mtu, dev->drv->name, dev->spec.pci_addr[0] ? dev->spec.pci_addr : dev->spec.path,
+				      dev->cfg.mtu, dev->drv->name, dev_name(dev),
 				      dev->max_mtu);
 	return 0;
 }
@@ -289,6 +300,30 @@ static int check_app_pool(struct unic_dev *dev)
 				      "with the Ethernet header and a VLAN tag): create the pool with buf_size %u or "
 				      "more, or lower mtu", c->buf_size, c->mtu, c->mtu + FRAME_OVERHEAD,
 				      c->mtu + FRAME_OVERHEAD);
+	return 0;
+}
+
+/*
+ * After probe: a device that sizes its receive buffers in steps (Intel: 1 KB units, or a few
+ * fixed sizes) may need more than mtu + 18 bytes per buffer for a frame of mtu to land in one
+ * (dev->rx_buf_need). buf_size left to unic_open grows to it; one the application gave for an
+ * mtu it gave must hold it.
+ */
+static int fit_rx_buffers(struct unic_dev *dev, const struct unic_config *asked)
+{
+	struct unic_config *c = &dev->cfg;
+	bool buf_given = asked && asked->buf_size, mtu_given = asked && asked->mtu;
+
+	if (dev->rx_buf_need <= c->buf_size)
+		return 0;
+	if (!buf_given) {
+		c->buf_size = dev->rx_buf_need;
+		return 0;
+	}
+	if (mtu_given)
+		return unic_dev_error(dev, EINVAL, "buf_size %u is too small for mtu %u on %s: it receives such frames "
+				      "into buffers of %u bytes; give that, or 0", c->buf_size, c->mtu, dev->drv->name,
+				      dev->rx_buf_need);
 	return 0;
 }
 
@@ -394,6 +429,8 @@ struct unic_dev *unic_open(const char *spec, const struct unic_config *cfg, char
 		r = probe(dev);
 	if (!r)
 		r = check_device_mtu(dev);
+	if (!r)
+		r = fit_rx_buffers(dev, cfg);
 	if (!r && !dev->cfg.probe_only) {
 		r = setup_memory(dev);
 		if (!r)
@@ -496,6 +533,97 @@ int unic_queue_stats(struct unic_dev *dev, uint16_t queue, struct unic_queue_sta
 		st->bad_device += UNIC_STAT_GET(s->bad_device);
 	}
 	return 0;
+}
+
+static int no_interrupts(struct unic_dev *dev)
+{
+	if (dev->spec.access == UNIC_ACCESS_SYSFS)
+		return unic_dev_error(dev, ENOTSUP, "%s: sysfs: access gives no interrupts: open it with vfio: or uio: "
+				      "to sleep when idle, or poll it", dev->spec.pci_addr);
+	return unic_dev_error(dev, ENOTSUP, "%s: the %s driver cannot interrupt yet: poll the queue", dev_name(dev),
+			      dev->drv->name);
+}
+
+int unic_rx_fd(struct unic_dev *dev, uint16_t queue)
+{
+	if (!dev || queue >= dev->num_rxq)
+		return -EINVAL;
+	if (!dev->drv->rx_intr_fd)
+		return no_interrupts(dev);
+	return dev->drv->rx_intr_fd(dev, dev->rxq[queue]);
+}
+
+int unic_rx_intr_enable(struct unic_dev *dev, uint16_t queue)
+{
+	if (unic_unlikely(!dev || queue >= dev->num_rxq))
+		return -EINVAL;
+	if (!dev->drv->rx_intr_enable)
+		return no_interrupts(dev);
+	return dev->drv->rx_intr_enable(dev->rxq[queue]);
+}
+
+int unic_rx_intr_disable(struct unic_dev *dev, uint16_t queue)
+{
+	if (unic_unlikely(!dev || queue >= dev->num_rxq))
+		return -EINVAL;
+	if (!dev->drv->rx_intr_disable)
+		return no_interrupts(dev);
+	return dev->drv->rx_intr_disable(dev->rxq[queue]);
+}
+
+int unic_rx_wait(struct unic_dev *dev, uint16_t queue, int timeout_ms)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	int r = unic_rx_fd(dev, queue);
+
+	if (r < 0)
+		return r;
+	pfd.fd = r;
+	r = unic_rx_intr_enable(dev, queue);
+	if (r)
+		return r; /* 1: a frame is waiting; or an error */
+	r = poll(&pfd, 1, timeout_ms);
+	if (r < 0)
+		r = -errno;
+	unic_rx_intr_disable(dev, queue);
+	if (r > 0 && (pfd.revents & (POLLERR | POLLNVAL)))
+		return -EIO;
+	return r > 0 ? 1 : r;
+}
+
+uint16_t unic_tx_reclaim(struct unic_dev *dev, uint16_t queue)
+{
+	if (unic_unlikely(!dev || queue >= dev->num_txq || !dev->drv->tx_reclaim))
+		return 0;
+	return dev->drv->tx_reclaim(dev->txq[queue]);
+}
+
+int unic_event_fd(struct unic_dev *dev)
+{
+	int r;
+
+	if (!dev)
+		return -EINVAL;
+	if (!dev->drv->event_fd)
+		return no_interrupts(dev);
+	pthread_mutex_lock(&dev->ctl_lock);
+	r = dev->drv->event_fd(dev);
+	pthread_mutex_unlock(&dev->ctl_lock);
+	return r;
+}
+
+int unic_event_ack(struct unic_dev *dev)
+{
+	int r;
+
+	if (!dev)
+		return -EINVAL;
+	if (!dev->drv->event_ack)
+		return no_interrupts(dev);
+	pthread_mutex_lock(&dev->ctl_lock);
+	r = dev->drv->event_ack(dev);
+	pthread_mutex_unlock(&dev->ctl_lock);
+	return r;
 }
 
 int unic_set_rss(struct unic_dev *dev, const uint8_t *key, size_t key_len, const uint16_t *reta, size_t reta_len)

@@ -142,7 +142,7 @@ struct unic_mempool {
 	/* Owners: the application (app_made, until released) and each device using the pool.
 	 * The last one gone orphans the pool (destroyed when its last buffer is home). */
 	_Atomic uint32_t refs;
-	uint32_t users;          /* devices opened with it (under the attach lock) */
+	uint32_t users;          /* devices opened with it that DMA (under the attach lock) */
 	uint32_t rx_need;        /* buffers their rx rings hold when full (under the attach lock) */
 	uint8_t *in_use;         /* debug builds: 1 while allocated (double-free check) */
 	atomic_bool orphaned;    /* its device closed: destroyed when the last buffer comes home */
@@ -312,6 +312,20 @@ struct unic_driver {
 	/* Optional, control path (under ctl_lock): key (dev->rss_key_len bytes) and reta
 	 * (dev->rss_reta_size rx queue numbers, checked by the core) are NULL to keep them. */
 	int (*set_rss)(struct unic_dev *dev, const uint8_t *key, const uint16_t *reta);
+	/*
+	 * Interrupts, all optional (NULL: the core answers -ENOTSUP with a line naming the driver).
+	 * rx_intr_fd: the queue's wake-up descriptor (the driver or its transport owns it), -errno.
+	 * rx_intr_enable: arm, then look at the ring again: 0 empty, 1 a frame waits, -errno.
+	 * rx_intr_disable: disarm and consume a pending wake-up. Data path (the queue's thread).
+	 * tx_reclaim: free completed tx buffers, return how many. Data path.
+	 * event_fd / event_ack: link and removal events (control path, under ctl_lock).
+	 */
+	int (*rx_intr_fd)(struct unic_dev *dev, void *rxq);
+	int (*rx_intr_enable)(void *rxq);
+	int (*rx_intr_disable)(void *rxq);
+	uint16_t (*tx_reclaim)(void *txq);
+	int (*event_fd)(struct unic_dev *dev);
+	int (*event_ack)(struct unic_dev *dev);
 };
 
 /*
@@ -343,6 +357,9 @@ struct unic_dev {
 	char orig_driver[64];                /* kernel driver it had, for restore */
 	char features[128];                  /* driver's description for unic_info */
 	uint16_t max_mtu;                    /* set by probe: the largest cfg.mtu it takes (0: 1500) */
+	uint16_t rx_buf_need;                /* set by probe: data bytes a receive buffer needs for a
+						frame of cfg.mtu to land whole in it, when the device
+						sizes buffers in steps (0: mtu + 18) */
 	uint16_t rss_key_len, rss_reta_size; /* set by probe or start when the device has RSS */
 
 	/* queues: set by the driver's start(); the core dispatches through these */

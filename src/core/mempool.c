@@ -505,7 +505,7 @@ static int check_reach(struct unic_dev *dev, struct unic_mempool *p)
 	const char *name = unic_access_name(dev->spec.access);
 
 	if (dev->dma_mode != UNIC_DMA_PHYS && dev->dma_mode != UNIC_DMA_VFIO && dev->dma_mode != UNIC_DMA_VIRT)
-		return unic_dev_error(dev, ENOTSUP, "a %s device cannot receive into an application's pool (cfg.pool): "
+		return unic_dev_error(dev, ENOTSUP, "%s devices cannot receive into an application's pool (cfg.pool): "
 				      "leave cfg.pool NULL and it gets its own", name);
 	if (p->mem.mode && reaches(dev, p))
 		return 0;
@@ -531,10 +531,11 @@ int unic_mempool_attach(struct unic_dev *dev)
 				   "this one (rx_queues %u x rx_ring_size %u) and %u for the %u already on it: create "
 				   "it with at least %u buffers, or give smaller rx rings", p->num_entries, share,
 				   dev->cfg.rx_queues, dev->cfg.rx_ring_size, p->rx_need, p->users, p->rx_need + share);
-	if (!r)
+	/* a copying backend (af_packet, tap) reaches any memory: it holds no binding */
+	if (!r && dev->dma_mode != UNIC_DMA_CPU)
 		r = check_reach(dev, p);
 	if (!r) {
-		p->users++;
+		p->users += dev->dma_mode != UNIC_DMA_CPU;
 		p->rx_need += share;
 		atomic_fetch_add(&p->refs, 1);
 		dev->pool_rx_share = share;
@@ -553,7 +554,7 @@ void unic_mempool_detach(struct unic_dev *dev)
 	dev->pool = NULL;
 	if (p->app_made) {
 		pthread_mutex_lock(&attach_lock);
-		p->users--;
+		p->users -= dev->dma_mode != UNIC_DMA_CPU;
 		p->rx_need -= dev->pool_rx_share;
 		pthread_mutex_unlock(&attach_lock);
 	}

@@ -36,6 +36,13 @@ int main(void)
 	CHECK(unic_stats(NULL, &st) == -EINVAL);
 	CHECK(unic_queue_stats(NULL, 0, &qst) == -EINVAL);
 	CHECK(unic_set_rss(NULL, NULL, 0, NULL, 0) == -EINVAL);
+	CHECK(unic_rx_fd(NULL, 0) == -EINVAL);
+	CHECK(unic_rx_intr_enable(NULL, 0) == -EINVAL);
+	CHECK(unic_rx_intr_disable(NULL, 0) == -EINVAL);
+	CHECK(unic_rx_wait(NULL, 0, 0) == -EINVAL);
+	CHECK(unic_tx_reclaim(NULL, 0) == 0);
+	CHECK(unic_event_fd(NULL) == -EINVAL);
+	CHECK(unic_event_ack(NULL) == -EINVAL);
 	CHECK(unic_link(NULL, &link) == -EINVAL);
 	CHECK(unic_mac(NULL, mac) == -EINVAL);
 	CHECK(unic_set_promisc(NULL, true) == -EINVAL);

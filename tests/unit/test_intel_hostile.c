@@ -9,7 +9,12 @@
  * dropped, never followed, never a loop without end; an empty pool; transmit
  * reclaim; a device that reads all-ones (removed): calls fail instead of
  * spinning; a reset that never completes: probe gives up in bounded time. Every
- * buffer is back in the pool after close.
+ * buffer is back in the pool after close. RSS: the default key and table, then
+ * unic_set_rss writes RSSRK and RETA exactly as given and refuses bad input with
+ * one line. Jumbo frames (mtu 9000): LPE, RLPML and the buffer size registers; a
+ * 9018-byte frame in one buffer; chains without EOP dropped whole and counted once;
+ * a length above the buffer is bad_device; tx takes 9018 bytes in one descriptor
+ * and drops (counts) a frame above the chip's longest.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -29,9 +34,18 @@
 #define STATUS_UP_1000_FD (INTEL_STATUS_LU | INTEL_STATUS_FD | (2u << INTEL_STATUS_SPEED_SHIFT))
 #define EECD 0x00010
 #define EECD_AUTO_RD (1u << 9)
+#define MTU_JUMBO 9000
+#define FRAME_JUMBO (MTU_JUMBO + INTEL_FRAME_OVERHEAD)
+#define JUMBO_POOL_SIZE 160
+#define JUMBO_BUF 16384           /* the largest either chip needs for mtu 9000 (e1000e RCTL.BSIZE) */
+#define IGB_RLPML 0x05004
+#define IGB_SRRCTL0 0x0C00C
+#define IGB_BSIZEPKT_MASK 0x7Fu
+#define E1000E_RCTL_BSIZE_MASK (3u << 16 | 1u << 25)   /* BSIZE and BSEX */
+#define E1000E_RCTL_16K (1u << 16 | 1u << 25)
 
 static uint32_t regs[REGS_SIZE / 4] __attribute__((aligned(4096)));
-static struct unic_mempool *pool;
+static struct unic_mempool *pool, *jumbo_pool;
 static struct unic_dev *dev;
 static volatile bool fake_run;
 static pthread_t fake_thread;
@@ -70,6 +84,7 @@ static void new_dev(const struct unic_driver *drv)
 	dev->cfg.rx_ring_size = RING;
 	dev->cfg.tx_ring_size = RING;
 	dev->cfg.buf_size = 2048;
+	dev->cfg.mtu = 1500; /* as unic_open leaves it */
 	dev->config_fd = dev->lock_fd = dev->vfio_group_fd = dev->vfio_device_fd = -1;
 	dev->dma_mode = UNIC_DMA_VIRT;
 	dev->drv = drv;
@@ -79,7 +94,8 @@ static void new_dev(const struct unic_driver *drv)
 	snprintf(dev->spec.pci_addr, sizeof dev->spec.pci_addr, "fake");
 }
 
-static bool open_fake_queues(const struct unic_driver *drv, uint16_t rx_queues)
+/* mtu 0: 1500; else the device gets the jumbo pool, as unic_open would size it. */
+static bool open_fake_mtu(const struct unic_driver *drv, uint16_t rx_queues, uint16_t mtu)
 {
 	memset(regs, 0, sizeof regs);
 	set_reg(INTEL_STATUS, STATUS_UP_1000_FD);
@@ -88,6 +104,11 @@ static bool open_fake_queues(const struct unic_driver *drv, uint16_t rx_queues)
 	set_reg(INTEL_RAH0, FAKE_MAC_HI | INTEL_RAH_AV);
 	new_dev(drv);
 	dev->cfg.rx_queues = rx_queues;
+	if (mtu) {
+		dev->cfg.mtu = mtu;
+		dev->cfg.buf_size = JUMBO_BUF;
+		dev->pool = jumbo_pool;
+	}
 	fake_run = true;
 	pthread_create(&fake_thread, NULL, fake_device, NULL);
 	if (drv->probe(dev) || drv->start(dev)) {
@@ -95,6 +116,11 @@ static bool open_fake_queues(const struct unic_driver *drv, uint16_t rx_queues)
 		return false;
 	}
 	return true;
+}
+
+static bool open_fake_queues(const struct unic_driver *drv, uint16_t rx_queues)
+{
+	return open_fake_mtu(drv, rx_queues, 0);
 }
 
 static bool open_fake(const struct unic_driver *drv)
@@ -307,6 +333,163 @@ static void test_hw_drops(const struct unic_driver *drv, uint64_t want_missed)
 	close_fake();
 }
 
+/* RETA as the chip holds it: entry i's byte, the queue at the chip's bit position. */
+static uint8_t reta_entry(uint32_t i)
+{
+	return (uint8_t)(reg(INTEL_RETA + 4 * (i / INTEL_RETA_ENTRIES_PER_WORD)) >> (8 * (i % INTEL_RETA_ENTRIES_PER_WORD)));
+}
+
+static bool key_is(const uint8_t *key)
+{
+	uint32_t i;
+
+	for (i = 0; i < INTEL_RSSRK_BYTES; i++)
+		if ((uint8_t)(reg(INTEL_RSSRK + 4 * (i / 4)) >> (8 * (i % 4))) != key[i])
+			return false;
+	return true;
+}
+
+static bool reta_is(const uint16_t *reta, uint8_t shift)
+{
+	uint32_t i;
+
+	for (i = 0; i < INTEL_RETA_ENTRIES; i++)
+		if (reta_entry(i) != (uint8_t)(reta[i] << shift))
+			return false;
+	return true;
+}
+
+/* unic_set_rss: key and table land in RSSRK and RETA as given; bad input refused, registers kept. */
+static void test_rss(const struct unic_driver *drv, uint16_t nq, uint8_t shift)
+{
+	uint8_t key[INTEL_RSSRK_BYTES], key2[INTEL_RSSRK_BYTES];
+	uint16_t reta[INTEL_RETA_ENTRIES], reta2[INTEL_RETA_ENTRIES];
+	struct unic_info info;
+	uint32_t i;
+
+	CHECK(open_fake_queues(drv, nq));
+	CHECK(unic_info(dev, &info) == 0 && info.rss_key_len == INTEL_RSSRK_BYTES &&
+	      info.rss_reta_size == INTEL_RETA_ENTRIES);
+	for (i = 0; i < INTEL_RETA_ENTRIES; i++)
+		reta[i] = (uint16_t)(i % nq);  /* the default: round robin */
+	CHECK(reta_is(reta, shift));
+	/* the default key (Microsoft's example): 6d 5a 56 da ... be ac 01 fa, byte 4n in bits 7:0 */
+	CHECK(reg(INTEL_RSSRK) == 0xda565a6du && reg(INTEL_RSSRK + 4 * (INTEL_RSSRK_WORDS - 1)) == 0xfa01acbeu);
+	for (i = 0; i < INTEL_RSSRK_BYTES; i++) {
+		key[i] = (uint8_t)(i * 37 + 11);
+		key2[i] = (uint8_t)(i * 13 + 5);
+	}
+	for (i = 0; i < INTEL_RETA_ENTRIES; i++) {
+		reta[i] = (uint16_t)(nq - 1 - (i * 7) % nq);
+		reta2[i] = (uint16_t)((i / 16) % nq);
+	}
+	CHECK(unic_set_rss(dev, key, sizeof key, reta, INTEL_RETA_ENTRIES) == 0);
+	CHECK(key_is(key) && reta_is(reta, shift));
+	CHECK(unic_set_rss(dev, NULL, 0, reta2, INTEL_RETA_ENTRIES) == 0); /* the key stays */
+	CHECK(key_is(key) && reta_is(reta2, shift));
+	CHECK(unic_set_rss(dev, key2, sizeof key2, NULL, 0) == 0);         /* the table stays */
+	CHECK(key_is(key2) && reta_is(reta2, shift));
+
+	CHECK(unic_set_rss(dev, key, sizeof key - 1, reta, INTEL_RETA_ENTRIES) == -EINVAL);
+	CHECK(strstr(dev->err, "RSS key of 39 bytes") && strstr(dev->err, "takes 40") && !strchr(dev->err, '\n'));
+	printf("set_rss %s refused: %s\n", drv->name, dev->err);
+	CHECK(unic_set_rss(dev, NULL, 0, reta, INTEL_RETA_ENTRIES / 2) == -EINVAL);
+	CHECK(strstr(dev->err, "RSS table of 64 entries") && strstr(dev->err, "takes 128"));
+	printf("set_rss %s refused: %s\n", drv->name, dev->err);
+	reta[77] = nq;
+	CHECK(unic_set_rss(dev, key, sizeof key, reta, INTEL_RETA_ENTRIES) == -EINVAL);
+	CHECK(strstr(dev->err, "entry 77 names rx queue") && !strchr(dev->err, '\n'));
+	printf("set_rss %s refused: %s\n", drv->name, dev->err);
+	CHECK(key_is(key2) && reta_is(reta2, shift)); /* nothing written by a refused call */
+	close_fake();
+
+	CHECK(open_fake(drv)); /* one queue: no RSS to configure */
+	CHECK(unic_info(dev, &info) == 0 && info.rss_key_len == 0 && info.rss_reta_size == 0);
+	CHECK(unic_set_rss(dev, key, sizeof key, NULL, 0) == -ENOTSUP && strstr(dev->err, "no receive side scaling"));
+	close_fake();
+	printf("set_rss %s: %u queues, key and table written as given, refusals leave them\n", drv->name, nq);
+}
+
+/* A frame of mtu 9000 in one buffer; what a device may do wrong with long frames, counted. */
+static void test_jumbo_rx(const struct unic_driver *drv, uint16_t want_need, uint16_t want_max_mtu)
+{
+	const uint16_t want_buf = JUMBO_BUF; /* what the buffers hold, a size both chips can express */
+	const uint32_t de = INTEL_RXD_STAT_DD | INTEL_RXD_STAT_EOP;
+	struct unic_buf *bufs[RING];
+	struct intel_rxq *q;
+	struct unic_stats st;
+	uint16_t n;
+
+	CHECK(open_fake_mtu(drv, 1, MTU_JUMBO));
+	CHECK(dev->max_mtu == want_max_mtu && dev->rx_buf_need == want_need);
+	q = dev->rxq[0];
+	CHECK(q->buf_len == want_buf);
+	CHECK(reg(INTEL_RCTL) & INTEL_RCTL_LPE);
+	if (drv == &unic_driver_igb) /* frames up to mtu + 18 + CRC; buffers in KB */
+		CHECK(reg(IGB_RLPML) == FRAME_JUMBO + INTEL_FCS_LEN &&
+		      (reg(IGB_SRRCTL0) & IGB_BSIZEPKT_MASK) == want_buf / 1024);
+	else
+		CHECK((reg(INTEL_RCTL) & E1000E_RCTL_BSIZE_MASK) == E1000E_RCTL_16K);
+	device_rx(q, 0, de, FRAME_JUMBO, 0x71);                    /* a whole jumbo frame */
+	device_rx(q, 1, INTEL_RXD_STAT_DD, 4096, 0x72);            /* a frame over three descriptors */
+	device_rx(q, 2, INTEL_RXD_STAT_DD, 4096, 0x72);
+	device_rx(q, 3, de, 826, 0x72);
+	device_rx(q, 4, de, (uint16_t)(want_buf + 1), 0x73);       /* more than the buffer: a lie */
+	device_rx(q, 5, INTEL_RXD_STAT_DD, 100, 0x74);             /* a chain whose middle lies */
+	device_rx(q, 6, INTEL_RXD_STAT_DD, (uint16_t)(want_buf + 1), 0x74);
+	device_rx(q, 7, de, 100, 0x74);
+	device_rx(q, 8, de, FRAME_JUMBO - 1, 0x75);
+	n = unic_rx_burst(dev, 0, bufs, RING);
+	CHECK(n == 2 && data_is(bufs[0], FRAME_JUMBO, 0x71) && data_is(bufs[1], FRAME_JUMBO - 1, 0x75));
+	unic_buf_free_bulk(bufs, n);
+	CHECK(unic_stats(dev, &st) == 0);
+	/* the chains: each dropped once (the lying one is bad_device instead), the lie counted */
+	CHECK(st.rx_packets == 2 && st.rx_bytes == 2u * FRAME_JUMBO - 1 && st.rx_dropped == 2 && st.bad_device == 2 &&
+	      st.rx_errors == 0);
+	CHECK(q->next == 9 && !q->discarding);
+	/* A chain cut by the end of a burst is still dropped whole in the next one. */
+	device_rx(q, 9, INTEL_RXD_STAT_DD, 4096, 0x76);
+	device_rx(q, 10, INTEL_RXD_STAT_DD, 4096, 0x76);
+	CHECK(unic_rx_burst(dev, 0, bufs, RING) == 0 && q->discarding);
+	device_rx(q, 11, de, 826, 0x76);
+	device_rx(q, 12, de, 60, 0x77);
+	n = unic_rx_burst(dev, 0, bufs, RING);
+	CHECK(n == 1 && data_is(bufs[0], 60, 0x77));
+	unic_buf_free_bulk(bufs, n);
+	CHECK(unic_stats(dev, &st) == 0 && st.rx_dropped == 3 && st.bad_device == 2 && st.rx_packets == 3);
+	close_fake();
+	CHECK(unic_mempool_free_count(jumbo_pool) == JUMBO_POOL_SIZE);
+	printf("jumbo rx %s: mtu 9000 needs %u-byte buffers, 9018-byte frame whole, chains dropped %llu, lies "
+	       "bad_device %llu\n", drv->name, want_need, (unsigned long long)st.rx_dropped,
+	       (unsigned long long)st.bad_device);
+}
+
+/* tx: one descriptor per frame up to the chip's longest; a longer one taken, dropped, counted. */
+static void test_jumbo_tx(const struct unic_driver *drv, uint16_t chip_max)
+{
+	struct unic_buf *bufs[3];
+	struct intel_txq *q;
+	struct unic_stats st;
+
+	CHECK(open_fake_mtu(drv, 1, MTU_JUMBO));
+	q = dev->txq[0];
+	CHECK(unic_buf_alloc_bulk(jumbo_pool, bufs, 3) == 3);
+	bufs[0]->len = FRAME_JUMBO;
+	bufs[1]->len = chip_max;                 /* the longest the chip sends (CRC not counted) */
+	bufs[2]->len = (uint16_t)(chip_max + 1); /* one more */
+	CHECK(unic_tx_burst(dev, 0, bufs, 3) == 3);
+	CHECK((q->ring[0].cmd_type_len & INTEL_TXD_LEN_MASK) == FRAME_JUMBO &&
+	      (q->ring[0].cmd_type_len & INTEL_TXD_CMD_EOP));
+	CHECK((q->ring[1].cmd_type_len & INTEL_TXD_LEN_MASK) == chip_max);
+	CHECK(reg(intel_txq_reg(intel_priv(dev), 0, INTEL_Q_TAIL)) == 2);
+	CHECK(unic_stats(dev, &st) == 0 && st.tx_packets == 2 && st.tx_dropped == 1 &&
+	      st.tx_bytes == (uint64_t)FRAME_JUMBO + chip_max);
+	close_fake();
+	CHECK(unic_mempool_free_count(jumbo_pool) == JUMBO_POOL_SIZE);
+	printf("jumbo tx %s: 9018 and %u bytes in one descriptor each, %u taken and dropped (tx_dropped %llu)\n",
+	       drv->name, chip_max, chip_max + 1, (unsigned long long)st.tx_dropped);
+}
+
 int main(void)
 {
 	struct unic_dev scratch;
@@ -315,9 +498,10 @@ int main(void)
 	scratch.dma_mode = UNIC_DMA_VIRT;
 	scratch.config_fd = scratch.lock_fd = scratch.vfio_group_fd = scratch.vfio_device_fd = -1;
 	pool = unic_mempool_make(&scratch, POOL_SIZE, 2048);
+	jumbo_pool = unic_mempool_make(&scratch, JUMBO_POOL_SIZE, JUMBO_BUF);
 	dev = calloc(1, sizeof *dev);
-	CHECK(pool != NULL && dev != NULL);
-	if (!pool || !dev) {
+	CHECK(pool != NULL && jumbo_pool != NULL && dev != NULL);
+	if (!pool || !jumbo_pool || !dev) {
 		printf("setup: %s\n", scratch.err);
 		return check_summary("intel_hostile");
 	}
@@ -330,7 +514,15 @@ int main(void)
 	test_removed(&unic_driver_e1000e);
 	test_hw_drops(&unic_driver_igb, 3 + 5 + 7);
 	test_hw_drops(&unic_driver_e1000e, 3);
+	test_rss(&unic_driver_igb, 8, 0);
+	test_rss(&unic_driver_igb, 4, 0);
+	test_rss(&unic_driver_e1000e, 2, 7);
+	test_jumbo_rx(&unic_driver_igb, 9216, 9728 - 22);
+	test_jumbo_rx(&unic_driver_e1000e, 16384, 9234 - 22);
+	test_jumbo_tx(&unic_driver_igb, 9728 - 4);
+	test_jumbo_tx(&unic_driver_e1000e, 9234 - 4);
 	free(dev);
+	unic_mempool_destroy(jumbo_pool);
 	unic_mempool_destroy(pool);
 	return check_summary("intel_hostile");
 }

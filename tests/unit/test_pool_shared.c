@@ -8,11 +8,13 @@
  * two devices of one domain send each other's buffers as they are (no copy), a device of
  * another domain gets a copy; refusals, one line each: bad count or size, a pool too small
  * for the rx rings of its devices, a device of another DMA domain or of a mode that cannot
- * share, 4 KiB pages for physical addresses, a released pool, buffers smaller than the mtu.
- * ASan and LeakSanitizer: nothing leaks in any order.
+ * share, 4 KiB pages for physical addresses, a released pool, buffers smaller than the mtu;
+ * threads opening and closing devices on one pool at once. ASan and LeakSanitizer: nothing
+ * leaks in any order; ThreadSanitizer (build/tests-tsan/test_pool_shared): no race.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -248,13 +250,18 @@ static void attach_refusals(void)
 	printf("a mode that cannot share: %s\n", why);
 	d2 = join(p, UNIC_ACCESS_VHOST_USER, UNIC_DMA_VIRT, 16, why); /* 48 + 16 = 64: fits */
 	CHECK(d2 != NULL && p->rx_need == 64);
+	/* a copying backend (af_packet, tap) reaches any memory: it joins, holds no binding */
+	own = join(p, UNIC_ACCESS_TAP, UNIC_DMA_CPU, 0, why);
+	CHECK(own != NULL && p->users == 2 && p->mem.mode == UNIC_DMA_VIRT);
 	unic_close(d1);
 	unic_close(d2);
+	CHECK(p->users == 0); /* the tap device does not keep the vhost-user binding */
 	/* no device left: another mode may bind it; a failed bind leaves it usable */
 	CHECK(!join(p, UNIC_ACCESS_VFIO, UNIC_DMA_VFIO, RING, why) && has(why, "VFIO_IOMMU_MAP_DMA"));
 	CHECK(p->mem.mode == 0 && p->dma_domain == 0 && p->bufs[0].room_iova == 0);
 	d1 = join_virt(p, why);
 	CHECK(d1 != NULL && p->mem.mode == UNIC_DMA_VIRT && p->users == 1);
+	unic_close(own);
 	/* a device's own pool, and a released one, are not application pools */
 	own = handle(UNIC_ACCESS_VHOST_USER, UNIC_DMA_VIRT, RING);
 	if (own) {
@@ -298,6 +305,62 @@ static void open_refusals(void)
 	unic_mempool_release(p);
 }
 
+/*
+ * Threads open and close devices on one pool at once (unic_open and unic_close are safe from
+ * any thread), each moving buffers through it in between; the pool outlives them all and goes
+ * with the application's release once every thread has exited (their caches flushed).
+ */
+#define THREADS 4
+#define ROUNDS 200
+
+static void *open_close_loop(void *arg)
+{
+	struct unic_mempool *p = arg;
+	char why[UNIC_ERR_LEN];
+	struct unic_buf *b[8];
+	long ok = 0;
+	int i;
+
+	for (i = 0; i < ROUNDS; i++) {
+		struct unic_dev *dev = join(p, UNIC_ACCESS_VHOST_USER, UNIC_DMA_VIRT, 8, why);
+		if (!dev)
+			continue;
+		if (unic_buf_alloc_bulk(p, b, 8) == 8) {
+			memset(unic_buf_data(b[0]), i, 64);
+			unic_buf_free_bulk(b, 8);
+			ok++;
+		}
+		unic_close(dev);
+	}
+	return (void *)ok;
+}
+
+static void threads_open_close(void)
+{
+	struct unic_mempool *p = unic_mempool_create(POOL, BUF, NULL, 0);
+	pthread_t t[THREADS];
+	long total = 0;
+	int i, fd;
+
+	CHECK(p != NULL);
+	if (!p)
+		return;
+	fd = p->mem.fd;
+	for (i = 0; i < THREADS; i++)
+		CHECK(pthread_create(&t[i], NULL, open_close_loop, p) == 0);
+	for (i = 0; i < THREADS; i++) {
+		void *r;
+		pthread_join(t[i], &r);
+		total += (long)r;
+	}
+	CHECK(total == THREADS * ROUNDS);
+	CHECK(p->users == 0 && p->rx_need == 0 && unic_mempool_free_count(p) == POOL);
+	unic_mempool_release(p);
+	CHECK(!fd_open(fd));
+	printf("%d threads opened and closed %ld devices on one pool: every buffer home, pool gone with the release\n",
+	       THREADS, total);
+}
+
 int main(void)
 {
 	setenv("UNIC_NO_HUGEPAGES", "1", 1); /* 4 KiB pages: no hugepages needed, and the PHYS refusal */
@@ -306,5 +369,6 @@ int main(void)
 	zero_copy();
 	attach_refusals();
 	open_refusals();
+	threads_open_close();
 	return check_summary("pool_shared");
 }

@@ -51,6 +51,13 @@
 
 #define E1000E_LINK_TIMEOUT_MS 4000u
 
+/*
+ * Jumbo frames: the 82574 takes long frames with RCTL.LPE up to 9 KB (82574 1.x features;
+ * Linux e1000e allows it 9234 bytes with the CRC, DEFAULT_JUMBO) and has no register to bound
+ * them lower (no RLPML): a longer frame than the buffer spans descriptors and is dropped.
+ */
+#define E1000E_MAX_FRAME 9234u
+
 /* RCTL.BSIZE/BSEX encodings, largest first (82574 10.2.5.1). */
 static const struct {
 	uint16_t bytes;
@@ -65,6 +72,17 @@ static const struct {
 	{ 256, 3u << E1000E_RCTL_BSIZE_SHIFT },
 };
 
+/* The smallest RCTL buffer size that holds frame (the largest when none does: start refuses). */
+static uint16_t e1000e_rx_buf_need(uint32_t frame)
+{
+	size_t i = UNIC_ARRAY_SIZE(e1000e_buf_sizes);
+
+	while (i-- > 0)
+		if (e1000e_buf_sizes[i].bytes >= frame)
+			return e1000e_buf_sizes[i].bytes;
+	return e1000e_buf_sizes[0].bytes;
+}
+
 static const struct intel_chip e1000e_chip = {
 	.name = "e1000e (82574L)",
 	.max_rx_queues = E1000E_MAX_RX_QUEUES,
@@ -78,6 +96,9 @@ static const struct intel_chip e1000e_chip = {
 	.mrqc_fields = INTEL_MRQC_RSS_IPV4_TCP | INTEL_MRQC_RSS_IPV4 | INTEL_MRQC_RSS_IPV6_TCP | INTEL_MRQC_RSS_IPV6,
 	.reta_shift = E1000E_RETA_QUEUE_SHIFT,
 	.eimc = 0,
+	.max_frame = E1000E_MAX_FRAME,
+	.rlpml = 0,
+	.rx_buf_need = e1000e_rx_buf_need,
 };
 
 static bool e1000e_match(uint16_t vendor, uint16_t device)
@@ -141,4 +162,5 @@ const struct unic_driver unic_driver_e1000e = {
 	.stats = intel_stats,
 	.link = intel_link,
 	.set_promisc = intel_set_promisc,
+	.set_rss = intel_set_rss,
 };

@@ -37,6 +37,15 @@
  * descriptors with SRRCTL.DROP_EN set; clear on read. Those frames never reach MPC. */
 #define IGB_Q_RQDPC 0x30
 
+/*
+ * Jumbo frames (82576 1.3 features: frames up to 9.5 KB; 7.1.2.x): with RCTL.LPE, RLPML bounds
+ * the frames taken, CRC included (8.10.x, RLPML at 0x5004, 14 bits); SRRCTL.BSIZEPACKET sizes
+ * the buffers in 1 KB units.
+ */
+#define IGB_MAX_FRAME 9728u          /* 9.5 KB */
+#define IGB_RLPML 0x05004
+#define IGB_RLPML_MASK 0x3FFFu
+
 /* RXDCTL / TXDCTL (82576 8.10.9, 8.12.13) */
 #define IGB_DCTL_ENABLE (1u << 25)
 #define IGB_QUEUE_ENABLE_TIMEOUT_MS 10u
@@ -51,6 +60,12 @@
 #define IGB_MRQC_RSS_IPV6_UDP (1u << 23)
 
 #define IGB_LINK_TIMEOUT_MS 4000u  /* auto-negotiation takes up to a few seconds */
+
+/* A frame lands in one buffer of a whole number of kilobytes. */
+static uint16_t igb_rx_buf_need(uint32_t frame)
+{
+	return (uint16_t)((frame + IGB_SRRCTL_BSIZEPKT_UNIT - 1) / IGB_SRRCTL_BSIZEPKT_UNIT * IGB_SRRCTL_BSIZEPKT_UNIT);
+}
 
 static const struct intel_chip igb_chip = {
 	.name = "igb (82576)",
@@ -67,6 +82,9 @@ static const struct intel_chip igb_chip = {
 	.reta_shift = 0,
 	.eimc = IGB_EIMC,
 	.rxq_drops = IGB_Q_RQDPC,
+	.max_frame = IGB_MAX_FRAME,
+	.rlpml = IGB_RLPML,
+	.rx_buf_need = igb_rx_buf_need,
 };
 
 static bool igb_match(uint16_t vendor, uint16_t device)
@@ -122,6 +140,8 @@ static int igb_start_rx(struct unic_dev *dev, uint16_t buf_len)
 	}
 	intel_rss_setup(dev);
 	intel_rx_arm(dev);
+	/* frames up to mtu + 18 and the CRC; longer ones the chip drops (and counts in ROC) */
+	intel_wr(p, IGB_RLPML, (intel_rx_frame_max(dev) + INTEL_FCS_LEN) & IGB_RLPML_MASK);
 	intel_wr(p, INTEL_RCTL, intel_rctl_base(dev) | INTEL_RCTL_EN);
 	return 0;
 }
@@ -177,4 +197,5 @@ const struct unic_driver unic_driver_igb = {
 	.stats = intel_stats,
 	.link = intel_link,
 	.set_promisc = intel_set_promisc,
+	.set_rss = intel_set_rss,
 };

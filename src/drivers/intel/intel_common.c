@@ -27,8 +27,12 @@
 #define EECD_AUTO_RD (1u << 9)             /* NVM auto-read done (82576 8.2.5, 82574 10.2.2.3) */
 #define IMC_ALL 0xFFFFFFFFu
 
-/* Toeplitz key: the 40-byte example key from Microsoft's RSS specification ("Verifying the RSS hash"). */
-static const uint8_t rss_key[INTEL_RSSRK_WORDS * 4] = {
+/*
+ * The default Toeplitz key (unic_set_rss replaces it): the 40-byte example key from Microsoft's
+ * RSS specification ("Verifying the RSS hash"), which Linux and DPDK also use by default, so a
+ * flow hashes the same here as there.
+ */
+static const uint8_t rss_default_key[INTEL_RSSRK_BYTES] = {
 	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
 	0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
 	0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
@@ -71,7 +75,17 @@ int intel_attach(struct unic_dev *dev, const struct intel_chip *chip)
 	return 0;
 }
 
-/* Identification: take the registers, reset the device, read its MAC address. */
+/* The longest frame cfg.mtu lets in, without CRC: what one receive buffer must hold. */
+uint32_t intel_rx_frame_max(const struct unic_dev *dev)
+{
+	return (uint32_t)dev->cfg.mtu + INTEL_FRAME_OVERHEAD;
+}
+
+/*
+ * Identification: take the registers, reset the device, read its MAC address. Also what the
+ * core asks of a driver before it sizes the pool: the largest mtu (the chip's longest frame
+ * less header, tag and CRC) and the buffer size in which a frame of cfg.mtu lands whole.
+ */
 int intel_probe(struct unic_dev *dev, const struct intel_chip *chip)
 {
 	int r = intel_attach(dev, chip);
@@ -80,6 +94,8 @@ int intel_probe(struct unic_dev *dev, const struct intel_chip *chip)
 		r = intel_reset(dev);
 	if (!r)
 		r = intel_read_mac(dev);
+	dev->max_mtu = (uint16_t)(chip->max_frame - INTEL_FRAME_OVERHEAD - INTEL_FCS_LEN);
+	dev->rx_buf_need = chip->rx_buf_need(intel_rx_frame_max(dev));
 	return r;
 }
 
@@ -312,6 +328,7 @@ static int txq_init(struct unic_dev *dev, uint16_t id, uint8_t *virt, uint64_t i
 	q->cmd = p->chip->tx_dtyp << INTEL_TXD_DTYP_SHIFT | (p->chip->tx_dtyp ? INTEL_TXD_CMD_DEXT : 0) |
 		 INTEL_TXD_CMD_IFCS | INTEL_TXD_CMD_EOP;
 	q->paylen_shift = p->chip->tx_paylen_shift;
+	q->max_len = (uint16_t)(p->chip->max_frame - INTEL_FCS_LEN);
 	q->bufs = calloc(q->size, sizeof *q->bufs);
 	q->rs = calloc(q->size, sizeof *q->rs);
 	if (!q->bufs || !q->rs)
@@ -406,34 +423,76 @@ void intel_queues_free(struct unic_dev *dev)
 	dev->num_rxq = dev->num_txq = 0;
 }
 
+/* RSSRK: byte 4n of the key in bits 7:0 of word n (82576 8.10.25, 82574 10.2.5.19). */
+static void rss_write_key(struct intel_priv *p)
+{
+	uint32_t w;
+
+	for (w = 0; w < INTEL_RSSRK_WORDS; w++)
+		intel_wr(p, INTEL_RSSRK + 4 * w, (uint32_t)p->rss_key[4 * w] | (uint32_t)p->rss_key[4 * w + 1] << 8 |
+			 (uint32_t)p->rss_key[4 * w + 2] << 16 | (uint32_t)p->rss_key[4 * w + 3] << 24);
+}
+
+/* RETA: entry 4n+k in byte k of word n, the queue at the chip's bit position (82576 8.10.23, 82574 10.2.5.18). */
+static void rss_write_reta(struct intel_priv *p)
+{
+	uint32_t w, e;
+
+	for (w = 0; w < INTEL_RETA_WORDS; w++) {
+		uint32_t word = 0;
+		for (e = 0; e < INTEL_RETA_ENTRIES_PER_WORD; e++)
+			word |= (uint32_t)(p->reta[w * INTEL_RETA_ENTRIES_PER_WORD + e] << p->chip->reta_shift) << (8 * e);
+		intel_wr(p, INTEL_RETA + 4 * w, word);
+	}
+}
+
 /*
- * RSS (82576 7.1.2.8, 82574 7.1.12): the Toeplitz key, a redirection table
- * spreading the 128 entries over the queues in turn, the hash inputs, and
- * RXCSUM.PCSD so that the hash lands in the write-back (and the chip takes it).
+ * RSS (82576 7.1.2.8, 82574 7.1.12): the default key, a redirection table spreading the 128
+ * entries over the queues in turn, the hash inputs, and RXCSUM.PCSD so that the hash lands in
+ * the write-back (and the chip takes it). With one queue RSS stays off (no key, no table).
  */
 int intel_rss_setup(struct unic_dev *dev)
 {
 	struct intel_priv *p = intel_priv(dev);
 	const struct intel_chip *c = p->chip;
-	uint32_t w, e, i;
+	uint32_t i;
 
 	intel_wr(p, INTEL_RXCSUM, INTEL_RXCSUM_PCSD);
 	if (p->nrx <= 1) {
 		intel_wr(p, INTEL_MRQC, 0);
+		dev->rss_key_len = dev->rss_reta_size = 0;
 		return 0;
 	}
-	for (w = 0; w < INTEL_RSSRK_WORDS; w++)
-		intel_wr(p, INTEL_RSSRK + 4 * w, (uint32_t)rss_key[4 * w] | (uint32_t)rss_key[4 * w + 1] << 8 |
-			 (uint32_t)rss_key[4 * w + 2] << 16 | (uint32_t)rss_key[4 * w + 3] << 24);
-	for (w = 0, i = 0; w < INTEL_RETA_WORDS; w++) {
-		uint32_t word = 0;
-		for (e = 0; e < INTEL_RETA_ENTRIES_PER_WORD; e++, i++)
-			word |= ((i % p->nrx) << c->reta_shift) << (8 * e);
-		intel_wr(p, INTEL_RETA + 4 * w, word);
-	}
+	memcpy(p->rss_key, rss_default_key, sizeof p->rss_key);
+	for (i = 0; i < INTEL_RETA_ENTRIES; i++)
+		p->reta[i] = (uint8_t)(i % p->nrx);
+	rss_write_key(p);
+	rss_write_reta(p);
 	intel_wr(p, INTEL_MRQC, c->mrqc_rss | c->mrqc_fields);
 	for (i = 0; i < p->nrx; i++)
 		p->rxq[i].rss = true;
+	dev->rss_key_len = INTEL_RSSRK_BYTES;
+	dev->rss_reta_size = INTEL_RETA_ENTRIES;
+	return 0;
+}
+
+/* unic_set_rss (the core checked the lengths and queue numbers): the chip takes both while it runs. */
+int intel_set_rss(struct unic_dev *dev, const uint8_t *key, const uint16_t *reta)
+{
+	struct intel_priv *p = intel_priv(dev);
+	uint32_t i;
+
+	if (dev->removed || intel_check_removed(dev, intel_rd(p, INTEL_STATUS)))
+		return removed_error(dev);
+	if (key) {
+		memcpy(p->rss_key, key, sizeof p->rss_key);
+		rss_write_key(p);
+	}
+	if (reta) {
+		for (i = 0; i < INTEL_RETA_ENTRIES; i++)
+			p->reta[i] = (uint8_t)reta[i];
+		rss_write_reta(p);
+	}
 	return 0;
 }
 
@@ -447,10 +506,19 @@ void intel_clear_filters(struct unic_dev *dev)
 		intel_wr(p, INTEL_MTA + 4 * i, 0);
 }
 
+/*
+ * Long frames: a chip with RLPML (82576) always has LPE on and RLPML bounding frames to cfg.mtu
+ * (CRC included, 82576 8.10.1 and 8.10.x RLPML); one without (82574) needs LPE for frames above
+ * the standard 1522 bytes and then takes up to its own maximum: a frame longer than the buffer
+ * is then written over several descriptors and dropped whole (rx_frame_ok).
+ */
 uint32_t intel_rctl_base(const struct unic_dev *dev)
 {
+	const struct intel_chip *c = ((const struct intel_priv *)dev->priv)->chip;
 	uint32_t rctl = INTEL_RCTL_BAM | INTEL_RCTL_SECRC;
 
+	if (c->rlpml || intel_rx_frame_max(dev) + INTEL_FCS_LEN > INTEL_STD_FRAME)
+		rctl |= INTEL_RCTL_LPE;
 	if (dev->cfg.promisc)
 		rctl |= INTEL_RCTL_UPE | INTEL_RCTL_MPE;
 	return rctl;
@@ -466,9 +534,9 @@ void intel_describe(struct unic_dev *dev, const char *desc_kind)
 {
 	struct intel_priv *p = intel_priv(dev);
 
-	snprintf(dev->features, sizeof dev->features, "%s; %s descriptors; %u rx / %u tx queues%s; %u-byte rx buffers",
-		 p->chip->name, desc_kind, p->nrx, p->ntx, p->nrx > 1 ? " (RSS)" : "",
-		 p->nrx ? p->rxq[0].buf_len : 0);
+	snprintf(dev->features, sizeof dev->features, "%s; %s descriptors; %u rx / %u tx queues%s; %u-byte rx buffers; "
+		 "mtu %u", p->chip->name, desc_kind, p->nrx, p->ntx, p->nrx > 1 ? " (RSS)" : "",
+		 p->nrx ? p->rxq[0].buf_len : 0, dev->cfg.mtu);
 }
 
 /* Reset on close: the device stops all DMA before its rings and buffers are freed. */
@@ -580,18 +648,25 @@ static inline struct unic_buf *rx_spare(struct intel_rxq *q)
 }
 
 /*
- * Checks one write-back. A frame larger than one buffer arrives as several
- * descriptors without EOP: the whole frame is dropped (counted once) and the
- * queue skips descriptors until the one with EOP.
+ * Checks one write-back. A frame larger than one buffer arrives as several descriptors
+ * without EOP: the whole frame is dropped (counted once, rx_dropped) and the queue skips
+ * descriptors up to and including the one with EOP. A length the buffer cannot hold is a
+ * lie (bad_device), whether or not the descriptor ends the frame.
  */
 static inline bool rx_frame_ok(struct intel_rxq *q, uint32_t staterr, uint16_t len)
 {
-	if (unic_unlikely(q->discarding)) {
-		if (staterr & INTEL_RXD_STAT_EOP)
-			q->discarding = false;
+	bool eop = staterr & INTEL_RXD_STAT_EOP;
+
+	if (unic_unlikely(len > q->buf_len)) {
+		UNIC_STAT_INC(q->stats.bad_device);
+		q->discarding = !eop; /* the rest of its frame goes too, not counted again */
 		return false;
 	}
-	if (unic_unlikely(!(staterr & INTEL_RXD_STAT_EOP))) {
+	if (unic_unlikely(q->discarding)) {
+		q->discarding = !eop;
+		return false;
+	}
+	if (unic_unlikely(!eop)) {
 		q->discarding = true;
 		UNIC_STAT_INC(q->stats.dropped);
 		return false;
@@ -600,7 +675,7 @@ static inline bool rx_frame_ok(struct intel_rxq *q, uint32_t staterr, uint16_t l
 		UNIC_STAT_INC(q->stats.errors);
 		return false;
 	}
-	if (unic_unlikely(len == 0 || len > q->buf_len)) {
+	if (unic_unlikely(len == 0)) {
 		UNIC_STAT_INC(q->stats.bad_device);
 		return false;
 	}
@@ -702,8 +777,9 @@ uint16_t intel_tx_burst(void *txq, struct unic_buf **bufs, uint16_t n)
 		volatile struct intel_tx_desc *d = &q->ring[q->tail];
 		bool rs;
 
-		if (unic_unlikely(b->len == 0 || (uint32_t)b->data_off + b->len > b->room_size)) {
-			UNIC_STAT_INC(q->stats.dropped); /* taken and dropped: nothing valid to send */
+		/* one descriptor per frame: its length field takes any uint16_t, the chip only its max frame */
+		if (unic_unlikely(b->len == 0 || b->len > q->max_len || (uint32_t)b->data_off + b->len > b->room_size)) {
+			UNIC_STAT_INC(q->stats.dropped); /* taken and dropped: nothing valid to send, or too long */
 			unic_buf_free(b);
 			continue;
 		}

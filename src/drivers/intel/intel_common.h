@@ -37,10 +37,12 @@
 #define INTEL_RAH0 0x05404       /* receive address high, entry 0 */
 #define INTEL_MRQC 0x05818       /* multiple receive queues command */
 #define INTEL_RETA 0x05C00       /* RSS redirection table: 32 words, 4 one-byte entries each */
-#define INTEL_RETA_WORDS 32
+#define INTEL_RETA_WORDS 32      /* (82576 8.10.23, 82574 10.2.5.18) */
 #define INTEL_RETA_ENTRIES_PER_WORD 4
-#define INTEL_RSSRK 0x05C80      /* RSS random key: 10 words (40 bytes) */
-#define INTEL_RSSRK_WORDS 10
+#define INTEL_RETA_ENTRIES (INTEL_RETA_WORDS * INTEL_RETA_ENTRIES_PER_WORD) /* 128: hash bits 6:0 pick one */
+#define INTEL_RSSRK 0x05C80      /* RSS random key: 10 words, byte 4n in bits 7:0 of word n */
+#define INTEL_RSSRK_WORDS 10     /* (82576 8.10.25, 82574 10.2.5.19) */
+#define INTEL_RSSRK_BYTES (INTEL_RSSRK_WORDS * 4)
 
 /* CTRL bits (82576 8.2.1, 82574 10.2.2.1) */
 #define INTEL_CTRL_FD (1u << 0)          /* full duplex (forced mode only) */
@@ -80,6 +82,7 @@
 #define INTEL_RCTL_EN (1u << 1)
 #define INTEL_RCTL_UPE (1u << 3)         /* unicast promiscuous */
 #define INTEL_RCTL_MPE (1u << 4)         /* multicast promiscuous */
+#define INTEL_RCTL_LPE (1u << 5)         /* long packet enable: frames above 1522 bytes (jumbo) */
 #define INTEL_RCTL_BAM (1u << 15)        /* accept broadcast */
 #define INTEL_RCTL_SECRC (1u << 26)      /* strip the Ethernet CRC */
 
@@ -125,6 +128,11 @@
 #define INTEL_Q_TAIL 0x18
 #define INTEL_Q_DCTL 0x28        /* RXDCTL / TXDCTL */
 #define INTEL_RING_ALIGN 128u    /* base and length alignment (82576 8.10.4, 82574 10.2.5.5) */
+
+/* ---- frame sizes ---- */
+#define INTEL_FRAME_OVERHEAD 18          /* Ethernet header (14) and one 802.1Q tag (4): frame = mtu + 18 */
+#define INTEL_FCS_LEN 4                  /* the CRC the chip checks and strips (RCTL.SECRC) or inserts (IFCS) */
+#define INTEL_STD_FRAME 1522             /* the longest frame, with a tag and CRC, taken without RCTL.LPE */
 
 /* ---- descriptors ---- */
 /*
@@ -198,6 +206,9 @@ struct intel_chip {
 	uint8_t reta_shift;              /* where the queue index sits in a RETA byte */
 	uint32_t eimc;                   /* extended interrupt mask clear register, 0: none */
 	uint32_t rxq_drops;              /* per-queue dropped-frames counter in the queue block, 0: none */
+	uint16_t max_frame;              /* longest frame the chip takes with LPE, CRC included */
+	uint32_t rlpml;                  /* register bounding received frames under LPE, 0: none */
+	uint16_t (*rx_buf_need)(uint32_t frame); /* data bytes per buffer so that frame fits one */
 };
 
 struct intel_rxq {
@@ -226,6 +237,7 @@ struct intel_txq {
 	uint16_t *rs;                    /* FIFO of the slots that carry RS, oldest first */
 	uint16_t rs_head, rs_count, since_rs;
 	uint32_t cmd;                    /* DTYP | DEXT | IFCS | EOP (RS is set where a write-back is wanted) */
+	uint16_t max_len;                /* longest frame one descriptor may carry (the chip's, no CRC) */
 	uint8_t paylen_shift;
 	uint32_t idle;
 	struct unic_qcounters stats;
@@ -245,6 +257,8 @@ struct intel_priv {
 	struct intel_txq txq[UNIC_MAX_QUEUES];
 	uint16_t nrx, ntx;
 	struct intel_hw_stats hw;
+	uint8_t rss_key[INTEL_RSSRK_BYTES];     /* in effect (unic_set_rss), as the Toeplitz key bytes */
+	uint8_t reta[INTEL_RETA_ENTRIES];       /* in effect: an rx queue number per entry */
 };
 
 static inline struct intel_priv *intel_priv(struct unic_dev *dev)
@@ -286,6 +300,8 @@ int intel_queues_alloc(struct unic_dev *dev, uint16_t buf_len);
 void intel_rx_arm(struct unic_dev *dev);
 void intel_queues_free(struct unic_dev *dev);
 int intel_rss_setup(struct unic_dev *dev);
+int intel_set_rss(struct unic_dev *dev, const uint8_t *key, const uint16_t *reta);
+uint32_t intel_rx_frame_max(const struct unic_dev *dev);
 void intel_clear_filters(struct unic_dev *dev);
 uint32_t intel_rctl_base(const struct unic_dev *dev);
 uint32_t intel_tctl_value(void);

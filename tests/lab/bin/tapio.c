@@ -1,16 +1,19 @@
 /*
  * unic-lab-tapio - one NIC wired to a host tap, for byte-exact proofs.
  *
- *   unic-lab-tapio rx SPEC COUNT [TIMEOUT]
+ *   unic-lab-tapio [--mtu MTU] rx SPEC COUNT [TIMEOUT]
  *       Opens SPEC in promiscuous mode, prints "TAPIO READY <mac>", then one line
  *       "FRAME <hex>" per received frame whose ethertype is 0x88b5 (other traffic
  *       the host kernel may send on the tap, e.g. IPv6 neighbour discovery, is
  *       counted but not printed), until COUNT frames or TIMEOUT seconds (30).
  *       Last line: "TAPIO rx frames=N other=M".
  *
- *   unic-lab-tapio tx SPEC COUNT SIZE
+ *   unic-lab-tapio [--mtu MTU] tx SPEC COUNT SIZE
  *       Sends COUNT frames of SIZE bytes (without FCS, 60..1514), then waits a
  *       second so the device has sent them all. Last line: "TAPIO tx sent=N".
+ *
+ *   --mtu MTU opens the device with unic_config.mtu = MTU: frames up to MTU + 14
+ *   bytes are received and may be sent (jumbo frames).
  *
  * The tx pattern (regenerate it on the host byte by byte), frame i = 0..COUNT-1:
  *   bytes 0-5    ff:ff:ff:ff:ff:ff
@@ -29,6 +32,7 @@
 #include "unic.h"
 
 #define ETH_MIN 60
+#define ETH_HLEN 14
 #define ETH_MAX 1514
 #define ETHERTYPE_HI 0x88
 #define ETHERTYPE_LO 0xb5
@@ -42,6 +46,8 @@ static void sleep_us(long us)
 	nanosleep(&ts, NULL);
 }
 
+static unsigned mtu, frame_max = ETH_MAX;
+
 static struct unic_dev *open_dev(const char *spec, bool promisc)
 {
 	struct unic_config cfg;
@@ -50,6 +56,7 @@ static struct unic_dev *open_dev(const char *spec, bool promisc)
 
 	unic_config_init(&cfg);
 	cfg.promisc = promisc;
+	cfg.mtu = (uint16_t)mtu;
 	d = unic_open(spec, &cfg, err, sizeof err);
 	if (!d)
 		printf("TAPIO ERROR %s: %s\n", spec, err);
@@ -59,16 +66,22 @@ static struct unic_dev *open_dev(const char *spec, bool promisc)
 static void print_frame(const uint8_t *p, unsigned len)
 {
 	static const char hex[] = "0123456789abcdef";
-	char line[2 * ETH_MAX + 16];
+	size_t size = 2 * (size_t)len + 16;
+	char *line = malloc(size);
 	unsigned i, n = 0;
 
-	n += (unsigned)snprintf(line, sizeof line, "FRAME ");
-	for (i = 0; i < len && n + 3 < sizeof line; i++) {
+	if (!line) {
+		puts("FRAME (out of memory)");
+		return;
+	}
+	n += (unsigned)snprintf(line, size, "FRAME ");
+	for (i = 0; i < len && n + 3 < size; i++) {
 		line[n++] = hex[p[i] >> 4];
 		line[n++] = hex[p[i] & 15];
 	}
 	line[n] = 0;
 	puts(line);
+	free(line);
 }
 
 static int do_rx(const char *spec, unsigned long count, double timeout)
@@ -156,13 +169,19 @@ static int do_tx(const char *spec, unsigned long count, unsigned size)
 
 int main(int argc, char **argv)
 {
+	if (argc >= 3 && !strcmp(argv[1], "--mtu")) {
+		mtu = (unsigned)strtoul(argv[2], NULL, 0);
+		frame_max = mtu + ETH_HLEN;
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc >= 4 && !strcmp(argv[1], "rx"))
 		return do_rx(argv[2], strtoul(argv[3], NULL, 0), argc > 4 ? strtod(argv[4], NULL) : DEFAULT_TIMEOUT);
 	if (argc == 5 && !strcmp(argv[1], "tx")) {
 		unsigned size = (unsigned)strtoul(argv[4], NULL, 0);
-		if (size >= ETH_MIN && size <= ETH_MAX)
+		if (size >= ETH_MIN && size <= frame_max && mtu <= UINT16_MAX)
 			return do_tx(argv[2], strtoul(argv[3], NULL, 0), size);
 	}
-	fprintf(stderr, "usage: unic-lab-tapio rx SPEC COUNT [TIMEOUT] | tx SPEC COUNT SIZE\n");
+	fprintf(stderr, "usage: unic-lab-tapio [--mtu MTU] rx SPEC COUNT [TIMEOUT] | tx SPEC COUNT SIZE\n");
 	return 2;
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """tapframes.py - frames for the tap proofs, generated and compared byte for byte.
 
-  tapframes.py send IFACE DST COUNT           scapy: COUNT rx-pattern frames into IFACE
-  tapframes.py check-rx LOG TAG DST COUNT     the guest's "FRAME <hex>" lines between
+  tapframes.py send IFACE DST COUNT [MAX]     scapy: COUNT rx-pattern frames into IFACE
+  tapframes.py check-rx LOG TAG DST COUNT [MAX]
+                                              the guest's "FRAME <hex>" lines between
                                               "TAPRX-BEGIN TAG" and "TAPRX-END TAG" in LOG
                                               must be exactly the rx pattern, in order
   tapframes.py check-tx PCAP SRC COUNT SIZE TAG
@@ -11,7 +12,8 @@
                                               pattern of unic-lab-tapio tx, in order
 
 rx pattern (host to guest), frame i: dst DST, src 02:00:00:00:00:01, type 0x88b5,
-  bytes 14-17 i big-endian, byte k >= 18 (i * 17 + k * 3) & 0xff, length 60 + (i * 151) % 1455.
+  bytes 14-17 i big-endian, byte k >= 18 (i * 17 + k * 3) & 0xff, length 60 + (i * 151) % 1455;
+  with MAX (jumbo frames, MAX > 1514): length MAX - (i * 1009) % (MAX - 59), so frame 0 is MAX bytes.
 tx pattern (guest to host): see tests/lab/bin/tapio.c.
 """
 import sys
@@ -24,8 +26,17 @@ def mac_bytes(mac):
     return bytes.fromhex(mac.replace(":", ""))
 
 
-def rx_frame(dst, i):
-    size = 60 + (i * 151) % 1455
+STD_MAX = 1514
+
+
+def rx_size(i, maxsize):
+    if maxsize <= STD_MAX:
+        return 60 + (i * 151) % 1455
+    return maxsize - (i * 1009) % (maxsize - 59)
+
+
+def rx_frame(dst, i, maxsize=STD_MAX):
+    size = rx_size(i, maxsize)
     head = mac_bytes(dst) + HOST_SRC + ETHERTYPE + i.to_bytes(4, "big")
     return head + bytes((i * 17 + k * 3) & 0xFF for k in range(18, size))
 
@@ -55,12 +66,12 @@ def compare(what, got, want):
     return True
 
 
-def send(iface, dst, count):
+def send(iface, dst, count, maxsize):
     from scapy.all import Raw, sendp  # imported here: only this command needs scapy's sockets
-    sendp([Raw(rx_frame(dst, i)) for i in range(count)], iface=iface, verbose=False)
+    sendp([Raw(rx_frame(dst, i, maxsize)) for i in range(count)], iface=iface, verbose=False)
 
 
-def check_rx(log, tag, dst, count):
+def check_rx(log, tag, dst, count, maxsize):
     got, inside = [], False
     with open(log, errors="replace") as f:
         for line in f:
@@ -71,7 +82,7 @@ def check_rx(log, tag, dst, count):
                 inside = False
             elif inside and line.startswith("FRAME "):
                 got.append(bytes.fromhex(line[6:]))
-    return compare(f"tap-rx-{tag} (scapy -> guest)", got, [rx_frame(dst, i) for i in range(count)])
+    return compare(f"tap-rx-{tag} (scapy -> guest)", got, [rx_frame(dst, i, maxsize) for i in range(count)])
 
 
 def check_tx(pcap, src, count, size, tag):
@@ -84,11 +95,11 @@ def check_tx(pcap, src, count, size, tag):
 
 def main(argv):
     cmd = argv[1] if len(argv) > 1 else ""
-    if cmd == "send" and len(argv) == 5:
-        send(argv[2], argv[3], int(argv[4]))
+    if cmd == "send" and len(argv) in (5, 6):
+        send(argv[2], argv[3], int(argv[4]), int(argv[5]) if len(argv) == 6 else STD_MAX)
         return 0
-    if cmd == "check-rx" and len(argv) == 6:
-        return 0 if check_rx(argv[2], argv[3], argv[4], int(argv[5])) else 1
+    if cmd == "check-rx" and len(argv) in (6, 7):
+        return 0 if check_rx(argv[2], argv[3], argv[4], int(argv[5]), int(argv[6]) if len(argv) == 7 else STD_MAX) else 1
     if cmd == "check-tx" and len(argv) == 7:
         return 0 if check_tx(argv[2], argv[3], int(argv[4]), int(argv[5]), argv[6]) else 1
     print(__doc__, file=sys.stderr)
