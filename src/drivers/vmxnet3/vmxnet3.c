@@ -378,8 +378,8 @@ static int vmxnet3_start(struct unic_dev *dev)
 
 	if ((r = vmx_queues_setup(dev)) || (r = activate(dev, p)))
 		return r;
-	snprintf(dev->features, sizeof dev->features, "vmxnet3 revision 1, UPT 1; 1 rx / 1 tx queue; mtu %u; "
-		 "%u-byte rx buffers", dev->cfg.mtu, p->rxq.buf_len);
+	snprintf(dev->features, sizeof dev->features, "vmxnet3 revision 1, UPT 1; 1 rx / 1 tx queue; "
+		 "%u-byte rx buffers; mtu %u", p->rxq.buf_len, dev->cfg.mtu);
 	return 0;
 }
 
