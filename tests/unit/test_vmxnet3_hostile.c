@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "fake_dev.h"
 #include "internal.h"
 #include "../../src/drivers/vmxnet3/vmxnet3.h"
 
@@ -110,19 +111,6 @@ static bool device_rx(uint16_t len, uint8_t fill, uint32_t flags, bool err)
 	return true;
 }
 
-static bool data_is(const struct unic_buf *b, uint16_t len, uint8_t fill)
-{
-	const uint8_t *p = b->room + b->data_off;
-	uint16_t i;
-
-	if (b->len != len)
-		return false;
-	for (i = 0; i < len; i++)
-		if (p[i] != fill)
-			return false;
-	return true;
-}
-
 static const uint32_t SE = VMXNET3_RCD_SOP | VMXNET3_RCD_EOP;
 
 /* Sane frames through three passes of the ring: gen bits flip on both sides, every frame intact. */
@@ -144,7 +132,7 @@ static void test_rx_passes(void)
 		n = unic_rx_burst(dev, 0, bufs, RING);
 		CHECK(n == k);
 		for (i = 0; i < n; i++)
-			good += data_is(bufs[i], (uint16_t)(60 + (total - n + i) % 1400), (uint8_t)(total - n + i));
+			good += fake_data_is(bufs[i], (uint16_t)(60 + (total - n + i) % 1400), (uint8_t)(total - n + i));
 		unic_buf_free_bulk(bufs, n);
 	}
 	CHECK(good == total);
@@ -171,7 +159,7 @@ static void test_rx_bad_frames(void)
 	CHECK(device_rx(100, 0xe5, VMXNET3_RCD_EOP, false));           /* an end with no start */
 	CHECK(device_rx(1514, 0xf6, SE, false));
 	n = unic_rx_burst(dev, 0, bufs, RING);
-	CHECK(n == 2 && data_is(bufs[0], 60, 0xa1) && data_is(bufs[1], 1514, 0xf6));
+	CHECK(n == 2 && fake_data_is(bufs[0], 60, 0xa1) && fake_data_is(bufs[1], 1514, 0xf6));
 	CHECK(n == 2 && bufs[0]->rss_hash == 0x5eed && bufs[0]->rx_queue == 0);
 	unic_buf_free_bulk(bufs, n);
 	CHECK(unic_stats(dev, &st) == 0);
@@ -214,7 +202,7 @@ static void test_rx_lies(uint32_t w0_lie, const char *what)
 	device_complete(w0_lie, 60, true);
 	CHECK(device_rx(60, 0x22, SE, false)); /* a good one after the lie is not taken */
 	n = unic_rx_burst(dev, 0, bufs, RING);
-	CHECK(n == 1 && data_is(bufs[0], 60, 0x21));
+	CHECK(n == 1 && fake_data_is(bufs[0], 60, 0x21));
 	unic_buf_free_bulk(bufs, n);
 	CHECK(rxq()->broken);
 	CHECK(unic_rx_burst(dev, 0, bufs, RING) == 0);
@@ -240,7 +228,7 @@ static void test_tx(void)
 	struct unic_buf *bufs[RING];
 	struct unic_stats st;
 	uint32_t free0;
-	uint16_t i, n;
+	uint16_t i;
 
 	CHECK(open_fake());
 	free0 = unic_mempool_free_count(pool);
@@ -261,16 +249,7 @@ static void test_tx(void)
 	CHECK(unic_mempool_free_count(pool) == free0);
 
 	/* Around the ring: the second pass carries gen 0. */
-	for (n = 0, i = 0; i < 2; i++) {
-		uint16_t k;
-		CHECK(unic_buf_alloc_bulk(pool, bufs, RING) == RING);
-		for (k = 0; k < RING; k++)
-			bufs[k]->len = 60;
-		k = unic_tx_burst(dev, 0, bufs, RING);
-		unic_buf_free_bulk(bufs + k, (uint32_t)(RING - k));
-		n = (uint16_t)(n + k);
-	}
-	CHECK(n == RING - 1);
+	CHECK(fake_fill_tx(dev, pool, RING, 60) == RING - 1);
 	CHECK((txq()->ring[0].w2 >> VMXNET3_TXD_GEN_SHIFT) == 0 && (txq()->ring[3].w2 >> VMXNET3_TXD_GEN_SHIFT) == 1);
 	/* A completion for a slot that holds no frame in flight (slot 2 was completed): a lie. */
 	device_tx_complete(1, 2, VMXNET3_INIT_GEN);
@@ -288,9 +267,7 @@ int main(void)
 {
 	struct unic_dev scratch;
 
-	memset(&scratch, 0, sizeof scratch);
-	scratch.dma_mode = UNIC_DMA_VIRT;
-	scratch.config_fd = scratch.lock_fd = scratch.vfio_group_fd = scratch.vfio_device_fd = -1;
+	fake_scratch(&scratch);
 	pool = unic_mempool_make(&scratch, POOL_SIZE, 2048);
 	dev = calloc(1, sizeof *dev);
 	CHECK(pool != NULL && dev != NULL);
