@@ -15,6 +15,7 @@
  * the TXPROD doorbell; a tx completion outside the frames in flight breaks the
  * queue; an empty pool; every buffer back in the pool after close.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -164,7 +165,7 @@ static void test_rx_bad_frames(void)
 	unic_buf_free_bulk(bufs, n);
 	CHECK(unic_stats(dev, &st) == 0);
 	CHECK(st.rx_packets == 2 && st.rx_bytes == 1574 && st.rx_errors == 1 && st.rx_dropped == 1 && st.bad_device == 3);
-	CHECK(rxq()->next == 8 && rxq()->comp_next == 8 && !rxq()->broken);
+	CHECK(rxq()->next == 8 && rxq()->comp_next == 8 && !rxq()->broken && dev->drv->check(dev) == 0);
 
 	/* A completion with a stale gen bit is not the driver's yet: nothing taken. */
 	device_complete(rxq()->next | SE, 60, false);
@@ -206,6 +207,7 @@ static void test_rx_lies(uint32_t w0_lie, const char *what)
 	unic_buf_free_bulk(bufs, n);
 	CHECK(rxq()->broken);
 	CHECK(unic_rx_burst(dev, 0, bufs, RING) == 0);
+	CHECK(dev->drv->check(dev) == -EIO && strstr(dev->err, "rx queue 0 stopped") != NULL);
 	CHECK(unic_stats(dev, &st) == 0 && st.bad_device == 1 && st.rx_packets == 1);
 	close_fake();
 	CHECK(unic_mempool_free_count(pool) == POOL_SIZE);
@@ -258,6 +260,7 @@ static void test_tx(void)
 	CHECK(unic_tx_burst(dev, 0, bufs, 1) == 0);
 	unic_buf_free(bufs[0]);
 	CHECK(txq()->broken && unic_stats(dev, &st) == 0 && st.bad_device == 1);
+	CHECK(dev->drv->check(dev) == -EIO && strstr(dev->err, "tx queue 0 stopped") != NULL);
 	close_fake();
 	CHECK(unic_mempool_free_count(pool) == POOL_SIZE);
 	printf("tx: descriptors, doorbell, reclaim, wrap; a completion outside the frames in flight breaks the queue\n");

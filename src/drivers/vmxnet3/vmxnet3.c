@@ -444,6 +444,25 @@ static int vmxnet3_set_promisc(struct unic_dev *dev, bool on)
 	return vmx_post(dev, VMXNET3_CMD_UPDATE_RX_MODE);
 }
 
+/* unic_last_error(): a queue the device lied to stops; say which and what to do. */
+static int vmxnet3_check(struct unic_dev *dev)
+{
+	struct vmx_priv *p = vmx_priv(dev);
+	bool rx, tx;
+
+	if (!p)
+		return 0;
+	if (dev->removed)
+		return removed_error(dev);
+	rx = __atomic_load_n(&p->rxq.broken, __ATOMIC_RELAXED);
+	tx = __atomic_load_n(&p->txq.broken, __ATOMIC_RELAXED);
+	if (rx || tx)
+		return unic_dev_error(dev, EIO, "vmxnet3 %s: %s queue 0 stopped: the device wrote a completion for a "
+				      "descriptor or ring it was not given (counted in bad_device); close and reopen it",
+				      dev->spec.pci_addr, rx ? "rx" : "tx");
+	return 0;
+}
+
 static bool vmxnet3_match(uint16_t vendor, uint16_t device)
 {
 	return vendor == VMXNET3_VENDOR && device == VMXNET3_DEVICE;
@@ -460,4 +479,5 @@ const struct unic_driver unic_driver_vmxnet3 = {
 	.stats = vmxnet3_stats,
 	.link = vmxnet3_link,
 	.set_promisc = vmxnet3_set_promisc,
+	.check = vmxnet3_check,
 };

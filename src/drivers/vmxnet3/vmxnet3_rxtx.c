@@ -77,10 +77,11 @@ static inline struct unic_buf *rx_spare(struct vmx_rxq *q)
 	return q->spare[--q->nspare];
 }
 
+/* broken is read by control calls (vmxnet3_check) from other threads: an atomic store. */
 static void rx_lie(struct vmx_rxq *q)
 {
 	UNIC_STAT_INC(q->stats.bad_device);
-	q->broken = true;
+	__atomic_store_n(&q->broken, true, __ATOMIC_RELAXED);
 }
 
 /*
@@ -191,7 +192,7 @@ static void tx_reclaim(struct vmx_txq *q)
 		done = (idx >= q->clean ? idx - q->clean : idx + q->size - q->clean) + 1u;
 		if (unic_unlikely(idx >= q->size || done > q->inflight)) {
 			UNIC_STAT_INC(q->stats.bad_device);
-			q->broken = true;
+			__atomic_store_n(&q->broken, true, __ATOMIC_RELAXED);
 			return;
 		}
 		first = (uint32_t)(q->size - q->clean) < done ? (uint32_t)(q->size - q->clean) : done;
