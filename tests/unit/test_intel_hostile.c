@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "fake_dev.h"
 #include "internal.h"
 #include "../../src/drivers/intel/intel_common.h"
 
@@ -152,19 +153,6 @@ static void device_rx(struct intel_rxq *q, uint16_t i, uint32_t staterr, uint16_
 	d->wb.staterr = staterr;
 }
 
-static bool data_is(const struct unic_buf *b, uint16_t len, uint8_t fill)
-{
-	const uint8_t *p = b->room + b->data_off;
-	uint16_t i;
-
-	if (b->len != len)
-		return false;
-	for (i = 0; i < len; i++)
-		if (p[i] != fill)
-			return false;
-	return true;
-}
-
 static void test_rx(const struct unic_driver *drv)
 {
 	const uint32_t de = INTEL_RXD_STAT_DD | INTEL_RXD_STAT_EOP;
@@ -185,7 +173,7 @@ static void test_rx(const struct unic_driver *drv)
 	device_rx(q, 6, de, 1514, 0xe5);
 	n = unic_rx_burst(dev, 0, bufs, RING);
 	CHECK(n == 2);
-	CHECK(n == 2 && data_is(bufs[0], 60, 0xa1) && data_is(bufs[1], 1514, 0xe5));
+	CHECK(n == 2 && fake_data_is(bufs[0], 60, 0xa1) && fake_data_is(bufs[1], 1514, 0xe5));
 	unic_buf_free_bulk(bufs, n);
 	CHECK(unic_stats(dev, &st) == 0);
 	CHECK(st.rx_packets == 2 && st.rx_bytes == 1574 && st.rx_dropped == 1 && st.rx_errors == 1 && st.bad_device == 2);
@@ -244,16 +232,7 @@ static void test_tx(const struct unic_driver *drv, uint32_t want_cmd, uint8_t pa
 	CHECK(unic_tx_burst(dev, 0, bufs, 0) == 0);
 	CHECK(unic_mempool_free_count(pool) == free0);
 	/* A full ring takes no more than it has room for. */
-	for (i = 0, n = 0; i < 2; i++) {
-		uint16_t k;
-		CHECK(unic_buf_alloc_bulk(pool, bufs, RING) == RING);
-		for (k = 0; k < RING; k++)
-			bufs[k]->len = 60;
-		k = unic_tx_burst(dev, 0, bufs, RING);
-		unic_buf_free_bulk(bufs + k, (uint32_t)(RING - k));
-		n = (uint16_t)(n + k);
-	}
-	CHECK(n == RING - 1);
+	CHECK(fake_fill_tx(dev, pool, RING, 60) == RING - 1);
 	/* Slots 3..RING-1, 0, 1 hold the burst: one write-back requested, on its last descriptor. */
 	for (i = 0, n = 0; i < RING; i++)
 		n = (uint16_t)(n + (i != 2 && (q->ring[i].cmd_type_len & INTEL_TXD_CMD_RS)));
@@ -440,7 +419,7 @@ static void test_jumbo_rx(const struct unic_driver *drv, uint16_t want_need, uin
 	device_rx(q, 7, de, 100, 0x74);
 	device_rx(q, 8, de, FRAME_JUMBO - 1, 0x75);
 	n = unic_rx_burst(dev, 0, bufs, RING);
-	CHECK(n == 2 && data_is(bufs[0], FRAME_JUMBO, 0x71) && data_is(bufs[1], FRAME_JUMBO - 1, 0x75));
+	CHECK(n == 2 && fake_data_is(bufs[0], FRAME_JUMBO, 0x71) && fake_data_is(bufs[1], FRAME_JUMBO - 1, 0x75));
 	unic_buf_free_bulk(bufs, n);
 	CHECK(unic_stats(dev, &st) == 0);
 	/* the chains: each dropped once (the lying one is bad_device instead), the lie counted */
@@ -454,7 +433,7 @@ static void test_jumbo_rx(const struct unic_driver *drv, uint16_t want_need, uin
 	device_rx(q, 11, de, 826, 0x76);
 	device_rx(q, 12, de, 60, 0x77);
 	n = unic_rx_burst(dev, 0, bufs, RING);
-	CHECK(n == 1 && data_is(bufs[0], 60, 0x77));
+	CHECK(n == 1 && fake_data_is(bufs[0], 60, 0x77));
 	unic_buf_free_bulk(bufs, n);
 	CHECK(unic_stats(dev, &st) == 0 && st.rx_dropped == 3 && st.bad_device == 2 && st.rx_packets == 3);
 	close_fake();
@@ -494,9 +473,7 @@ int main(void)
 {
 	struct unic_dev scratch;
 
-	memset(&scratch, 0, sizeof scratch);
-	scratch.dma_mode = UNIC_DMA_VIRT;
-	scratch.config_fd = scratch.lock_fd = scratch.vfio_group_fd = scratch.vfio_device_fd = -1;
+	fake_scratch(&scratch);
 	pool = unic_mempool_make(&scratch, POOL_SIZE, 2048);
 	jumbo_pool = unic_mempool_make(&scratch, JUMBO_POOL_SIZE, JUMBO_BUF);
 	dev = calloc(1, sizeof *dev);
