@@ -129,6 +129,8 @@ static int e1000e_start(struct unic_dev *dev)
 		}
 	if (!buf_len)
 		return unic_dev_error(dev, EINVAL, "e1000e: receive buffers need at least 256 bytes of data room");
+	if ((r = intel_check_rx_buf(dev, buf_len)))
+		return r;
 
 	intel_wr(p, INTEL_CTRL_EXT, intel_rd(p, INTEL_CTRL_EXT) | INTEL_CTRL_EXT_DRV_LOAD);
 	intel_clear_filters(dev);
