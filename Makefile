@@ -22,7 +22,13 @@ SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
 TSAN_NOWARN := $(shell $(CC) -Werror -Wno-tsan -fsyntax-only -x c /dev/null 2>/dev/null && echo -Wno-tsan)
 TSANFLAGS := -O1 -g -fsanitize=thread -fno-omit-frame-pointer -DUNIC_DEBUG_BUILD=1 $(TSAN_NOWARN)
 
-LIB_SRC  := $(wildcard src/core/*.c) $(wildcard src/drivers/*/*.c)
+# One folder per backend under src/backends/: each is built and lights its row of the backend table
+# (src/core/backends.c) through UNIC_HAVE_<NAME>.
+BACKENDS := $(notdir $(wildcard src/backends/*))
+BASE     += $(foreach b,$(BACKENDS),-DUNIC_HAVE_$(shell echo $(b) | tr a-z A-Z))
+# a backend folder added or removed changes the table's flags: rebuild it
+BACKEND_TABLE_OBJ := $(foreach k,obj pic san tsan,$(BUILD)/$(k)/src/core/backends.o)
+LIB_SRC  := $(wildcard src/core/*.c) $(wildcard src/drivers/*/*.c) $(wildcard src/backends/*/*.c)
 APP_SRC  := $(wildcard apps/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 LAB_SRC  := $(wildcard tests/lab/bin/*.c)
@@ -32,10 +38,13 @@ PIC_OBJ  := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 SAN_OBJ  := $(LIB_SRC:%.c=$(BUILD)/san/%.o)
 TSAN_OBJ := $(LIB_SRC:%.c=$(BUILD)/tsan/%.o)
 APP_COMMON := $(wildcard apps/common/*.c)
+APP_HDR  := $(wildcard apps/common/*.h)
 APP_BIN  := $(patsubst apps/%.c,$(BUILD)/bin/%,$(APP_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
-TSAN_BIN := $(BUILD)/tests-tsan/test_threads $(BUILD)/tests-tsan/test_pool_threads
+TSAN_BIN := $(BUILD)/tests-tsan/test_threads $(BUILD)/tests-tsan/test_pool_threads $(BUILD)/tests-tsan/test_pool_shared
 LAB_BIN  := $(patsubst tests/lab/bin/%.c,$(BUILD)/lab/bin/unic-lab-%,$(LAB_SRC))
+# helpers of the backend tests (tests/backends/): built with the library's internal headers
+BACKEND_TEST_BIN := $(BUILD)/tests/backends/af_xdp_tool
 GUEST_APPS := $(patsubst apps/%.c,$(BUILD)/lab/bin/%,$(APP_SRC))
 
 # libpcap is used by unic-pcap only (the library itself needs nothing beyond libc).
@@ -50,7 +59,7 @@ all: lib apps tests lab-bins
 
 lib: $(BUILD)/libunic.a $(BUILD)/libunic.so.$(SOVER)
 apps: $(APP_BIN)
-tests: $(UNIT_BIN) $(TSAN_BIN)
+tests: $(UNIT_BIN) $(TSAN_BIN) $(BACKEND_TEST_BIN)
 lab-bins: $(LAB_BIN) $(GUEST_APPS)
 
 $(BUILD)/obj/%.o: %.c include/unic.h src/core/internal.h
@@ -71,6 +80,8 @@ $(BUILD)/tsan/%.o: %.c include/unic.h src/core/internal.h
 	@$(if $(Q),echo "  CC   $@",true)
 	$(Q)$(CC) $(BASE) $(TSANFLAGS) -MMD -c $< -o $@
 
+$(BACKEND_TABLE_OBJ): $(wildcard src/backends)
+
 $(BUILD)/libunic.a: $(LIB_OBJ)
 	@rm -f $@
 	@$(if $(Q),echo "  AR   $@",true)
@@ -90,11 +101,11 @@ $(BUILD)/libunic.so.$(SOVER): $(PIC_OBJ) src/libunic.map
 	ln -sf libunic.so.$(SOVER) $(BUILD)/libunic.so
 
 # Tools: host build (dynamic) and a static build for the guest initramfs.
-$(BUILD)/bin/unic-pcap: apps/unic-pcap.c $(APP_COMMON) $(BUILD)/libunic.a
+$(BUILD)/bin/unic-pcap: apps/unic-pcap.c $(APP_COMMON) $(APP_HDR) $(BUILD)/libunic.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD   $@",true)
 	$(Q)$(CC) $(BASE) -Iapps $(CFLAGS) -o $@ $< $(APP_COMMON) $(BUILD)/libunic.a $(PCAP_LIBS) -lm
-$(BUILD)/bin/%: apps/%.c $(APP_COMMON) $(BUILD)/libunic.a
+$(BUILD)/bin/%: apps/%.c $(APP_COMMON) $(APP_HDR) $(BUILD)/libunic.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD   $@",true)
 	$(Q)$(CC) $(BASE) -Iapps $(CFLAGS) -o $@ $< $(APP_COMMON) $(BUILD)/libunic.a -lm
@@ -122,6 +133,16 @@ $(BUILD)/tests-tsan/%: tests/unit/%.c tests/unit/check.h tests/unit/fake_dev.h $
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD   $@",true)
 	$(Q)$(CC) $(BASE) $(TSANFLAGS) -Itests/unit -o $@ $< $(BUILD)/libunic-tsan.a
+
+# test_af_xdp_ring drives the af_xdp backend's inline ring checks (a header of its own).
+$(BUILD)/tests/test_af_xdp_ring: src/backends/af_xdp/xsk_ring.h
+# test_af_xdp_hostile compiles the backend's af_xdp.c in, to drive its static data path.
+$(BUILD)/tests/test_af_xdp_hostile: src/backends/af_xdp/af_xdp.c src/backends/af_xdp/xsk_ring.h src/backends/af_xdp/af_xdp.h
+
+$(BUILD)/tests/backends/af_xdp_tool: tests/backends/af_xdp_tool.c src/backends/af_xdp/af_xdp.h $(BUILD)/libunic.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD   $@",true)
+	$(Q)$(CC) $(BASE) $(CFLAGS) -o $@ $< $(BUILD)/libunic.a
 
 # test_pkt checks the tools' checksum and payload code (apps/common/pkt.c).
 $(BUILD)/tests/test_pkt: tests/unit/test_pkt.c tests/unit/check.h apps/common/pkt.c apps/common/pkt.h

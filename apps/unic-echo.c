@@ -69,7 +69,7 @@ static uint16_t echo_burst(struct unic_dev *dev, const struct echo_cfg *ec, uint
 {
 	struct unic_buf *bufs[TOOL_MAX_BATCH], *replies[TOOL_MAX_BATCH], *drops[TOOL_MAX_BATCH];
 	enum echo_verdict kind[TOOL_MAX_BATCH];
-	uint16_t n = unic_rx_burst(dev, 0, bufs, batch), nr = 0, nd = 0, sent, i;
+	uint16_t n = tool_rx_burst(dev, bufs, batch), nr = 0, nd = 0, sent, i;
 
 	for (i = 0; i < n; i++) {
 		struct unic_buf *b = bufs[i];

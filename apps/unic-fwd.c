@@ -53,7 +53,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 static uint16_t forward(struct unic_dev *from, struct unic_dev *to, struct unic_buf **bufs, uint16_t batch,
 			struct tool_count *c, struct tool_span *span)
 {
-	uint16_t n = unic_rx_burst(from, 0, bufs, batch), sent, i;
+	uint16_t n = tool_rx_burst(from, bufs, batch), sent, i;
 	uint64_t bytes = 0;
 
 	if (!n)

@@ -177,6 +177,22 @@ static void print_summary(const struct options *o, const struct tool_count *c, c
 		       (unsigned long long)v->corrupt, (unsigned long long)v->other);
 }
 
+/* With several rx queues: the frames each one received (how the device spread them). */
+static void print_queues(struct unic_dev *dev)
+{
+	struct unic_info info;
+	struct unic_queue_stats qs;
+	uint16_t q;
+
+	if (unic_info(dev, &info) || info.rx_queues < 2)
+		return;
+	fprintf(stderr, "%s: per rx queue:", tool_name());
+	for (q = 0; q < info.rx_queues; q++)
+		if (unic_queue_stats(dev, q, &qs) == 0)
+			fprintf(stderr, " %u:%llu", q, (unsigned long long)qs.rx_packets);
+	fputc('\n', stderr);
+}
+
 int main(int argc, char **argv)
 {
 	struct unic_buf *bufs[TOOL_MAX_BATCH];
@@ -210,7 +226,7 @@ int main(int argc, char **argv)
 	tool_meter_start(&meter);
 	fprintf(stderr, "%s: capturing on %s\n", tool_name(), o.device);
 	while (tool_running(deadline) && (!o.count || written < o.count)) {
-		uint16_t n = unic_rx_burst(dev, 0, bufs, o.common.batch), i;
+		uint16_t n = tool_rx_burst(dev, bufs, o.common.batch), i;
 		uint64_t ts = n ? realtime_ns() : 0;
 
 		if (n)
@@ -241,6 +257,7 @@ int main(int argc, char **argv)
 	count.errors = dev_count.errors;
 	count.hw_packets = dev_count.hw_packets;
 	count.hw_no_buf = dev_count.hw_no_buf;
+	print_queues(dev);
 	unic_close(dev);
 	if (writer_close(&w)) {
 		fprintf(stderr, "%s: writing %s failed (disk full?)\n", tool_name(), o.file);

@@ -40,13 +40,12 @@
 #include <valgrind/callgrind.h>
 
 #include "unic.h"
+#include "bench_common.h"
 
 #define BURST 32
 #define RING 512
 #define POOL_MBUFS 8191
 #define POOL_CACHE 256
-#define HDR_LEN 42          /* Ethernet + IPv4 + UDP: what the application writes */
-#define LINK_WAIT_S 10
 #define WARMUP_ITERS 2000
 
 /* virtio feature bits (virtio spec 6, 5.1.3) the backend stops offering to both front-ends */
@@ -68,27 +67,9 @@ static struct {
 	struct rte_mempool *be_pool, *fe_pool;
 	struct unic_dev *udev;
 	struct unic_mempool *upool;
-	uint8_t hdr[HDR_LEN];
 	bool instr;
 	uint64_t be_rx;             /* packets the backend took from the front-ends (sanity) */
 } g;
-
-static void die(const char *what)
-{
-	fprintf(stderr, "vhost_bench: %s\n", what);
-	exit(1);
-}
-
-/* A fixed Ethernet/IPv4/UDP header: what a generator writes into every frame. */
-static void make_header(void)
-{
-	static const uint8_t h[HDR_LEN] = {
-		0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00,              /* Ethernet */
-		0x45, 0, 0, 50, 0, 0, 0, 0, 64, 17, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2, /* IPv4 */
-		0x04, 0x00, 0x04, 0x01, 0, 30, 0, 0,                                    /* UDP */
-	};
-	memcpy(g.hdr, h, sizeof h);
-}
 
 /* ---- the backend (not measured) ---- */
 
@@ -112,7 +93,7 @@ static void be_send(uint16_t port, uint16_t size)
 		die("backend pool empty");
 	for (i = 0; i < BURST; i++) {
 		m[i]->data_len = m[i]->pkt_len = size;
-		memcpy(rte_pktmbuf_mtod(m[i], void *), g.hdr, HDR_LEN);
+		memcpy(rte_pktmbuf_mtod(m[i], void *), bench_hdr, HDR_LEN);
 	}
 	sent = rte_eth_tx_burst(port, 0, m, BURST);
 	if (sent < BURST)
@@ -130,7 +111,7 @@ static uint16_t unic_tx(uint16_t size)
 		return 0;
 	for (i = 0; i < BURST; i++) {
 		b[i]->len = size;
-		memcpy(unic_buf_data(b[i]), g.hdr, HDR_LEN);
+		memcpy(unic_buf_data(b[i]), bench_hdr, HDR_LEN);
 	}
 	sent = unic_tx_burst(g.udev, 0, b, BURST);
 	unic_buf_free_bulk(b + sent, (uint32_t)(BURST - sent));
@@ -146,7 +127,7 @@ static uint16_t dpdk_tx(uint16_t size)
 		return 0;
 	for (i = 0; i < BURST; i++) {
 		m[i]->data_len = m[i]->pkt_len = size;
-		memcpy(rte_pktmbuf_mtod(m[i], void *), g.hdr, HDR_LEN);
+		memcpy(rte_pktmbuf_mtod(m[i], void *), bench_hdr, HDR_LEN);
 	}
 	sent = rte_eth_tx_burst(g.dpdk_port, 0, m, BURST);
 	if (sent < BURST)
@@ -266,18 +247,6 @@ static void instr_mode(const char *ring, uint64_t packets)
 
 /* ---- cycles: A B B A windows, ratio per group ---- */
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, unsigned n)
-{
-	qsort(v, n, sizeof *v, cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* One A B B A group: cycles/packet of A and B over their two windows each. */
 static void group(enum fe a, enum fe b, enum row row, uint16_t size, uint64_t w, double *ca, double *cb)
 {
@@ -336,19 +305,6 @@ static void port_start(uint16_t port, struct rte_mempool *pool)
 	    rte_eth_rx_queue_setup(port, 0, RING, rte_eth_dev_socket_id(port), NULL, pool) ||
 	    rte_eth_tx_queue_setup(port, 0, RING, rte_eth_dev_socket_id(port), NULL))
 		die("cannot configure an ethdev port");
-}
-
-static void wait_link(uint16_t port)
-{
-	struct rte_eth_link link;
-	unsigned i;
-
-	for (i = 0; i < LINK_WAIT_S * 100; i++) {
-		if (rte_eth_link_get_nowait(port, &link) == 0 && link.link_status)
-			return;
-		usleep(10000);
-	}
-	die("a vhost port did not come up");
 }
 
 static uint16_t port_by_name(const char *name)
@@ -424,7 +380,6 @@ int main(int argc, char **argv)
 
 	if (rte_eal_init(eal_argc, eal_argv) < 0)
 		die("rte_eal_init failed");
-	make_header();
 	g.be_pool = rte_pktmbuf_pool_create("be", POOL_MBUFS, POOL_CACHE, 0, RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
 	g.fe_pool = rte_pktmbuf_pool_create("fe", POOL_MBUFS, POOL_CACHE, 0, RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
 	if (!g.be_pool || !g.fe_pool)

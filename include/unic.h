@@ -109,14 +109,20 @@ void unic_buf_free(struct unic_buf *buf);
 void unic_buf_free_bulk(struct unic_buf **bufs, uint32_t n);
 /*
  * A pool made by the application, for several devices and queues: count buffers of buf_size
- * data bytes (64..UNIC_BUF_SIZE_MAX) each. It takes its DMA reach from the first device
- * opened with it (cfg.pool); devices opened with it later must be in the same DMA domain (all
- * vfio: devices of the process; all sysfs: and vfio-noiommu: devices; vhost-user devices add
- * it to their backend's memory table), else unic_open refuses. NULL and one line in err.
+ * data bytes (64..UNIC_BUF_SIZE_MAX) each, in 2 MiB hugepages when enough are free, else in
+ * 4 KiB pages (buf_size up to 3968; UNIC_NO_HUGEPAGES=1 forces them; sysfs: and vfio-noiommu:
+ * devices refuse such a pool). It takes its DMA reach from the first device opened with it
+ * (cfg.pool); devices opened with it later must be in the same DMA domain (all vfio: devices
+ * of the process; all sysfs: and vfio-noiommu: devices; vhost-user devices add it to their
+ * backend's memory table), else unic_open refuses; once no device uses it (and, for sysfs:,
+ * every buffer is home) the next device binds it anew. Its buffers are sent zero-copy by
+ * every device of its domain. unic_open also refuses it when it cannot fill the rx rings of
+ * all its devices (rx_queues x rx_ring_size each). NULL and one line in err.
  */
 struct unic_mempool *unic_mempool_create(uint32_t count, uint16_t buf_size, char *err, size_t errlen);
 /* The application's reference: the pool is freed once every device using it has closed and
- * every buffer is home, in whatever order that happens. */
+ * every buffer is home, in whatever order that happens. After it, the pool may not be given
+ * to unic_open; its buffers still out stay valid until freed. */
 void unic_mempool_release(struct unic_mempool *pool);
 /* Free buffers: the shared store and every thread's cache (exact when no thread is using it). */
 uint32_t unic_mempool_free_count(const struct unic_mempool *pool);
@@ -134,7 +140,8 @@ struct unic_config {
 	bool promisc;           /* start in promiscuous mode */
 	bool restore_driver;    /* on close, hand the device back to the kernel driver it had */
 	bool allow_unsafe;      /* a bare PCI address may fall back to no-IOMMU access */
-	bool force;             /* take a device whose kernel interface is up with an address or route */
+	bool force;             /* take a device whose kernel interface is up with an address or route;
+				   af_xdp: replace an XDP program already on the interface */
 	bool probe_only;        /* map and identify the device, set up no queues */
 	bool no_hugepages;      /* vhost-user: DMA memory in ordinary 4 KiB memfd pages even when
 				   2 MiB hugepages are free (also set by the environment variable
@@ -187,8 +194,35 @@ void unic_config_init(struct unic_config *cfg);
  *   cause (closed the connection, stopped answering, malformed reply, ...) and the request
  *   it failed at: the next rx/tx burst returns 0, unic_last_error() says so, and
  *   unic_stats()/unic_link() return -EPIPE (or the cause's errno) - unic_stats() still
- *   fills in the counters so far. Reopen the device once the backend is back. One queue
- *   pair; no control queue.
+ *   fills in the counters so far. Reopen the device once the backend is back. Several
+ *   queue pairs (rx_queues = tx_queues = N) when the backend has the vhost-user protocol
+ *   feature MQ, up to the count it reports (DPDK: net_vhost0,iface=PATH,queues=N); the
+ *   backend chooses the pair a frame arrives on. No control queue.
+ *   af_xdp:IFNAME[,queue=N][,queues=N][,copy|zerocopy]  a kernel interface through AF_XDP
+ *                            sockets bound to its queues N.. (default 0); zero-copy when
+ *                            the kernel driver offers it, else copy (or as asked); the
+ *                            device's pool is the sockets' UMEM (buf_size at least 1920).
+ *                            unic attaches an XDP program that sends each queue's frames to
+ *                            its socket (the rest to the kernel's stack) and removes it on
+ *                            close or when the process dies (a bpf link). An interface that
+ *                            already has an XDP program is refused unless cfg->force (then
+ *                            that program is removed). Needs root (CAP_NET_RAW, CAP_NET_ADMIN,
+ *                            CAP_BPF). unic_info's features say zero-copy or copy mode and
+ *                            native or generic XDP. Ring sizes 0 mean 2048 here.
+ *   af_packet:IFNAME[,queues=N]  a kernel interface through AF_PACKET sockets (PACKET_MMAP
+ *                            rings, one socket per queue, PACKET_FANOUT hash over them). Needs
+ *                            CAP_NET_RAW. The kernel keeps the interface (its addresses and
+ *                            stack stay), so an interface with an address is not refused; a
+ *                            missing or down one is. Every frame is copied between the
+ *                            kernel's ring and unic buffers.
+ *   tap:NAME[,queues=N]      unic creates the TAP interface NAME (IFF_MULTI_QUEUE with N > 1)
+ *                            and exchanges frames with the kernel's stack through it: the
+ *                            exception path (ARP, control traffic, host services). Needs
+ *                            CAP_NET_ADMIN; the interface is removed on close. Its link is the
+ *                            tap's carrier: up once the kernel side is set up.
+ *   ",queues=N" (1..16) sets rx_queues and tx_queues both; cfg must then ask for 0, 1 or N.
+ *   af_packet and tap copy every frame, so unic_tx_burst gives them any pool's buffer as is
+ *   (no tx_copied), and their pools live in ordinary memory (no hugepages, no IOMMU).
  * Returns NULL and one line in err (if given) on failure.
  */
 struct unic_dev *unic_open(const char *spec, const struct unic_config *cfg, char *err, size_t errlen);
@@ -204,10 +238,57 @@ int unic_close(struct unic_dev *dev);
  * device's memory; a vfio: buffer on a sysfs: NIC or back) the frame is copied into a buffer
  * of the sending device's pool, the original is freed, and stats tx_copied counts it; when
  * that pool has no free buffer, tx stops there and the caller keeps the rest; a frame longer
- * than that pool's buffers is taken, dropped and counted in tx_errors.
+ * than that pool's buffers is taken, dropped and counted in tx_errors. af_packet: and tap:
+ * devices copy every frame themselves: they take any pool's buffer as it is.
  */
 uint16_t unic_rx_burst(struct unic_dev *dev, uint16_t queue, struct unic_buf **bufs, uint16_t n);
 uint16_t unic_tx_burst(struct unic_dev *dev, uint16_t queue, struct unic_buf **bufs, uint16_t n);
+
+/*
+ * Interrupts: sleep until a frame arrives instead of polling an idle queue. Every rx queue has
+ * a file descriptor that becomes readable (POLLIN) when the queue's interrupt fires, to put in
+ * a poll/epoll set with the application's own descriptors. The thread that owns the queue:
+ *
+ *   for (;;) {
+ *       uint16_t n = unic_rx_burst(dev, q, bufs, 32);
+ *       if (n) { handle(bufs, n); continue; }
+ *       if (unic_rx_intr_enable(dev, q) == 1)   // a frame landed while arming:
+ *           continue;                            // it is not slept on
+ *       poll(&(struct pollfd){ .fd = unic_rx_fd(dev, q), .events = POLLIN }, 1, -1);
+ *       unic_rx_intr_disable(dev, q);            // back to polling; consumes the wake-up
+ *   }
+ *
+ * unic_rx_wait() is that arm / look again / sleep / disarm step with a timeout. Several queues
+ * may share one descriptor (UIO: the device's one INTx line): after a wake-up, look at every
+ * queue armed on it. A device that cannot interrupt (sysfs: access) answers -ENOTSUP, and
+ * unic_last_error() says why and what to use instead; such a queue can only be polled.
+ */
+/* The queue's wake-up descriptor (owned by the library: do not close or read it), or -errno. */
+int unic_rx_fd(struct unic_dev *dev, uint16_t queue);
+/* Arms the queue's interrupt, then looks at the ring once more: 0 when it is empty (sleep on
+ * the descriptor now), 1 when a frame is already waiting (receive it; the interrupt may stay
+ * armed), or -errno. Data path: call it from the thread that owns the queue. */
+int unic_rx_intr_enable(struct unic_dev *dev, uint16_t queue);
+/* Disarms it and consumes a pending wake-up of the descriptor. 0 or -errno. Data path. */
+int unic_rx_intr_disable(struct unic_dev *dev, uint16_t queue);
+/* Returns 1 at once when a frame is waiting, else sleeps until a wake-up (1: receive now; on
+ * a shared descriptor the frame may be on another queue), 0 when
+ * timeout_ms (-1: no limit) passed, -EINTR on a signal, or another -errno (the device went
+ * away, or it cannot interrupt). Data path. */
+int unic_rx_wait(struct unic_dev *dev, uint16_t queue, int timeout_ms);
+/* Frees the buffers of frames the device finished sending, without sending: how many. Data
+ * path (the thread that owns tx queue queue). */
+uint16_t unic_tx_reclaim(struct unic_dev *dev, uint16_t queue);
+/*
+ * Device events: a descriptor that becomes readable when the link changes or the device is
+ * being removed (VFIO's device request: unplug); then unic_event_ack() consumes it and says
+ * what happened. Control call. -ENOTSUP when the device cannot tell (sysfs: access).
+ */
+int unic_event_fd(struct unic_dev *dev);
+#define UNIC_EVENT_LINK 1u      /* the link changed: unic_link() has the new state */
+#define UNIC_EVENT_REMOVED 2u   /* the device is going away: close it (unic_last_error says why) */
+/* The events since the last call (UNIC_EVENT_* bits, 0 for none), or -errno. Control call. */
+int unic_event_ack(struct unic_dev *dev);
 
 struct unic_stats {
 	uint64_t rx_packets, rx_bytes;
@@ -237,10 +318,11 @@ int unic_queue_stats(struct unic_dev *dev, uint16_t queue, struct unic_queue_sta
 
 /*
  * Receive side scaling: which rx queue a flow lands on. key: the Toeplitz hash key (key_len
- * bytes; unic_info's rss_key_len, 40 on Intel), NULL to keep it; reta: the redirection table
- * (reta_len entries, unic_info's rss_reta_size, each an rx queue number), NULL to keep it.
- * unic_open sets a default key and spreads the table over the rx queues. 0, -EINVAL (wrong
- * length, queue out of range), -ENOTSUP (the device has no RSS).
+ * bytes; unic_info's rss_key_len, 40 on Intel and virtio-net), NULL to keep it; reta: the
+ * redirection table (reta_len entries, unic_info's rss_reta_size, each an rx queue number),
+ * NULL to keep it. unic_open sets a default key and spreads the table over the rx queues.
+ * 0, -EINVAL (wrong length, queue out of range), -ENOTSUP (the device has no RSS: a virtio-net
+ * device without VIRTIO_NET_F_RSS spreads flows over its queue pairs by itself).
  */
 int unic_set_rss(struct unic_dev *dev, const uint8_t *key, size_t key_len, const uint16_t *reta, size_t reta_len);
 
@@ -258,6 +340,10 @@ enum unic_access {
 	UNIC_ACCESS_VFIO_NOIOMMU,
 	UNIC_ACCESS_SYSFS,
 	UNIC_ACCESS_VHOST_USER,
+	UNIC_ACCESS_AF_XDP,       /* a kernel interface through AF_XDP sockets */
+	UNIC_ACCESS_AF_PACKET,    /* a kernel interface through AF_PACKET (PACKET_MMAP) sockets */
+	UNIC_ACCESS_TAP,          /* a TAP interface unic creates: frames to and from the kernel stack */
+	UNIC_ACCESS_UIO,          /* uio:BDF: uio_pci_generic, one INTx line; DMA as sysfs: (root) */
 };
 
 struct unic_info {
@@ -286,14 +372,27 @@ typedef void (*unic_log_fn)(enum unic_log_level level, const char *msg, void *ar
 /* No hook (the default): the library prints nothing. */
 void unic_set_log(unic_log_fn fn, void *arg, enum unic_log_level max_level);
 
+/* af_xdp: how the sockets bind (",copy" / ",zerocopy" in the spec). */
+enum unic_xdp_mode {
+	UNIC_XDP_AUTO = 0,         /* zero-copy when the kernel driver offers it, else copy */
+	UNIC_XDP_COPY,             /* XDP_COPY only */
+	UNIC_XDP_ZEROCOPY,         /* XDP_ZEROCOPY or fail */
+};
+
 /* Parsed form of a device spec; exposed for tools and tests. */
 struct unic_spec {
 	enum unic_access access;   /* 0 for a bare PCI address */
-	char pci_addr[16];         /* canonical dddd:bb:ss.f */
+	char pci_addr[16];         /* canonical dddd:bb:ss.f; "" for the other backends */
 	char path[108];            /* vhost-user socket path */
 	bool server;               /* vhost-user: ",server" suffix: unic listens, the backend connects */
 	bool has_peer_uid;         /* vhost-user server: ",uid=N" suffix given */
 	uint32_t peer_uid;         /* ... the N: a backend of that uid may connect too */
+	char ifname[16];           /* af_xdp, af_packet, tap: the kernel interface name (IFNAMSIZ) */
+	uint16_t queues;           /* ",queues=N" (1..16), 0 when not given: unic_open uses N rx and
+				      N tx queues (cfg rx_queues/tx_queues must then be 0, 1 or N) */
+	bool has_queue;            /* af_xdp ",queue=N" given */
+	uint16_t queue;            /* ... the N: the interface's first queue to bind (default 0) */
+	enum unic_xdp_mode xdp_mode; /* af_xdp ",copy" / ",zerocopy" */
 };
 int unic_parse_spec(const char *spec, struct unic_spec *out, char *err, size_t errlen);
 

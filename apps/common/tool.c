@@ -118,6 +118,42 @@ struct unic_dev *tool_open(const char *spec, const struct unic_config *cfg)
 	return dev;
 }
 
+/* The tools' devices (at most two each) and where their next rx burst starts. */
+#define RX_CURSORS 4
+static struct rx_cursor {
+	struct unic_dev *dev;
+	uint16_t queues, next;
+} rx_cursors[RX_CURSORS];
+
+static struct rx_cursor *rx_cursor(struct unic_dev *dev)
+{
+	struct unic_info info;
+	int i;
+
+	for (i = 0; i < RX_CURSORS && rx_cursors[i].dev; i++)
+		if (rx_cursors[i].dev == dev)
+			return &rx_cursors[i];
+	if (i == RX_CURSORS || unic_info(dev, &info))
+		return NULL;
+	rx_cursors[i].dev = dev;
+	rx_cursors[i].queues = info.rx_queues ? info.rx_queues : 1;
+	return &rx_cursors[i];
+}
+
+uint16_t tool_rx_burst(struct unic_dev *dev, struct unic_buf **bufs, uint16_t n)
+{
+	struct rx_cursor *c = rx_cursor(dev);
+	uint16_t k, got = 0;
+
+	if (!c)
+		return unic_rx_burst(dev, 0, bufs, n);
+	for (k = 0; k < c->queues && !got; k++) {
+		got = unic_rx_burst(dev, c->next, bufs, n);
+		c->next = (uint16_t)((c->next + 1) % c->queues);
+	}
+	return got;
+}
+
 uint64_t tool_now_ns(void)
 {
 	struct timespec ts;

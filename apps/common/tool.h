@@ -59,11 +59,14 @@ enum { TOOL_OPT_JSON = 1000, TOOL_OPT_FORCE };
 	"  -s, --seconds S    stop after S seconds (default: until Ctrl-C)\n"                           \
 	"  -b, --batch N      frames per burst, 1..512 (default 32)\n"                                  \
 	"      --json         print a JSON summary on stdout at the end\n"                              \
-	"      --force        take a device even if its interface is up with an address\n"              \
+	"      --force        take a device even if its interface is up with an address;\n"             \
+	"                     af_xdp: replace an XDP program already on the interface\n"               \
 	"  -h, --help         this text\n"                                                              \
 	"  -V, --version      print the version\n"                                                      \
 	"\n"                                                                                            \
-	"DEVICE: 0000:00:04.0, vfio:0000:00:04.0, vfio-noiommu:..., sysfs:... (see unic-devbind --status)\n"
+	"DEVICE: 0000:00:04.0, vfio:0000:00:04.0, vfio-noiommu:..., sysfs:... (see unic-devbind --status),\n" \
+	"        vhost-user:PATH[,server], af_packet:IFNAME[,queues=N], tap:NAME[,queues=N],\n"         \
+	"        af_xdp:IFNAME[,queue=N][,queues=N][,copy|zerocopy] (see unic(3))\n"
 struct tool_common {
 	uint64_t seconds;   /* 0: until stopped */
 	uint16_t batch;
@@ -72,6 +75,10 @@ struct tool_common {
 void tool_common_init(struct tool_common *c);
 void tool_common_option(int opt, char **argv, const char *usage, struct tool_common *c);
 
+/* One rx burst from the device's queues in turn (one thread, at most 4 devices): with
+ * queues=N in the spec the kernel (or the NIC) spreads frames over N queues, and a tool reads
+ * them all. The first non-empty queue's frames; 0 when every queue is empty. */
+uint16_t tool_rx_burst(struct unic_dev *dev, struct unic_buf **bufs, uint16_t n);
 uint64_t tool_now_ns(void);
 /* Sleeps in a control path (waiting for link, draining); never per packet. */
 void tool_sleep_us(unsigned us);

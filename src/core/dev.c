@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,10 +21,8 @@
 #define PCI_CLASS_NETWORK 0x02
 #define DEFAULT_BUF_SIZE 2048
 #define DEFAULT_POOL_MIN 4096
-#define BUF_SIZE_MIN 64            /* the smallest Ethernet frame without FCS is 60 bytes */
 #define RING_MIN 8                 /* drivers may need more (Intel: 32) and say so when they start */
 #define RING_MAX 32768             /* the largest virtio queue (VIRTQ_MAX_SIZE); Intel's are smaller */
-#define POOL_SIZE_MAX (1u << 24)   /* 16 Mi buffers: 34 GiB of 2 KiB rooms */
 #define MTU_DEFAULT 1500           /* Ethernet's (IEEE 802.3) payload */
 #define MTU_MIN 68                 /* the smallest IPv4 MTU (RFC 791) */
 #define MTU_MAX 9000               /* the common jumbo frame payload */
@@ -183,6 +182,8 @@ static int setup_memory(struct unic_dev *dev)
 	uint32_t need = (uint32_t)c->rx_queues * c->rx_ring_size + (uint32_t)c->tx_queues * c->tx_ring_size;
 	uint32_t n = c->pool_size ? c->pool_size : (2 * need > DEFAULT_POOL_MIN ? 2 * need : DEFAULT_POOL_MIN);
 
+	if (c->pool) /* the application's: bound to this device's DMA domain, or refused */
+		return unic_mempool_attach(dev);
 	dev->pool = unic_mempool_make(dev, n, c->buf_size);
 	return dev->pool ? 0 : -ENOMEM;
 }
@@ -192,8 +193,7 @@ static void release(struct unic_dev *dev)
 	pthread_mutex_lock(&close_lock);
 	if (dev->drv && dev->drv->close)
 		dev->drv->close(dev); /* returns ring buffers to their pools, this one's or others' */
-	unic_mempool_orphan(dev->pool);
-	dev->pool = NULL;
+	unic_mempool_detach(dev); /* the last owner gone: freed when its last buffer is home */
 	pthread_mutex_unlock(&close_lock);
 	if (dev->config_fd >= 0 || dev->vfio_device_fd >= 0)
 		unic_pci_enable_bus_master(dev, false);
@@ -235,10 +235,33 @@ static int check_ring(struct unic_dev *dev, const char *name, uint16_t *size)
 	return 0;
 }
 
+/* ",queues=N" in the spec sets both directions; a cfg that asks for another count is refused. */
+static int spec_queues(struct unic_dev *dev)
+{
+	struct unic_config *c = &dev->cfg;
+	uint16_t n = dev->spec.queues;
+
+	if (!n)
+		return 0;
+	if ((c->rx_queues > 1 && c->rx_queues != n) || (c->tx_queues > 1 && c->tx_queues != n))
+		return unic_dev_error(dev, EINVAL, "the spec asks for queues=%u but the configuration for %u rx and %u tx "
+				      "queues: give one of them only (or the same count)", n, c->rx_queues, c->tx_queues);
+	c->rx_queues = c->tx_queues = n;
+	return 0;
+}
+
 /*
  * Every field checked, and defaults filled in, before any device is touched: one
  * error line per refusal, naming the field and what to give instead.
  */
+/* The device in messages: its PCI address, socket path or interface name. */
+static const char *dev_name(const struct unic_dev *dev)
+{
+	if (dev->spec.pci_addr[0])
+		return dev->spec.pci_addr;
+	return dev->spec.path[0] ? dev->spec.path : dev->spec.ifname;
+}
+
 static int check_mtu(struct unic_dev *dev)
 {
 	struct unic_config *c = &dev->cfg;
@@ -260,8 +283,23 @@ static int check_device_mtu(struct unic_dev *dev)
 		dev->max_mtu = MTU_MAX;
 	if (dev->cfg.mtu > dev->max_mtu)
 		return unic_dev_error(dev, EINVAL, "mtu %u is more than %s on %s takes (at most %u): lower it (--mtu)",
-				      dev->cfg.mtu, dev->drv->name, dev->spec.pci_addr[0] ? dev->spec.pci_addr : dev->spec.path,
+				      dev->cfg.mtu, dev->drv->name, dev_name(dev),
 				      dev->max_mtu);
+	return 0;
+}
+
+/* cfg.pool: its buffers are the device's (pool_size and buf_size are not used) and must fit mtu. */
+static int check_app_pool(struct unic_dev *dev)
+{
+	struct unic_config *c = &dev->cfg;
+
+	c->buf_size = c->pool->buf_size;
+	c->pool_size = 0;
+	if (c->buf_size < c->mtu + FRAME_OVERHEAD)
+		return unic_dev_error(dev, EINVAL, "cfg.pool's buffers of %u bytes cannot hold a frame of mtu %u (%u bytes "
+				      "with the Ethernet header and a VLAN tag): create the pool with buf_size %u or "
+				      "more, or lower mtu", c->buf_size, c->mtu, c->mtu + FRAME_OVERHEAD,
+				      c->mtu + FRAME_OVERHEAD);
 	return 0;
 }
 
@@ -295,7 +333,7 @@ static int normalize_config(struct unic_dev *dev)
 	uint32_t rx_need;
 	int r;
 
-	if ((r = check_queues(dev, "rx_queues", &c->rx_queues)) || (r = check_queues(dev, "tx_queues", &c->tx_queues)) ||
+	if ((r = spec_queues(dev)) || (r = check_queues(dev, "rx_queues", &c->rx_queues)) || (r = check_queues(dev, "tx_queues", &c->tx_queues)) ||
 	    (r = check_ring(dev, "rx_ring_size", &c->rx_ring_size)) ||
 	    (r = check_ring(dev, "tx_ring_size", &c->tx_ring_size)))
 		return r;
@@ -303,23 +341,25 @@ static int normalize_config(struct unic_dev *dev)
 
 	if ((r = check_mtu(dev)))
 		return r;
+	if (c->pool)
+		return check_app_pool(dev);
 	if (!c->buf_size)
 		c->buf_size = c->mtu + FRAME_OVERHEAD > DEFAULT_BUF_SIZE ? c->mtu + FRAME_OVERHEAD : DEFAULT_BUF_SIZE;
 	/* without an mtu, small buffers stay allowed (frames that do not fit are dropped and counted) */
 	if (mtu_given && c->buf_size < c->mtu + FRAME_OVERHEAD)
 		return unic_dev_error(dev, EINVAL, "buf_size %u cannot hold a frame of mtu %u (%u bytes with the Ethernet "
 				      "header and a VLAN tag): raise it, or give 0", c->buf_size, c->mtu, c->mtu + FRAME_OVERHEAD);
-	if (c->buf_size < BUF_SIZE_MIN || c->buf_size > UNIC_BUF_SIZE_MAX)
+	if (c->buf_size < UNIC_BUF_SIZE_MIN || c->buf_size > UNIC_BUF_SIZE_MAX)
 		return unic_dev_error(dev, EINVAL, "buf_size %u is out of range: give %u to %u bytes, or 0 for %u",
-				      c->buf_size, BUF_SIZE_MIN, UNIC_BUF_SIZE_MAX, DEFAULT_BUF_SIZE);
+				      c->buf_size, UNIC_BUF_SIZE_MIN, UNIC_BUF_SIZE_MAX, DEFAULT_BUF_SIZE);
 	rx_need = (uint32_t)c->rx_queues * c->rx_ring_size;
 	if (c->pool_size && c->pool_size < rx_need)
 		return unic_dev_error(dev, EINVAL, "pool_size %u cannot fill the rx rings (rx_queues %u x rx_ring_size "
 				      "%u = %u buffers): raise it, or give 0 to size the pool for the rings",
 				      c->pool_size, c->rx_queues, c->rx_ring_size, rx_need);
-	if (c->pool_size > POOL_SIZE_MAX)
+	if (c->pool_size > UNIC_POOL_SIZE_MAX)
 		return unic_dev_error(dev, EINVAL, "pool_size %u is too large: at most %u buffers", c->pool_size,
-				      POOL_SIZE_MAX);
+				      UNIC_POOL_SIZE_MAX);
 	return 0;
 }
 
@@ -343,6 +383,19 @@ static int probe_pci(struct unic_dev *dev)
 	if (!r)
 		r = dev->drv->probe(dev);
 	return r;
+}
+
+/* The backend table's probe for the spec's prefix, or the PCI path for an address. */
+static int probe(struct unic_dev *dev)
+{
+	const struct unic_backend *b = unic_backend_by_access(dev->spec.access);
+
+	if (!b || b->arg == UNIC_SPEC_PCI)
+		return probe_pci(dev);
+	if (!b->probe)
+		return unic_dev_error(dev, ENOTSUP, "%s is not available in this build of unic (src/backends/%s was "
+				      "not built)", b->name, b->name);
+	return b->probe(dev);
 }
 
 /* Everything the device took, then the handle itself (open's failure path and close). */
@@ -369,11 +422,12 @@ struct unic_dev *unic_open(const char *spec, const struct unic_config *cfg, char
 		dev->cfg = *cfg;
 	else
 		unic_config_init(&dev->cfg);
+	dev->cfg_asked = dev->cfg;
 	r = unic_parse_spec(spec, &dev->spec, dev->err, sizeof dev->err);
 	if (!r)
 		r = normalize_config(dev);
 	if (!r)
-		r = dev->spec.access == UNIC_ACCESS_VHOST_USER ? unic_vhost_user_probe(dev) : probe_pci(dev);
+		r = probe(dev);
 	if (!r)
 		r = check_device_mtu(dev);
 	if (!r)
@@ -416,9 +470,10 @@ uint16_t unic_tx_burst(struct unic_dev *dev, uint16_t queue, struct unic_buf **b
 		return 0;
 	/* a buffer of another pool may be out of this device's DMA reach: the slow path decides */
 	own = dev->pool;
-	for (i = 0; i < n; i++)
-		if (unic_unlikely(bufs[i]->pool != own))
-			return unic_tx_cross_domain(dev, queue, bufs, n);
+	if (own->dma_domain != UNIC_DMA_DOMAIN_ANY) /* a copying backend takes any pool's buffer */
+		for (i = 0; i < n; i++)
+			if (unic_unlikely(bufs[i]->pool != own))
+				return unic_tx_cross_domain(dev, queue, bufs, n);
 	return dev->drv->tx_burst(dev->txq[queue], bufs, n);
 }
 
@@ -479,6 +534,97 @@ int unic_queue_stats(struct unic_dev *dev, uint16_t queue, struct unic_queue_sta
 		st->bad_device += UNIC_STAT_GET(s->bad_device);
 	}
 	return 0;
+}
+
+static int no_interrupts(struct unic_dev *dev)
+{
+	if (dev->spec.access == UNIC_ACCESS_SYSFS)
+		return unic_dev_error(dev, ENOTSUP, "%s: sysfs: access gives no interrupts: open it with vfio: or uio: "
+				      "to sleep when idle, or poll it", dev->spec.pci_addr);
+	return unic_dev_error(dev, ENOTSUP, "%s: the %s driver cannot interrupt yet: poll the queue", dev_name(dev),
+			      dev->drv->name);
+}
+
+int unic_rx_fd(struct unic_dev *dev, uint16_t queue)
+{
+	if (!dev || queue >= dev->num_rxq)
+		return -EINVAL;
+	if (!dev->drv->rx_intr_fd)
+		return no_interrupts(dev);
+	return dev->drv->rx_intr_fd(dev, dev->rxq[queue]);
+}
+
+int unic_rx_intr_enable(struct unic_dev *dev, uint16_t queue)
+{
+	if (unic_unlikely(!dev || queue >= dev->num_rxq))
+		return -EINVAL;
+	if (!dev->drv->rx_intr_enable)
+		return no_interrupts(dev);
+	return dev->drv->rx_intr_enable(dev->rxq[queue]);
+}
+
+int unic_rx_intr_disable(struct unic_dev *dev, uint16_t queue)
+{
+	if (unic_unlikely(!dev || queue >= dev->num_rxq))
+		return -EINVAL;
+	if (!dev->drv->rx_intr_disable)
+		return no_interrupts(dev);
+	return dev->drv->rx_intr_disable(dev->rxq[queue]);
+}
+
+int unic_rx_wait(struct unic_dev *dev, uint16_t queue, int timeout_ms)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	int r = unic_rx_fd(dev, queue);
+
+	if (r < 0)
+		return r;
+	pfd.fd = r;
+	r = unic_rx_intr_enable(dev, queue);
+	if (r)
+		return r; /* 1: a frame is waiting; or an error */
+	r = poll(&pfd, 1, timeout_ms);
+	if (r < 0)
+		r = -errno;
+	unic_rx_intr_disable(dev, queue);
+	if (r > 0 && (pfd.revents & (POLLERR | POLLNVAL)))
+		return -EIO;
+	return r > 0 ? 1 : r;
+}
+
+uint16_t unic_tx_reclaim(struct unic_dev *dev, uint16_t queue)
+{
+	if (unic_unlikely(!dev || queue >= dev->num_txq || !dev->drv->tx_reclaim))
+		return 0;
+	return dev->drv->tx_reclaim(dev->txq[queue]);
+}
+
+int unic_event_fd(struct unic_dev *dev)
+{
+	int r;
+
+	if (!dev)
+		return -EINVAL;
+	if (!dev->drv->event_fd)
+		return no_interrupts(dev);
+	pthread_mutex_lock(&dev->ctl_lock);
+	r = dev->drv->event_fd(dev);
+	pthread_mutex_unlock(&dev->ctl_lock);
+	return r;
+}
+
+int unic_event_ack(struct unic_dev *dev)
+{
+	int r;
+
+	if (!dev)
+		return -EINVAL;
+	if (!dev->drv->event_ack)
+		return no_interrupts(dev);
+	pthread_mutex_lock(&dev->ctl_lock);
+	r = dev->drv->event_ack(dev);
+	pthread_mutex_unlock(&dev->ctl_lock);
+	return r;
 }
 
 int unic_set_rss(struct unic_dev *dev, const uint8_t *key, size_t key_len, const uint16_t *reta, size_t reta_len)
@@ -550,8 +696,10 @@ int unic_info(struct unic_dev *dev, struct unic_info *info)
 	if (!dev || !info)
 		return -EINVAL;
 	memset(info, 0, sizeof *info);
-	if (dev->spec.access == UNIC_ACCESS_VHOST_USER)
-		snprintf(info->name, sizeof info->name, "vhost-user:%.50s", dev->spec.path);
+	if (dev->spec.path[0])
+		snprintf(info->name, sizeof info->name, "%s:%.50s", unic_access_name(dev->spec.access), dev->spec.path);
+	else if (dev->spec.ifname[0])
+		snprintf(info->name, sizeof info->name, "%s:%s", unic_access_name(dev->spec.access), dev->spec.ifname);
 	else
 		snprintf(info->name, sizeof info->name, "%s:%s", unic_access_name(dev->spec.access), dev->spec.pci_addr);
 	snprintf(info->pci_addr, sizeof info->pci_addr, "%s", dev->spec.pci_addr);

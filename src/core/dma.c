@@ -8,6 +8,7 @@
  *   VFIO  mapped with VFIO_IOMMU_MAP_DMA into the process-wide container, at
  *         IOVA = physical address when root (see map_vfio), else at allocated IOVAs
  *   VIRT  the virtual address itself (vhost-user: the backend maps our fd)
+ *   UMEM  the offset from the area's start (af_xdp: the area is the sockets' UMEM)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +33,7 @@
 #define SMALL_PAGE 4096u
 
 /* Domain ids handed out so far; atomic: devices open from any thread. */
-static atomic_uint_fast64_t last_domain = UNIC_DMA_DOMAIN_PHYS;
+static atomic_uint_fast64_t last_domain = UNIC_DMA_DOMAIN_ANY;
 
 uint64_t unic_dma_new_domain(void)
 {
@@ -46,7 +47,9 @@ uint64_t unic_dma_domain(struct unic_dev *dev)
 		return UNIC_DMA_DOMAIN_PHYS;
 	case UNIC_DMA_VFIO: /* every VFIO device of the process maps its pools into the one container */
 		return unic_vfio_domain() ? unic_vfio_domain() : unic_dma_new_domain();
-	default: /* VIRT: the vhost-user backend maps only this device's memfds */
+	case UNIC_DMA_CPU: /* the backend copies: any pool will do */
+		return UNIC_DMA_DOMAIN_ANY;
+	default: /* VIRT, UMEM: the vhost-user backend or the XSK sockets reach only this device's memory */
 		return unic_dma_new_domain();
 	}
 }
@@ -100,48 +103,97 @@ uint64_t unic_virt_to_phys(const void *virt, char *err, size_t errlen)
 	return (entry & PAGEMAP_PFN_MASK) * SMALL_PAGE + va % SMALL_PAGE;
 }
 
-/*
- * Maps size bytes of fresh memfd memory, hugepage-backed unless the mode allows
- * small pages: in VIRT mode (vhost-user) ordinary 4 KiB pages serve when the
- * user asks for them (cfg.no_hugepages) or when hugepages are short.
- */
-static int map_memory(struct unic_dev *dev, size_t size, struct unic_dma *d)
+/* size bytes (a multiple of page) of fresh memfd memory in pages of page bytes: 0 or -errno. */
+static int map_pages(size_t size, size_t page, struct unic_dma *d)
 {
-	bool virt = dev->dma_mode == UNIC_DMA_VIRT;
-	bool small = virt && (dev->cfg.no_hugepages || meminfo_value("HugePages_Free") * 2048 * 1024 < (long)size);
-	size_t page;
-	int fd;
+	int fd = memfd_create("unic-dma", MFD_CLOEXEC | (page == SMALL_PAGE ? 0 : MFD_HUGETLB | MFD_HUGE_2MB));
+	int e;
 
-retry:
-	page = small ? SMALL_PAGE : UNIC_HUGEPAGE_SIZE;
-
-	d->page_size = page;
-	d->size = (size + page - 1) / page * page;
-	d->npages = d->size / page;
-	fd = memfd_create("unic-dma", MFD_CLOEXEC | (small ? 0 : MFD_HUGETLB | MFD_HUGE_2MB));
 	if (fd < 0)
-		return unic_dev_error(dev, errno, "memfd_create for DMA memory failed: %s", strerror(errno));
-	if (ftruncate(fd, (off_t)d->size) < 0 ||
-	    (d->virt = mmap(NULL, d->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0)) == MAP_FAILED) {
-		int e = errno;
-		long free_pages = meminfo_value("HugePages_Free");
-		long total = meminfo_value("HugePages_Total");
+		return -errno;
+	d->page_size = page;
+	d->size = size;
+	d->npages = size / page;
+	if (ftruncate(fd, (off_t)size) < 0 ||
+	    (d->virt = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0)) == MAP_FAILED) {
+		e = errno;
 		close(fd);
 		d->virt = NULL;
-		if (virt && !small) { /* free hugepages we may not use (cgroup limit, reservations) */
-			small = true;
-			goto retry;
-		}
-		if (small)
-			return unic_dev_error(dev, e, "cannot map %zu bytes of DMA memory: %s", d->size, strerror(e));
-		return unic_dev_error(dev, ENOMEM,
-			"not enough 2 MiB hugepages for %zu MiB of DMA memory (%ld free of %ld): reserve more "
-			"as root with 'echo %ld > /proc/sys/vm/nr_hugepages'",
-			d->size >> 20, free_pages, total, (total > 0 ? total : 0) + (long)d->npages + 64);
+		return -e;
 	}
 	d->fd = fd;
 	/* MAP_POPULATE faulted the pages in; they are pinned for DMA by the kernel only under VFIO. */
 	return 0;
+}
+
+static size_t round_up(size_t size, size_t page)
+{
+	return (size + page - 1) / page * page;
+}
+
+static bool hugepages_free_for(size_t size)
+{
+	return meminfo_value("HugePages_Free") * (long)UNIC_HUGEPAGE_SIZE >= (long)size;
+}
+
+/* The error line for hugepages that could not be had. */
+static int no_hugepages(struct unic_dev *dev, size_t size)
+{
+	long free_pages = meminfo_value("HugePages_Free");
+	long total = meminfo_value("HugePages_Total");
+
+	return unic_dev_error(dev, ENOMEM,
+		"not enough 2 MiB hugepages for %zu MiB of DMA memory (%ld free of %ld): reserve more "
+		"as root with 'echo %ld > /proc/sys/vm/nr_hugepages'",
+		size >> 20, free_pages, total, (total > 0 ? total : 0) + (long)(size / UNIC_HUGEPAGE_SIZE) + 64);
+}
+
+/*
+ * Maps size bytes of fresh memfd memory, hugepage-backed unless the mode allows
+ * small pages: in VIRT mode (vhost-user) ordinary 4 KiB pages serve when the
+ * user asks for them (cfg.no_hugepages) or when hugepages are short, and so in
+ * UMEM mode (af_xdp: the kernel pins the pages itself); in CPU mode
+ * (af_packet, tap: the backend copies) always.
+ */
+static int map_memory(struct unic_dev *dev, size_t size, struct unic_dma *d)
+{
+	bool virt = dev->dma_mode == UNIC_DMA_VIRT || dev->dma_mode == UNIC_DMA_UMEM; /* small pages serve */
+	bool cpu = dev->dma_mode == UNIC_DMA_CPU;
+	bool small = cpu || (virt && (dev->cfg.no_hugepages || !hugepages_free_for(size)));
+	int r;
+
+	if (!small) {
+		r = map_pages(round_up(size, UNIC_HUGEPAGE_SIZE), UNIC_HUGEPAGE_SIZE, d);
+		if (!r)
+			return 0;
+		if (!virt) /* free hugepages we may not use (cgroup limit, reservations): small ones serve VIRT */
+			return no_hugepages(dev, round_up(size, UNIC_HUGEPAGE_SIZE));
+	}
+	r = map_pages(round_up(size, SMALL_PAGE), SMALL_PAGE, d);
+	if (r)
+		return unic_dev_error(dev, -r, "cannot map %zu bytes of DMA memory: %s", round_up(size, SMALL_PAGE),
+				      strerror(-r));
+	if (cpu) /* no device: the area is one "page" that rooms may cross */
+		d->page_size = d->size, d->npages = 1;
+	return 0;
+}
+
+int unic_dma_map_unbound(struct unic_dev *dev, size_t huge_size, size_t small_size, struct unic_dma *out)
+{
+	int r = -ENOMEM;
+
+	memset(out, 0, sizeof *out);
+	out->fd = -1;
+	if (huge_size && hugepages_free_for(round_up(huge_size, UNIC_HUGEPAGE_SIZE)))
+		r = map_pages(round_up(huge_size, UNIC_HUGEPAGE_SIZE), UNIC_HUGEPAGE_SIZE, out);
+	if (r && small_size)
+		r = map_pages(round_up(small_size, SMALL_PAGE), SMALL_PAGE, out);
+	if (!r)
+		return 0;
+	if (!small_size)
+		return no_hugepages(dev, round_up(huge_size, UNIC_HUGEPAGE_SIZE));
+	return unic_dev_error(dev, -r, "cannot map %zu bytes of memory for the pool: %s", round_up(small_size, SMALL_PAGE),
+			      strerror(-r));
 }
 
 /* Physical address of every page; 0 and an error line on failure. */
@@ -210,10 +262,17 @@ static int assign_iovas(struct unic_dev *dev, struct unic_dma *d)
 	case UNIC_DMA_VFIO:
 		return map_vfio(dev, d);
 	case UNIC_DMA_VIRT:
+	case UNIC_DMA_CPU: /* nobody DMAs: the address is only a label */
 		d->iova = (uint64_t)(uintptr_t)d->virt;
 		d->contiguous = true;
 		for (i = 0; i < d->npages; i++)
 			d->page_iova[i] = d->iova + i * d->page_size;
+		return 0;
+	case UNIC_DMA_UMEM: /* AF_XDP descriptors carry offsets into the registered area */
+		d->iova = 0;
+		d->contiguous = true;
+		for (i = 0; i < d->npages; i++)
+			d->page_iova[i] = i * d->page_size;
 		return 0;
 	default: /* UNIC_DMA_PHYS */
 		return lookup_phys(dev, d, false);
@@ -252,10 +311,23 @@ int unic_dma_alloc(struct unic_dev *dev, size_t size, struct unic_dma *out)
 	return r;
 }
 
-void unic_dma_free(struct unic_dma *d)
+int unic_dma_bind(struct unic_dev *dev, struct unic_dma *d)
 {
-	if (!d)
-		return;
+	int r;
+
+	/* Pages the kernel may move (4 KiB shmem: compaction, swap) keep no physical address. */
+	if (dev->dma_mode == UNIC_DMA_PHYS && d->page_size != UNIC_HUGEPAGE_SIZE)
+		return unic_dev_error(dev, EINVAL, "the pool is in 4 KiB pages, whose physical addresses the kernel "
+				      "may change: sysfs: and vfio-noiommu: devices need it in 2 MiB hugepages (reserve "
+				      "hugepages before unic_mempool_create)");
+	r = assign_iovas(dev, d);
+	if (r)
+		unic_dma_unbind(d);
+	return r;
+}
+
+void unic_dma_unbind(struct unic_dma *d)
+{
 	if (d->mode == UNIC_DMA_VFIO && d->mapped_per_page) {
 		size_t i;
 		for (i = 0; i < d->npages; i++)
@@ -265,11 +337,22 @@ void unic_dma_free(struct unic_dma *d)
 	}
 	if (d->container_held)
 		unic_vfio_container_release(); /* after the unmapping: the container may close now */
+	free(d->page_iova);
+	d->page_iova = NULL;
+	d->iova = 0;
+	d->mode = 0;
+	d->contiguous = d->mapped_per_page = d->container_held = false;
+}
+
+void unic_dma_free(struct unic_dma *d)
+{
+	if (!d)
+		return;
+	unic_dma_unbind(d);
 	if (d->virt)
 		munmap(d->virt, d->size);
 	if (d->fd >= 0)
 		close(d->fd);
-	free(d->page_iova);
 	memset(d, 0, sizeof *d);
 	d->fd = -1;
 }

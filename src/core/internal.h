@@ -56,6 +56,10 @@ enum unic_dma_mode {
 	UNIC_DMA_PHYS = 1,    /* iova = physical address from /proc/self/pagemap */
 	UNIC_DMA_VFIO,        /* iova mapped through VFIO_IOMMU_MAP_DMA into the shared container */
 	UNIC_DMA_VIRT,        /* iova = virtual address (vhost-user: the backend maps the fd) */
+	UNIC_DMA_CPU,         /* no device reads the pool: the backend copies every frame with the
+				 CPU (af_packet, tap). Ordinary 4 KiB pages, iova = virtual address. */
+	UNIC_DMA_UMEM,        /* af_xdp: the pool is the sockets' UMEM; iova = offset from the pool's
+				 start. Hugepages when free, else 4 KiB pages; rooms stay within a page. */
 };
 
 /*
@@ -64,9 +68,15 @@ enum unic_dma_mode {
  * vfio-noiommu, virtio without ACCESS_PLATFORM) share UNIC_DMA_DOMAIN_PHYS; the VFIO
  * devices of the process share the container's domain (a pool mapped into it is reachable
  * by all of them); each vhost-user device is a domain of its own (its backend maps only that
- * device's memfds). unic_tx_burst copies a frame whose buffer is in another domain.
+ * device's memfds); so is each af_xdp device (its sockets reach only its own UMEM).
+ * unic_tx_burst copies a frame whose buffer is in another domain.
  */
 #define UNIC_DMA_DOMAIN_PHYS 1
+/*
+ * The domain of UNIC_DMA_CPU devices: a backend that copies every frame reaches every
+ * pool, so unic_tx_burst hands it any buffer as is (no cross-domain copy).
+ */
+#define UNIC_DMA_DOMAIN_ANY 2
 /*
  * The domain for a new pool of dev, from its dma_mode (set by probe): never 0. A device's
  * domain is its pool's (dev->pool->dma_domain): under vhost-user the pool is the domain, so
@@ -81,6 +91,16 @@ int unic_dma_alloc(struct unic_dev *dev, size_t size, struct unic_dma *out);
 /* Region of whole pages that need not be contiguous (mempools); use unic_dma_iova(). */
 int unic_dma_alloc_pages(struct unic_dev *dev, size_t size, struct unic_dma *out);
 void unic_dma_free(struct unic_dma *dma);
+/*
+ * Memory no device reaches yet (an application's pool, unic_mempool_create): huge_size bytes
+ * in 2 MiB hugepages when that many are free, else small_size bytes in 4 KiB pages; a size
+ * of 0 rules that kind out. The area is mode 0 (unbound) until unic_dma_bind.
+ */
+int unic_dma_map_unbound(struct unic_dev *dev, size_t huge_size, size_t small_size, struct unic_dma *out);
+/* Gives an unbound area DMA addresses for dev's mode (VFIO: maps it into the container). */
+int unic_dma_bind(struct unic_dev *dev, struct unic_dma *d);
+/* Undoes unic_dma_bind (VFIO: unmaps, lets the container go); the memory stays. */
+void unic_dma_unbind(struct unic_dma *d);
 static inline uint64_t unic_dma_iova(const struct unic_dma *d, size_t off)
 {
 	if (d->contiguous)
@@ -101,6 +121,8 @@ uint64_t unic_virt_to_phys(const void *virt, char *err, size_t errlen);
  * first use, caches[slot] is that thread's alone (only len is read by others, for
  * free_count and "all buffers home"), and its key destructor flushes it at thread exit.
  */
+#define UNIC_POOL_SIZE_MAX (1u << 24) /* 16 Mi buffers: 34 GiB of 2 KiB rooms */
+#define UNIC_BUF_SIZE_MIN 64         /* the smallest Ethernet frame without FCS is 60 bytes */
 #define UNIC_POOL_THREADS 64     /* threads with a cache at once; more go to the store directly */
 #define UNIC_POOL_CACHE_MAX 256  /* buffers a cache refills to; it flushes above twice that */
 struct unic_pool_cache {
@@ -115,7 +137,16 @@ struct unic_mempool {
 	uint32_t num_entries;
 	uint16_t room_size;      /* bytes per room, a multiple of 64 */
 	uint32_t cache_size;     /* buffers a thread cache refills to (0: no caches) */
-	uint64_t dma_domain;     /* unic_dma_domain() of the device that created it */
+	uint64_t dma_domain;     /* unic_dma_domain() of the device that created it, or of the
+				    first device an application's pool was bound to */
+	uint16_t buf_size;       /* data bytes asked for (room_size - UNIC_HEADROOM, or less) */
+	bool app_made;           /* unic_mempool_create: shared by devices (cfg.pool) */
+	atomic_bool released;    /* app_made: unic_mempool_release was called */
+	/* Owners: the application (app_made, until released) and each device using the pool.
+	 * The last one gone orphans the pool (destroyed when its last buffer is home). */
+	_Atomic uint32_t refs;
+	uint32_t users;          /* devices opened with it that DMA (under the attach lock) */
+	uint32_t rx_need;        /* buffers their rx rings hold when full (under the attach lock) */
 	uint8_t *in_use;         /* debug builds: 1 while allocated (double-free check) */
 	atomic_bool orphaned;    /* its device closed: destroyed when the last buffer comes home */
 	pthread_mutex_t lock;    /* the store; dying */
@@ -125,6 +156,11 @@ struct unic_mempool {
 	_Atomic(struct unic_pool_cache *) caches[UNIC_POOL_THREADS]; /* per thread slot, made on use */
 	struct unic_mempool *next; /* every pool of the process (thread exit flushes into them) */
 };
+/* Can a device whose pool is in domain own (its pool's dma_domain) send buf without a copy? */
+static inline bool unic_dma_reaches(uint64_t own, const struct unic_buf *buf)
+{
+	return own == UNIC_DMA_DOMAIN_ANY || buf->pool->dma_domain == own;
+}
 struct unic_mempool *unic_mempool_make(struct unic_dev *dev, uint32_t num, uint16_t buf_size);
 void unic_mempool_destroy(struct unic_mempool *pool);
 /* Buffers the calling thread can allocate now (store + its cache); unic_mempool_free_count
@@ -132,6 +168,15 @@ void unic_mempool_destroy(struct unic_mempool *pool);
 uint32_t unic_mempool_avail(struct unic_mempool *pool);
 /* Its device closed: destroys it now when every buffer is home, else when the last one comes back. */
 void unic_mempool_orphan(struct unic_mempool *pool);
+/*
+ * unic_open (after probe: dev->dma_mode is known): dev receives into dev->cfg.pool, an
+ * application's pool. Checks that the pool can fill this device's rx rings on top of the
+ * others', binds its DMA reach at its first device (or again when no device holds the old
+ * one), refuses a device of another DMA domain; sets dev->pool. 0 or -errno, one line.
+ */
+int unic_mempool_attach(struct unic_dev *dev);
+/* unic_close: dev gives up dev->pool (its own, or an application's); the last owner orphans it. */
+void unic_mempool_detach(struct unic_dev *dev);
 static inline struct unic_buf *unic_mempool_entry(const struct unic_mempool *p, uint32_t i)
 {
 	return &p->bufs[i];
@@ -270,6 +315,20 @@ struct unic_driver {
 	/* Optional, control path (under ctl_lock): key (dev->rss_key_len bytes) and reta
 	 * (dev->rss_reta_size rx queue numbers, checked by the core) are NULL to keep them. */
 	int (*set_rss)(struct unic_dev *dev, const uint8_t *key, const uint16_t *reta);
+	/*
+	 * Interrupts, all optional (NULL: the core answers -ENOTSUP with a line naming the driver).
+	 * rx_intr_fd: the queue's wake-up descriptor (the driver or its transport owns it), -errno.
+	 * rx_intr_enable: arm, then look at the ring again: 0 empty, 1 a frame waits, -errno.
+	 * rx_intr_disable: disarm and consume a pending wake-up. Data path (the queue's thread).
+	 * tx_reclaim: free completed tx buffers, return how many. Data path.
+	 * event_fd / event_ack: link and removal events (control path, under ctl_lock).
+	 */
+	int (*rx_intr_fd)(struct unic_dev *dev, void *rxq);
+	int (*rx_intr_enable)(void *rxq);
+	int (*rx_intr_disable)(void *rxq);
+	uint16_t (*tx_reclaim)(void *txq);
+	int (*event_fd)(struct unic_dev *dev);
+	int (*event_ack)(struct unic_dev *dev);
 };
 
 /*
@@ -292,6 +351,7 @@ struct unic_qcounters {
 
 struct unic_dev {
 	struct unic_config cfg;
+	struct unic_config cfg_asked;        /* cfg before defaults: a 0 the driver may fill its own way */
 	struct unic_spec spec;
 	const struct unic_driver *drv;
 	void *priv;                          /* driver state */
@@ -314,7 +374,8 @@ struct unic_dev {
 	struct unic_qcounters *rxq_stats[UNIC_MAX_QUEUES]; /* driver-owned, may be NULL */
 	struct unic_qcounters *txq_stats[UNIC_MAX_QUEUES];
 
-	struct unic_mempool *pool;           /* created by the core before start() */
+	struct unic_mempool *pool;           /* created by the core before start(), or cfg.pool */
+	uint32_t pool_rx_share;              /* cfg.pool: what this device's rx rings take of it */
 	pthread_mutex_t ctl_lock;            /* stats, link, promisc: control calls from any thread */
 
 	/* device access */
@@ -343,12 +404,49 @@ extern const struct unic_driver unic_driver_virtio_net;
 extern const struct unic_driver unic_driver_igb;
 extern const struct unic_driver unic_driver_e1000e;
 extern const struct unic_driver unic_driver_vmxnet3;
-/*
- * vhost-user (src/drivers/virtio/virtio_vhost_user.c): connects to the backend at
- * dev->spec.path, binds the virtio-net driver to it (dev->drv, dev->priv) and sets
- * dev->dma_mode; the probe step of unic_open for vhost-user specs. 0 or -errno.
- */
-int unic_vhost_user_probe(struct unic_dev *dev);
+
+/* ---- backends (backends.c): the one table from spec prefix to probe ---- */
+/* What follows a spec's prefix. */
+enum unic_spec_arg {
+	UNIC_SPEC_PCI = 1,  /* a PCI address: dev.c's PCI path (driver table, access method) */
+	UNIC_SPEC_PATH,     /* a unix socket path (vhost-user) */
+	UNIC_SPEC_IFNAME,   /* a kernel interface name, then ",option"s */
+};
+/* Options an IFNAME spec may take (unic_backend.options). */
+#define UNIC_OPT_QUEUES   (1u << 0)  /* ,queues=N */
+#define UNIC_OPT_QUEUE    (1u << 1)  /* ,queue=N */
+#define UNIC_OPT_XDP_MODE (1u << 2)  /* ,copy or ,zerocopy */
+struct unic_backend {
+	const char *name;            /* the prefix without ':', and unic_access_name() */
+	enum unic_access access;
+	enum unic_spec_arg arg;
+	unsigned options;            /* UNIC_OPT_* accepted after an IFNAME */
+	/*
+	 * NULL for PCI rows, and for a backend this build lacks. Otherwise the probe step of
+	 * unic_open: takes what dev->spec names, binds a driver (dev->drv, its state in
+	 * dev->priv / dev->backend), sets dev->mac and dev->dma_mode; no queues yet (drv->start
+	 * makes them). On failure it frees what it took and returns -errno with dev->err set.
+	 */
+	int (*probe)(struct unic_dev *dev);
+	const char *syntax;          /* for error lines: "af_packet:IFNAME[,queues=N]" */
+};
+/* The row whose prefix ("name:") spec starts with, and the prefix's length; NULL when none. */
+const struct unic_backend *unic_backend_by_prefix(const char *spec, size_t *prefix_len);
+const struct unic_backend *unic_backend_by_access(enum unic_access a);
+
+/* Kernel interfaces (netif.c), for the backends that use one (dev->spec.ifname). */
+/* 0 when it exists and is administratively up; else one line naming it, prefixed "what: ". */
+int unic_netif_check_up(struct unic_dev *dev, const char *what);
+int unic_netif_mac(const char *ifname, uint8_t mac[6]);   /* 0 or -errno */
+int unic_netif_mtu(const char *ifname, uint32_t *mtu);    /* 0 or -errno */
+/* From /sys/class/net/IF: operstate "up", speed (0 when unknown), duplex. */
+int unic_netif_link(struct unic_dev *dev, struct unic_link *link);
+
+/* The probes: named only by backends.c's table. */
+int unic_vhost_user_probe(struct unic_dev *dev);  /* src/drivers/virtio/virtio_vhost_user.c */
+int unic_af_xdp_probe(struct unic_dev *dev);      /* src/backends/af_xdp/ */
+int unic_af_packet_probe(struct unic_dev *dev);   /* src/backends/af_packet/ */
+int unic_tap_probe(struct unic_dev *dev);         /* src/backends/tap/ */
 
 /* Default ring size when cfg leaves it 0 and the driver has no better figure. */
 #define UNIC_DEFAULT_RING 512

@@ -44,14 +44,22 @@ static uint32_t room_bytes(uint16_t buf_size)
 	return (UNIC_HEADROOM + (uint32_t)buf_size + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
 }
 
-/* DMA bytes for num rooms; vhost-user may fall back to 4 KiB pages: sized for that worst case there. */
+/* Bytes of pages of page bytes that hold num rooms, none across a page (room <= page). */
+static size_t pages_bytes(uint32_t num, uint32_t room, size_t page)
+{
+	size_t per_page = page / room;
+
+	return (num + per_page - 1) / per_page * page;
+}
+
+/* DMA bytes for num rooms; vhost-user and af_xdp may fall back to 4 KiB pages: sized for that worst case there. */
 static size_t dma_bytes(const struct unic_dev *dev, uint32_t num, uint32_t room)
 {
-	uint32_t per_page = UNIC_HUGEPAGE_SIZE / room;
-
-	if (dev->dma_mode == UNIC_DMA_VIRT && room <= SMALL_PAGE)
-		return (size_t)((num + SMALL_PAGE / room - 1) / (SMALL_PAGE / room)) * SMALL_PAGE;
-	return (size_t)((num + per_page - 1) / per_page) * UNIC_HUGEPAGE_SIZE;
+	if (dev->dma_mode == UNIC_DMA_CPU) /* one area, rooms may cross pages: nothing DMAs */
+		return (size_t)num * room;
+	if ((dev->dma_mode == UNIC_DMA_VIRT || dev->dma_mode == UNIC_DMA_UMEM) && room <= SMALL_PAGE)
+		return pages_bytes(num, room, SMALL_PAGE);
+	return pages_bytes(num, room, UNIC_HUGEPAGE_SIZE);
 }
 
 /* Every pool of the process and the thread slots in use: both under pools_lock. */
@@ -137,6 +145,8 @@ static void cache_to_store(struct unic_mempool *p, struct unic_pool_cache *c, ui
 	atomic_store_explicit(&c->len, len - n, memory_order_release);
 }
 
+static void pool_discard(struct unic_mempool *p);
+
 /* The exiting thread's caches go back to their stores; pools left all home are destroyed. */
 static void slot_release(void *arg)
 {
@@ -167,9 +177,7 @@ static void slot_release(void *arg)
 	pthread_mutex_unlock(&pools_lock);
 	while ((p = dead) != NULL) {
 		dead = p->next;
-		pthread_mutex_destroy(&p->lock);
-		unic_dma_free(&p->mem);
-		free_metadata(p);
+		pool_discard(p);
 	}
 }
 
@@ -228,16 +236,16 @@ static inline struct unic_pool_cache *my_cache(struct unic_mempool *p)
 	return unic_likely(c != NULL) ? c : cache_slow(p);
 }
 
-struct unic_mempool *unic_mempool_make(struct unic_dev *dev, uint32_t num, uint16_t buf_size)
+/* Descriptors, store and lock of a pool of num buffers of buf_size bytes; no DMA memory yet. */
+static struct unic_mempool *pool_alloc(struct unic_dev *dev, uint32_t num, uint16_t buf_size)
 {
 	struct unic_mempool *p;
-	uint32_t room = room_bytes(buf_size), i;
 
 	if (num == 0 || buf_size < 64) {
 		unic_dev_error(dev, EINVAL, "mempool needs at least one buffer of at least 64 bytes");
 		return NULL;
 	}
-	if (room > UINT16_MAX) {
+	if (room_bytes(buf_size) > UINT16_MAX) {
 		unic_dev_error(dev, EINVAL, "buffer size %u is above the largest, %u", buf_size, UNIC_BUF_SIZE_MAX);
 		return NULL;
 	}
@@ -248,41 +256,134 @@ struct unic_mempool *unic_mempool_make(struct unic_dev *dev, uint32_t num, uint1
 		unic_dev_error(dev, ENOMEM, "out of memory for a mempool of %u buffers", num);
 		return NULL;
 	}
-	if (unic_dma_alloc_pages(dev, dma_bytes(dev, num, room), &p->mem)) {
-		pthread_mutex_destroy(&p->lock);
-		free_metadata(p);
-		return NULL;
-	}
+	p->mem.fd = -1;
+	return p;
+}
+
+/* A pool that never went into the list: everything it took. */
+static void pool_discard(struct unic_mempool *p)
+{
+	pthread_mutex_destroy(&p->lock);
+	unic_dma_free(&p->mem);
+	free_metadata(p);
+}
+
+/* Offset of room i in the DMA area: whole rooms per page, never one across a page. */
+static size_t room_offset(const struct unic_mempool *p, uint32_t i)
+{
+	return (size_t)(i / p->per_page) * p->mem.page_size + (size_t)(i % p->per_page) * p->room_size;
+}
+
+/* Every buffer's DMA address, from the area's binding (0 while it has none). */
+static void set_iovas(struct unic_mempool *p)
+{
+	uint32_t i;
+
+	for (i = 0; i < p->num_entries; i++)
+		p->bufs[i].room_iova = p->mem.mode ? unic_dma_iova(&p->mem, room_offset(p, i)) : 0;
+}
+
+/* Rooms laid out in p->mem, every buffer in the store; 0, or -EINVAL when they do not fit. */
+static int pool_layout(struct unic_dev *dev, struct unic_mempool *p, uint32_t num, uint16_t buf_size)
+{
+	uint32_t room = room_bytes(buf_size), i;
+
 	/* Small pages (plain memfd) still hold whole rooms: room <= 4 KiB is required then. */
 	p->per_page = (uint32_t)(p->mem.page_size / room);
-	if (p->per_page == 0 || (uint64_t)p->per_page * (p->mem.size / p->mem.page_size) < num) {
-		unic_dev_error(dev, EINVAL, "buffer size %u does not fit the DMA pages", buf_size);
-		pthread_mutex_destroy(&p->lock);
-		unic_dma_free(&p->mem);
-		free_metadata(p);
-		return NULL;
-	}
+	if (p->per_page == 0 || (uint64_t)p->per_page * (p->mem.size / p->mem.page_size) < num)
+		return unic_dev_error(dev, EINVAL, "buffer size %u does not fit the DMA pages", buf_size);
 	p->num_entries = num;
 	p->room_size = (uint16_t)room;
+	p->buf_size = buf_size;
 	/* a sixteenth per thread: several threads' caches cannot hold the whole pool */
 	p->cache_size = num / 16 < UNIC_POOL_CACHE_MAX ? num / 16 : UNIC_POOL_CACHE_MAX;
-	p->dma_domain = unic_dma_domain(dev); /* the device's own domain: see unic_tx_burst */
 	for (i = 0; i < num; i++) {
-		size_t off = (size_t)(i / p->per_page) * p->mem.page_size + (size_t)(i % p->per_page) * room;
 		struct unic_buf *b = &p->bufs[i];
-		b->room = (uint8_t *)p->mem.virt + off;
-		b->room_iova = unic_dma_iova(&p->mem, off);
+		b->room = (uint8_t *)p->mem.virt + room_offset(p, i);
 		b->pool = p;
 		b->index = i;
 		b->room_size = p->room_size;
 		b->data_off = UNIC_HEADROOM;
 		p->store[num - 1 - i] = b;
 	}
+	set_iovas(p);
 	atomic_store_explicit(&p->store_len, num, memory_order_relaxed);
+	return 0;
+}
+
+/* Into the list of every pool (thread exits flush their caches into them). */
+static void pool_register(struct unic_mempool *p)
+{
 	pthread_mutex_lock(&pools_lock);
 	p->next = pools;
 	pools = p;
 	pthread_mutex_unlock(&pools_lock);
+}
+
+struct unic_mempool *unic_mempool_make(struct unic_dev *dev, uint32_t num, uint16_t buf_size)
+{
+	struct unic_mempool *p = pool_alloc(dev, num, buf_size);
+
+	if (!p)
+		return NULL;
+	if (unic_dma_alloc_pages(dev, dma_bytes(dev, num, room_bytes(buf_size)), &p->mem) ||
+	    pool_layout(dev, p, num, buf_size)) {
+		pool_discard(p);
+		return NULL;
+	}
+	p->dma_domain = unic_dma_domain(dev); /* the device's own domain: see unic_tx_burst */
+	atomic_store(&p->refs, 1);             /* its device's */
+	pool_register(p);
+	return p;
+}
+
+static bool env_true(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && v[0] && strcmp(v, "0") != 0;
+}
+
+/*
+ * An application's pool: memory every access method can use (a memfd: vhost-user backends
+ * map it, VFIO maps it into the container, pagemap gives hugepages' physical addresses), in
+ * 2 MiB hugepages when enough are free, else in 4 KiB pages when a room fits one (then only
+ * for VFIO and vhost-user devices). Its DMA addresses come with its first device.
+ */
+struct unic_mempool *unic_mempool_create(uint32_t count, uint16_t buf_size, char *err, size_t errlen)
+{
+	struct unic_dev scratch; /* for the error line */
+	struct unic_mempool *p = NULL;
+	uint32_t room = room_bytes(buf_size);
+	size_t huge, small;
+
+	memset(&scratch, 0, sizeof scratch);
+	if (err && errlen)
+		err[0] = 0;
+	huge = env_true("UNIC_NO_HUGEPAGES") ? 0 : pages_bytes(count ? count : 1, room, UNIC_HUGEPAGE_SIZE);
+	small = room <= SMALL_PAGE ? pages_bytes(count ? count : 1, room, SMALL_PAGE) : 0;
+	if (count == 0 || count > UNIC_POOL_SIZE_MAX)
+		unic_dev_error(&scratch, EINVAL, "unic_mempool_create: count %u is out of range: give 1 to %u buffers",
+			       count, UNIC_POOL_SIZE_MAX);
+	else if (buf_size < UNIC_BUF_SIZE_MIN || buf_size > UNIC_BUF_SIZE_MAX)
+		unic_dev_error(&scratch, EINVAL, "unic_mempool_create: buf_size %u is out of range: give %u to %u bytes",
+			       buf_size, UNIC_BUF_SIZE_MIN, UNIC_BUF_SIZE_MAX);
+	else if (!huge && !small)
+		unic_dev_error(&scratch, EINVAL, "unic_mempool_create: buffers of %u bytes do not fit 4 KiB pages and "
+			       "UNIC_NO_HUGEPAGES rules out 2 MiB ones: unset it, or give buf_size %u or less",
+			       buf_size, SMALL_PAGE - UNIC_HEADROOM);
+	else if ((p = pool_alloc(&scratch, count, buf_size)) &&
+		 (unic_dma_map_unbound(&scratch, huge, small, &p->mem) || pool_layout(&scratch, p, count, buf_size))) {
+		pool_discard(p);
+		p = NULL;
+	}
+	if (!p) {
+		unic_fmt(err, errlen, "%s", scratch.err);
+		return NULL;
+	}
+	p->app_made = true;
+	atomic_store(&p->refs, 1); /* the application's, until unic_mempool_release */
+	pool_register(p);
 	return p;
 }
 
@@ -299,9 +400,7 @@ void unic_mempool_destroy(struct unic_mempool *p)
 			break;
 		}
 	pthread_mutex_unlock(&pools_lock);
-	pthread_mutex_destroy(&p->lock);
-	unic_dma_free(&p->mem);
-	free_metadata(p);
+	pool_discard(p);
 }
 
 /*
@@ -324,6 +423,142 @@ void unic_mempool_orphan(struct unic_mempool *p)
 	pthread_mutex_unlock(&p->lock);
 	if (claimed)
 		unic_mempool_destroy(p);
+}
+
+/* One owner fewer (the application, or a device): the last one orphans the pool. */
+static void pool_put(struct unic_mempool *p)
+{
+	if (atomic_fetch_sub(&p->refs, 1) == 1)
+		unic_mempool_orphan(p);
+}
+
+void unic_mempool_release(struct unic_mempool *p)
+{
+	if (!p)
+		return;
+	if (!p->app_made) {
+		UNIC_ERR("unic_mempool_release: this pool belongs to its device (unic_dev_mempool); unic_close frees it");
+		return;
+	}
+	if (atomic_exchange(&p->released, true)) {
+		UNIC_ERR("unic_mempool_release: the pool was released already");
+		return;
+	}
+	pool_put(p);
+}
+
+/* Devices join and leave application pools one at a time: users, rx_need and binding. */
+static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Who can reach a pool bound in mode m: for the error line. */
+static const char *reach_name(int mode)
+{
+	switch (mode) {
+	case UNIC_DMA_PHYS: return "sysfs:/vfio-noiommu: devices (physical addresses)";
+	case UNIC_DMA_VFIO: return "vfio: devices (this process's VFIO container)";
+	case UNIC_DMA_VIRT: return "vhost-user devices (their backends' memory tables)";
+	default: return "no device";
+	}
+}
+
+/* Can dev's DMA reach p as it is bound now? */
+static bool reaches(const struct unic_dev *dev, const struct unic_mempool *p)
+{
+	if (p->mem.mode != dev->dma_mode)
+		return false;
+	/* a new container (its last group left) dropped every mapping: another domain */
+	return dev->dma_mode != UNIC_DMA_VFIO || p->dma_domain == unic_vfio_domain();
+}
+
+/*
+ * No device uses p: may its binding be replaced? Only when no device can hold one of its
+ * buffers in a ring: vhost-user's domain is its users', a dead VFIO container's devices are
+ * gone; else (a device of the domain may have been handed some for tx) every buffer is home.
+ */
+static bool may_rebind(const struct unic_mempool *p)
+{
+	if (p->users)
+		return false;
+	if (!p->mem.mode || p->mem.mode == UNIC_DMA_VIRT)
+		return true;
+	if (p->mem.mode == UNIC_DMA_VFIO && p->dma_domain != unic_vfio_domain())
+		return true;
+	return unic_mempool_free_count(p) == p->num_entries;
+}
+
+static int bind_pool(struct unic_dev *dev, struct unic_mempool *p)
+{
+	int r;
+
+	unic_dma_unbind(&p->mem);
+	p->dma_domain = 0; /* unbound: every device copies its buffers */
+	r = unic_dma_bind(dev, &p->mem);
+	set_iovas(p);
+	if (!r)
+		p->dma_domain = unic_dma_domain(dev);
+	return r;
+}
+
+/* attach_lock held: 0 when dev may use p as it is bound, or after binding it anew. */
+static int check_reach(struct unic_dev *dev, struct unic_mempool *p)
+{
+	const char *name = unic_access_name(dev->spec.access);
+
+	if (dev->dma_mode != UNIC_DMA_PHYS && dev->dma_mode != UNIC_DMA_VFIO && dev->dma_mode != UNIC_DMA_VIRT)
+		return unic_dev_error(dev, ENOTSUP, "%s devices cannot receive into an application's pool (cfg.pool): "
+				      "leave cfg.pool NULL and it gets its own", name);
+	if (p->mem.mode && reaches(dev, p))
+		return 0;
+	if (may_rebind(p))
+		return bind_pool(dev, p);
+	return unic_dev_error(dev, EXDEV, "cfg.pool is bound to %s, out of a %s device's reach while %u device(s) or "
+			      "buffers hold it: open this one with its own pool (cfg.pool NULL)",
+			      reach_name(p->mem.mode), name, p->users);
+}
+
+int unic_mempool_attach(struct unic_dev *dev)
+{
+	struct unic_mempool *p = dev->cfg.pool;
+	uint32_t share = (uint32_t)dev->cfg.rx_queues * dev->cfg.rx_ring_size;
+	int r = 0;
+
+	if (!p->app_made || atomic_load(&p->released))
+		return unic_dev_error(dev, EINVAL, "cfg.pool is %s: give a pool from unic_mempool_create that is not "
+				      "released yet", p->app_made ? "released" : "a device's own pool");
+	pthread_mutex_lock(&attach_lock);
+	if ((uint64_t)p->rx_need + share > p->num_entries)
+		r = unic_dev_error(dev, EINVAL, "cfg.pool of %u buffers cannot fill the rx rings of its devices: %u for "
+				   "this one (rx_queues %u x rx_ring_size %u) and %u for the %u already on it: create "
+				   "it with at least %u buffers, or give smaller rx rings", p->num_entries, share,
+				   dev->cfg.rx_queues, dev->cfg.rx_ring_size, p->rx_need, p->users, p->rx_need + share);
+	/* a copying backend (af_packet, tap) reaches any memory: it holds no binding */
+	if (!r && dev->dma_mode != UNIC_DMA_CPU)
+		r = check_reach(dev, p);
+	if (!r) {
+		p->users += dev->dma_mode != UNIC_DMA_CPU;
+		p->rx_need += share;
+		atomic_fetch_add(&p->refs, 1);
+		dev->pool_rx_share = share;
+		dev->pool = p;
+	}
+	pthread_mutex_unlock(&attach_lock);
+	return r;
+}
+
+void unic_mempool_detach(struct unic_dev *dev)
+{
+	struct unic_mempool *p = dev->pool;
+
+	if (!p)
+		return;
+	dev->pool = NULL;
+	if (p->app_made) {
+		pthread_mutex_lock(&attach_lock);
+		p->users -= dev->dma_mode != UNIC_DMA_CPU;
+		p->rx_need -= dev->pool_rx_share;
+		pthread_mutex_unlock(&attach_lock);
+	}
+	pool_put(p);
 }
 
 static inline void reset_buf(struct unic_buf *b)

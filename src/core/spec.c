@@ -1,4 +1,4 @@
-/* spec.c - parsing of device specs: "BDF", "vfio:BDF", "vfio-noiommu:BDF", "sysfs:BDF", "vhost-user:PATH". */
+/* spec.c - parsing of device specs: a PCI address, or a backend prefix (backends.c) and its argument. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -6,22 +6,14 @@
 
 #include "internal.h"
 
-struct spec_prefix {
-	const char *prefix;
-	enum unic_access access;
-};
-
 /* "vhost-user:PATH,server": unic listens on PATH instead of connecting to it */
 #define VHOST_SERVER_SUFFIX ",server"
 /* "vhost-user:PATH,server,uid=N": a backend of uid N may connect too */
 #define VHOST_UID_OPTION ",uid="
-
-static const struct spec_prefix prefixes[] = {
-	{ "vfio:", UNIC_ACCESS_VFIO },
-	{ "vfio-noiommu:", UNIC_ACCESS_VFIO_NOIOMMU },
-	{ "sysfs:", UNIC_ACCESS_SYSFS },
-	{ "vhost-user:", UNIC_ACCESS_VHOST_USER },
-};
+/* Linux IFNAMSIZ (include/uapi/linux/if.h), with its terminating NUL */
+#define IFNAME_SIZE 16
+/* af_xdp ",queue=N": a NIC queue id (ethtool's channel numbers fit 16 bits) */
+#define QUEUE_ID_MAX UINT16_MAX
 
 static int hex_field(const char **p, unsigned digits_max, unsigned long max, unsigned long *out)
 {
@@ -86,62 +78,136 @@ static int strip_uid(struct unic_spec *out, const char *spec, char *err, size_t 
 	return 0;
 }
 
+/* The vhost-user form: PATH[,server[,uid=N]]. */
+static int parse_path(const char *rest, struct unic_spec *out, const char *spec, char *err, size_t errlen)
+{
+	size_t plen;
+
+	if (!*rest || strlen(rest) >= sizeof out->path) {
+		unic_fmt(err, errlen, "bad device spec '%s': vhost-user needs a socket path shorter than %zu bytes",
+			 spec, sizeof out->path);
+		return -EINVAL;
+	}
+	strcpy(out->path, rest);
+	if (strip_uid(out, spec, err, errlen))
+		return -EINVAL;
+	plen = strlen(out->path);
+	if (plen > strlen(VHOST_SERVER_SUFFIX) &&
+	    !strcmp(out->path + plen - strlen(VHOST_SERVER_SUFFIX), VHOST_SERVER_SUFFIX)) {
+		out->path[plen - strlen(VHOST_SERVER_SUFFIX)] = 0;
+		out->server = true;
+	}
+	if (out->has_peer_uid && !out->server) {
+		unic_fmt(err, errlen, "bad device spec '%s': uid=N applies to ,server only (PATH,server,uid=N)", spec);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A decimal number in [lo, hi] that is the whole of s. */
+static bool decimal_in(const char *s, unsigned long lo, unsigned long hi, uint16_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!isdigit((unsigned char)*s))
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*end || errno || v < lo || v > hi)
+		return false;
+	*out = (uint16_t)v;
+	return true;
+}
+
+/* One ",option" of an IFNAME spec (opt is NUL-terminated); false when b does not take it. */
+static bool parse_option(const struct unic_backend *b, const char *opt, struct unic_spec *out)
+{
+	if ((b->options & UNIC_OPT_QUEUES) && !strncmp(opt, "queues=", 7))
+		return !out->queues && decimal_in(opt + 7, 1, UNIC_MAX_QUEUES, &out->queues);
+	if ((b->options & UNIC_OPT_QUEUE) && !strncmp(opt, "queue=", 6)) {
+		if (out->has_queue)
+			return false;
+		out->has_queue = true;
+		return decimal_in(opt + 6, 0, QUEUE_ID_MAX, &out->queue);
+	}
+	if ((b->options & UNIC_OPT_XDP_MODE) && out->xdp_mode == UNIC_XDP_AUTO) {
+		if (!strcmp(opt, "copy"))
+			out->xdp_mode = UNIC_XDP_COPY;
+		else if (!strcmp(opt, "zerocopy"))
+			out->xdp_mode = UNIC_XDP_ZEROCOPY;
+		return out->xdp_mode != UNIC_XDP_AUTO;
+	}
+	return false;
+}
+
+/* A name the kernel would take (net/core/dev.c dev_valid_name), without ',' (our separator). */
+static bool ifname_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n >= IFNAME_SIZE || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+		return false;
+	for (i = 0; i < n; i++)
+		if (s[i] == '/' || s[i] == ':' || isspace((unsigned char)s[i]) || !isprint((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* The kernel interface forms: IFNAME[,option]... as the backend's row allows. */
+static int parse_ifname(const struct unic_backend *b, const char *rest, struct unic_spec *out, const char *spec,
+			char *err, size_t errlen)
+{
+	size_t n = strcspn(rest, ",");
+	char opt[32];
+
+	if (!ifname_ok(rest, n)) {
+		unic_fmt(err, errlen, "bad device spec '%s': %s wants an interface name of 1 to %d characters "
+			 "(no '/', ':', ',' or spaces): %s", spec, b->name, IFNAME_SIZE - 1, b->syntax);
+		return -EINVAL;
+	}
+	memcpy(out->ifname, rest, n);
+	out->ifname[n] = 0;
+	for (rest += n; *rest; rest += n) {
+		rest++; /* the ',' */
+		n = strcspn(rest, ",");
+		snprintf(opt, sizeof opt, "%.*s", (int)n, rest);
+		if (n >= sizeof opt || !parse_option(b, opt, out)) {
+			unic_fmt(err, errlen, "bad device spec '%s': option '%.*s' is unknown, repeated or out of range; "
+				 "the form is %s (queues 1..%d)", spec, (int)(n < 40 ? n : 40), rest, b->syntax,
+				 UNIC_MAX_QUEUES);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int unic_parse_spec(const char *spec, struct unic_spec *out, char *err, size_t errlen)
 {
+	const struct unic_backend *b;
 	const char *rest;
-	size_t i, plen;
+	size_t plen = 0;
 
 	if (!spec || !out) {
 		unic_fmt(err, errlen, "no device spec given");
 		return -EINVAL;
 	}
 	memset(out, 0, sizeof *out);
-	rest = spec;
-	for (i = 0; i < UNIC_ARRAY_SIZE(prefixes); i++) {
-		size_t n = strlen(prefixes[i].prefix);
-		if (!strncmp(spec, prefixes[i].prefix, n)) {
-			out->access = prefixes[i].access;
-			rest = spec + n;
-			break;
-		}
-	}
-	if (out->access == UNIC_ACCESS_VHOST_USER) {
-		if (!*rest || strlen(rest) >= sizeof out->path) {
-			unic_fmt(err, errlen, "bad device spec '%s': vhost-user needs a socket path shorter than %zu bytes",
-				 spec, sizeof out->path);
-			return -EINVAL;
-		}
-		strcpy(out->path, rest);
-		if (strip_uid(out, spec, err, errlen))
-			return -EINVAL;
-		plen = strlen(out->path);
-		if (plen > strlen(VHOST_SERVER_SUFFIX) &&
-		    !strcmp(out->path + plen - strlen(VHOST_SERVER_SUFFIX), VHOST_SERVER_SUFFIX)) {
-			out->path[plen - strlen(VHOST_SERVER_SUFFIX)] = 0;
-			out->server = true;
-		}
-		if (out->has_peer_uid && !out->server) {
-			unic_fmt(err, errlen, "bad device spec '%s': uid=N applies to ,server only (PATH,server,uid=N)", spec);
-			return -EINVAL;
-		}
-		return 0;
+	b = unic_backend_by_prefix(spec, &plen);
+	rest = spec + plen;
+	if (b) {
+		out->access = b->access;
+		if (b->arg == UNIC_SPEC_PATH)
+			return parse_path(rest, out, spec, err, errlen);
+		if (b->arg == UNIC_SPEC_IFNAME)
+			return parse_ifname(b, rest, out, spec, err, errlen);
 	}
 	if (parse_bdf(rest, out->pci_addr, sizeof out->pci_addr)) {
 		unic_fmt(err, errlen,
 			 "bad device spec '%s': expected a PCI address like 0000:00:03.0, optionally prefixed "
-			 "vfio:, vfio-noiommu:, sysfs: (or vhost-user:PATH)", spec);
+			 "vfio:, vfio-noiommu:, sysfs: (or vhost-user:PATH, af_xdp:IFNAME, af_packet:IFNAME, tap:NAME)",
+			 spec);
 		return -EINVAL;
 	}
 	return 0;
-}
-
-const char *unic_access_name(enum unic_access a)
-{
-	switch (a) {
-	case UNIC_ACCESS_VFIO: return "vfio";
-	case UNIC_ACCESS_VFIO_NOIOMMU: return "vfio-noiommu";
-	case UNIC_ACCESS_SYSFS: return "sysfs";
-	case UNIC_ACCESS_VHOST_USER: return "vhost-user";
-	}
-	return "none";
 }

@@ -30,7 +30,7 @@ struct chunk {
 
 static inline bool needs_copy(const struct unic_mempool *own, const struct unic_buf *b)
 {
-	return b->pool != own && b->pool->dma_domain != own->dma_domain;
+	return b->pool != own && !unic_dma_reaches(own->dma_domain, b);
 }
 
 /* The frame of b into the fresh buffer c; false when it does not fit c. */

@@ -36,6 +36,13 @@ int main(void)
 	CHECK(unic_stats(NULL, &st) == -EINVAL);
 	CHECK(unic_queue_stats(NULL, 0, &qst) == -EINVAL);
 	CHECK(unic_set_rss(NULL, NULL, 0, NULL, 0) == -EINVAL);
+	CHECK(unic_rx_fd(NULL, 0) == -EINVAL);
+	CHECK(unic_rx_intr_enable(NULL, 0) == -EINVAL);
+	CHECK(unic_rx_intr_disable(NULL, 0) == -EINVAL);
+	CHECK(unic_rx_wait(NULL, 0, 0) == -EINVAL);
+	CHECK(unic_tx_reclaim(NULL, 0) == 0);
+	CHECK(unic_event_fd(NULL) == -EINVAL);
+	CHECK(unic_event_ack(NULL) == -EINVAL);
 	CHECK(unic_link(NULL, &link) == -EINVAL);
 	CHECK(unic_mac(NULL, mac) == -EINVAL);
 	CHECK(unic_set_promisc(NULL, true) == -EINVAL);
@@ -46,6 +53,8 @@ int main(void)
 	CHECK(unic_buf_alloc(NULL) == NULL);
 	CHECK(unic_mempool_free_count(NULL) == 0);
 	CHECK(unic_mempool_size(NULL) == 0);
+	CHECK(unic_mempool_create(0, 2048, NULL, 0) == NULL); /* no error buffer: still refused */
+	unic_mempool_release(NULL);
 	unic_buf_free(NULL);
 	unic_buf_free_bulk(NULL, 4);
 	/* PCI inspection and binding: bad arguments fail before sysfs is touched (nothing here

@@ -39,8 +39,14 @@
 #define GET_FEATURES 1
 #define SET_FEATURES 2
 #define GET_VRING_BASE 11
+#define SET_VRING_KICK 12
+#define SET_VRING_CALL 13
+#define SET_VRING_ENABLE 18
+#define NET_F_MQ 22
 #define GET_PROTOCOL_FEATURES 15
+#define GET_QUEUE_NUM 17
 #define PROTOCOL_FEATURES_BIT 30
+#define PROTOCOL_F_MQ 0
 #define PROTOCOL_F_REPLY_ACK 3
 #define VERSION_1_BIT 32
 #define NET_F_MRG_RXBUF 15
@@ -53,6 +59,9 @@
  * GET_VRING_BASE x2 at close), and without (GET_FEATURES, GET_VRING_BASE x2) */
 #define REPLIES_PF 18
 #define REPLIES_PLAIN 3
+/* with protocol feature MQ and 2 queue pairs: GET_FEATURES, GET_PROTOCOL_FEATURES, GET_QUEUE_NUM,
+ * 26 acks (SET_FEATURES, SET_MEM_TABLE, 6 per ring x 4), GET_VRING_BASE x4 at close */
+#define REPLIES_MQ 33
 #define RANDOM_SEED 12345u
 #define MAX_PAYLOAD 512
 
@@ -74,12 +83,18 @@ enum fault {
 	NACK,          /* REPLY_ACK with a non-zero value */
 	SILENT,        /* never answers */
 	OTHER_RING,    /* GET_VRING_BASE answered for another ring */
+	ZERO,          /* a u64 reply of 0 */
 	RANDOM,        /* random header and payload, then close */
 };
 
 struct fb {
 	int lfd, conn;
 	uint64_t features, protocol;
+	uint64_t queues;  /* the answer to GET_QUEUE_NUM */
+	/* what the front-end asked for: rings (bit per index) given a kick / call eventfd, enabled */
+	uint64_t kick_rings, call_rings, enabled_rings, set_features;
+	uint64_t kicks_at_first_enable; /* rings set up when the first one was enabled */
+	int replies;      /* replies sent in the session */
 	int fault_at;  /* number of the reply (0: the first) that misbehaves; -1: none */
 	enum fault fault;
 	int delay_ms;  /* before every reply */
@@ -144,11 +159,12 @@ static int connect_to(const char *path)
 
 /* ---- the fake backend ---- */
 
-/* Reads exactly len bytes; closes every fd that came along. 0 or -1 (closed). */
+/* Reads exactly len bytes; closes every fd that came along. How many came, or -1 (closed). */
 static int fb_read(int c, void *buf, size_t len)
 {
 	char control[CMSG_SPACE(sizeof(int) * 8)];
 	size_t got = 0;
+	int fds = 0;
 
 	while (got < len) {
 		struct iovec iov = { .iov_base = (uint8_t *)buf + got, .iov_len = len - got };
@@ -166,11 +182,12 @@ static int fb_read(int c, void *buf, size_t len)
 				int fd;
 				memcpy(&fd, CMSG_DATA(cm) + i * sizeof fd, sizeof fd);
 				close(fd);
+				fds++;
 			}
 		}
 		got += (size_t)n;
 	}
-	return 0;
+	return fds;
 }
 
 static void fb_send(int c, const void *buf, size_t len, int fd)
@@ -212,6 +229,8 @@ static size_t good_reply(const struct fb *f, const struct hdr *h, const uint8_t 
 		v = f->features;
 	else if (h->request == GET_PROTOCOL_FEATURES)
 		v = f->protocol;
+	else if (h->request == GET_QUEUE_NUM)
+		v = f->queues;
 	else if (h->request == GET_VRING_BASE)
 		memcpy(&v, p, 4); /* index as asked, num 0 */
 	memcpy(r->p, &v, sizeof v);
@@ -271,10 +290,33 @@ static bool fb_fault(struct fb *f, int c, struct reply *r, size_t len)
 	case NACK: r->p[0] = 1; break;
 	case SILENT: return true;
 	case OTHER_RING: r->p[0] ^= 1; break;
+	case ZERO: memset(r->p, 0, 8); break;
 	case RANDOM: len = random_reply(f, r, &fd); fb_send(c, r, len, fd); return false;
 	}
 	fb_send(c, r, len, fd);
 	return true;
+}
+
+/* Notes the rings the front-end sets up (test_queue_pairs reads it after the session). */
+static void fb_record(struct fb *f, const struct hdr *h, const uint8_t *p, int fds)
+{
+	uint64_t u = 0;
+	uint32_t index = 0, num = 0;
+
+	memcpy(&u, p, h->size < sizeof u ? h->size : sizeof u);
+	memcpy(&index, p, sizeof index);
+	memcpy(&num, p + sizeof index, sizeof num);
+	if (h->request == SET_VRING_KICK && fds == 1 && (u & 0xff) < 64)
+		f->kick_rings |= BIT(u & 0xff);
+	else if (h->request == SET_VRING_CALL && fds == 1 && (u & 0xff) < 64)
+		f->call_rings |= BIT(u & 0xff);
+	else if (h->request == SET_VRING_ENABLE && num == 1 && index < 64) {
+		if (!f->enabled_rings)
+			f->kicks_at_first_enable = f->kick_rings;
+		f->enabled_rings |= BIT(index);
+	}
+	else if (h->request == SET_FEATURES)
+		f->set_features = u;
 }
 
 /* Serves one connection until the front-end closes it or a fault ends it. */
@@ -289,10 +331,13 @@ static void fb_serve(struct fb *f, int c)
 		struct reply r;
 		size_t len;
 
-		if (fb_read(c, &h, sizeof h) || h.size > sizeof p || fb_read(c, p, h.size))
+		int fds = fb_read(c, &h, sizeof h), more; /* the fds ride with the message's first bytes */
+
+		if (fds < 0 || h.size > sizeof p || (more = fb_read(c, p, h.size)) < 0)
 			break;
+		fb_record(f, &h, p, fds + more);
 		if (h.request != GET_FEATURES && h.request != GET_PROTOCOL_FEATURES && h.request != GET_VRING_BASE &&
-		    !(h.flags & F_NEED_REPLY))
+		    h.request != GET_QUEUE_NUM && !(h.flags & F_NEED_REPLY))
 			continue;
 		if (f->delay_ms)
 			sleep_ms(f->delay_ms);
@@ -306,6 +351,7 @@ static void fb_serve(struct fb *f, int c)
 			continue;
 		}
 		fb_send(c, &r, len, -1);
+		f->replies = replies;
 	}
 }
 
@@ -327,6 +373,7 @@ static void fb_init(struct fb *f, uint64_t features, int fault_at, enum fault fa
 	memset(f, 0, sizeof *f);
 	f->features = features;
 	f->protocol = BIT(PROTOCOL_F_REPLY_ACK);
+	f->queues = 2;
 	f->fault_at = fault_at;
 	f->fault = fault;
 	f->conn = -1;
@@ -401,9 +448,10 @@ static struct unic_dev *hangup_seen_later(struct unic_dev *dev, char *err, size_
 	return dev;
 }
 
-/* One faulty backend: open must fail, quickly, with a line containing want. */
-static void expect_failure(const char *name, uint64_t features, int fault_at, enum fault fault, const char *want,
-			   const char *also)
+/* One faulty backend: open must fail, quickly, with a line containing want. protocol: the
+ * protocol features it offers (0: REPLY_ACK only, fb_init's). */
+static void expect_failure_pf(const char *name, uint64_t features, uint64_t protocol, int fault_at, enum fault fault,
+			      const char *want, const char *also)
 {
 	struct unic_config cfg;
 	struct unic_dev *dev;
@@ -413,6 +461,8 @@ static void expect_failure(const char *name, uint64_t features, int fault_at, en
 
 	small_config(&cfg);
 	fb_init(&f, features, fault_at, fault);
+	if (protocol)
+		f.protocol = protocol;
 	dev = open_fb(&f, &cfg, err, sizeof err);
 	ms = now_ms() - t0;
 	if (dev && fault == HANGUP_AFTER && !(features & BIT(PROTOCOL_FEATURES_BIT)))
@@ -426,6 +476,12 @@ static void expect_failure(const char *name, uint64_t features, int fault_at, en
 	CHECK(strstr(err, "refused features") == NULL); /* a later, generic error never hides the cause */
 	CHECK(ms < 2000);
 	fb_join(&f);
+}
+
+static void expect_failure(const char *name, uint64_t features, int fault_at, enum fault fault, const char *want,
+			   const char *also)
+{
+	expect_failure_pf(name, features, 0, fault_at, fault, want, also);
 }
 
 /* Item 11: the cause of a hang-up during negotiation survives to the message. */
@@ -456,7 +512,22 @@ static void test_malformed_replies(void)
 	expect_failure("bad version", GOOD_FEATURES, 0, BAD_VERSION, "malformed", "version");
 	expect_failure("ack says no", pf, 2, NACK, "refused", "SET_FEATURES");
 	expect_failure("ack malformed", pf, 4, WRONG_REQUEST, "malformed", "SET_VRING_NUM");
+	/* replies 4-13: rings 0 and 1 (NUM, BASE, ADDR, CALL, KICK); 14: the first SET_VRING_ENABLE */
+	expect_failure("enable refused", pf, 14, NACK, "refused", "SET_VRING_ENABLE");
 	expect_failure("no VERSION_1", BIT(NET_F_MRG_RXBUF), -1, NONE, "vhost-user transport", NULL);
+}
+
+/* Issue 10: GET_QUEUE_NUM (protocol feature MQ) is the third reply: checked like any other. */
+static void test_queue_num_replies(void)
+{
+	uint64_t pf = GOOD_FEATURES | BIT(PROTOCOL_FEATURES_BIT) | BIT(NET_F_MQ);
+	uint64_t mq = BIT(PROTOCOL_F_REPLY_ACK) | BIT(PROTOCOL_F_MQ);
+
+	printf("GET_QUEUE_NUM replies:\n");
+	expect_failure_pf("queue num size", pf, mq, 2, SIZE_OVER, "malformed", "GET_QUEUE_NUM");
+	expect_failure_pf("queue num request", pf, mq, 2, WRONG_REQUEST, "malformed", "GET_QUEUE_NUM");
+	expect_failure_pf("hang-up at queue num", pf, mq, 2, HANGUP, "closed the connection", "GET_QUEUE_NUM");
+	expect_failure_pf("0 queue pairs", pf, mq, 2, ZERO, "malformed", "says 0 queue pairs");
 }
 
 /* Every feature and protocol bit offered (many unic never asked for): taken only as far as known. */
@@ -489,6 +560,75 @@ static void test_all_bits(void)
 	CHECK(dev != NULL);
 	if (dev)
 		CHECK(unic_close(dev) == 0);
+	fb_join(&f);
+}
+
+/*
+ * Issue 10: queue pairs over vhost-user. With the protocol feature MQ, 2 pairs against a
+ * backend of 2: rings 0-3 each get their own kick and call eventfd and are enabled, MQ is
+ * negotiated, and each pair's counters are its own; 3 pairs against it, or 2 pairs without
+ * the protocol feature or without VIRTIO_NET_F_MQ: refused with one line naming the most there is.
+ */
+static struct unic_dev *open_pairs(struct fb *f, uint64_t features, uint64_t protocol, uint16_t pairs, char *err,
+				   size_t len)
+{
+	struct unic_config cfg;
+
+	small_config(&cfg);
+	cfg.rx_queues = cfg.tx_queues = pairs;
+	fb_init(f, features, -1, NONE);
+	f->protocol = protocol;
+	return open_fb(f, &cfg, err, len);
+}
+
+static void test_queue_pairs(void)
+{
+	uint64_t mq = BIT(PROTOCOL_F_REPLY_ACK) | BIT(PROTOCOL_F_MQ);
+	uint64_t pf = GOOD_FEATURES | BIT(PROTOCOL_FEATURES_BIT), pf_mq = pf | BIT(NET_F_MQ);
+	struct unic_queue_stats qs;
+	struct unic_info info;
+	struct unic_dev *dev;
+	struct fb f;
+	char err[UNIC_ERR_LEN];
+
+	dev = open_pairs(&f, pf_mq, mq, 2, err, sizeof err);
+	printf("2 queue pairs, backend of 2: %s\n", dev ? "opened" : err);
+	CHECK(dev != NULL);
+	if (dev) {
+		CHECK(unic_info(dev, &info) == 0 && info.rx_queues == 2 && info.tx_queues == 2);
+		CHECK(unic_queue_stats(dev, 1, &qs) == 0 && qs.rx_packets == 0 && qs.tx_packets == 0);
+		CHECK(unic_queue_stats(dev, 2, &qs) == -EINVAL);
+		CHECK(unic_close(dev) == 0);
+	}
+	fb_join(&f);
+	printf("  rings with a kick fd 0x%llx, a call fd 0x%llx, enabled 0x%llx; SET_FEATURES has MQ: %s\n",
+	       (unsigned long long)f.kick_rings, (unsigned long long)f.call_rings, (unsigned long long)f.enabled_rings,
+	       f.set_features & BIT(NET_F_MQ) ? "yes" : "no");
+	CHECK(f.kick_rings == 0xf && f.call_rings == 0xf && f.enabled_rings == 0xf);
+	CHECK(f.kicks_at_first_enable == 0xf); /* every ring set up before any is enabled */
+	CHECK(f.set_features & BIT(NET_F_MQ));
+	CHECK(f.replies == REPLIES_MQ); /* the random test's fault can land on every one of them */
+
+	dev = open_pairs(&f, pf_mq, mq, 3, err, sizeof err);
+	printf("3 queue pairs, backend of 2: %s\n", dev ? "(opened)" : err);
+	CHECK(dev == NULL && strstr(err, "has 2 queue pairs: give rx_queues and tx_queues of at most 2"));
+	if (dev)
+		unic_close(dev);
+	fb_join(&f);
+
+	dev = open_pairs(&f, pf_mq, BIT(PROTOCOL_F_REPLY_ACK), 2, err, sizeof err);
+	printf("2 queue pairs, no protocol feature MQ: %s\n", dev ? "(opened)" : err);
+	CHECK(dev == NULL && strstr(err, "one queue pair") && strstr(err, "protocol feature MQ"));
+	if (dev)
+		unic_close(dev);
+	fb_join(&f);
+	CHECK(!(f.set_features & BIT(NET_F_MQ))); /* one pair: MQ not negotiated */
+
+	dev = open_pairs(&f, pf, mq, 2, err, sizeof err);
+	printf("2 queue pairs, protocol feature MQ but no VIRTIO_NET_F_MQ: %s\n", dev ? "(opened)" : err);
+	CHECK(dev == NULL && strstr(err, "one queue pair") && strstr(err, "no VIRTIO_NET_F_MQ"));
+	if (dev)
+		unic_close(dev);
 	fb_join(&f);
 }
 
@@ -618,12 +758,16 @@ static void test_random_replies(void)
 		struct fb f;
 		char err[UNIC_ERR_LEN];
 
-		bool pf = rnd(&seed) % 4 != 0;
+		bool pf = rnd(&seed) % 4 != 0, mq = pf && rnd(&seed) % 3 == 0;
+		int replies = mq ? REPLIES_MQ : pf ? REPLIES_PF : REPLIES_PLAIN;
 
 		/* the fault at any reply of the session: with REPLY_ACK every setup message has one */
-		fb_init(&f, pf ? GOOD_FEATURES | BIT(PROTOCOL_FEATURES_BIT) : GOOD_FEATURES,
-			(int)(rnd(&seed) % (pf ? REPLIES_PF : REPLIES_PLAIN)), RANDOM);
+		fb_init(&f, pf ? GOOD_FEATURES | BIT(PROTOCOL_FEATURES_BIT) | BIT(NET_F_MQ) : GOOD_FEATURES,
+			(int)(rnd(&seed) % (unsigned)replies), RANDOM);
 		f.seed = rnd(&seed);
+		if (mq) /* 2 queue pairs: GET_QUEUE_NUM and the rings of the second pair can be hit too */
+			f.protocol |= BIT(PROTOCOL_F_MQ);
+		cfg.rx_queues = cfg.tx_queues = mq ? 2 : 1;
 		dev = open_fb(&f, &cfg, err, sizeof err);
 		if (dev) {
 			opened++;
@@ -858,7 +1002,9 @@ int main(int argc, char **argv)
 	test_spec_uid();
 	test_hangup_during_negotiation();
 	test_malformed_replies();
+	test_queue_num_replies();
 	test_all_bits();
+	test_queue_pairs();
 	test_slow_backend();
 	test_cancel();
 	test_hangup_after_open();

@@ -26,6 +26,20 @@
 #define NET_F_STATUS 16
 #define NET_F_CTRL_VQ 17
 #define NET_F_CTRL_RX 18
+#define NET_F_MTU 3
+#define NET_F_MQ 22
+#define NET_F_RSS 60
+#define CFG_MAX_PAIRS 8           /* struct virtio_net_config (spec 5.1.4) */
+#define CFG_MTU 10
+#define CFG_RSS_MAX_KEY 17
+#define CFG_RSS_MAX_RETA 18
+#define CFG_HASH_TYPES 20
+#define CFG_SIZE 24
+#define MAX_PAIRS 8               /* the most queue pairs a test device has */
+#define WIRE_MAX 9216             /* the longest frame the test device carries (mtu 9000 and more) */
+#define CTRL_MQ 4                 /* spec 5.1.6.5.5 */
+#define CTRL_MQ_VQ_PAIRS_SET 0
+#define CTRL_MQ_RSS_CONFIG 1
 
 enum kind { SPLIT, PACKED, LEGACY, NKINDS };
 static const char *const kind_name[] = { "split", "packed", "legacy" };
@@ -49,10 +63,16 @@ struct fake {
 	enum kind kind;
 	uint64_t offered, accepted;
 	uint8_t status;
-	uint8_t config[8]; /* mac, status */
-	struct fq q[3];
+	uint8_t config[CFG_SIZE]; /* mac, status, max_virtqueue_pairs, mtu, ..., RSS limits */
+	struct fq q[2 * MAX_PAIRS + 1];
+	uint16_t ctrl_index;      /* 2 * max_virtqueue_pairs with MQ or RSS, else 2 (spec 5.1.2) */
 	bool promisc;
 	uint8_t ctrl_ack;
+	uint8_t mq_ack;           /* the answer to MQ commands (0: VIRTIO_NET_OK) */
+	bool ctrl_lie;            /* hand MQ commands back with an id never given */
+	uint16_t pairs_set;       /* the last VQ_PAIRS_SET, 0 if none */
+	uint8_t rss[512];         /* the last RSS_CONFIG's data */
+	uint32_t rss_len, rss_count;
 };
 
 static void fq_bind(struct fq *q, struct virtq *vq, bool packed)
@@ -151,6 +171,20 @@ static void fake_ctrl(struct fake *f, struct fq *q)
 		if (cmd[0] == 0 && cmd[1] == 0 && len == 3) /* VIRTIO_NET_CTRL_RX_PROMISC */
 			f->promisc = cmd[2];
 		*(uint8_t *)(uintptr_t)ack = f->ctrl_ack;
+		if (cmd[0] == CTRL_MQ) {
+			*(uint8_t *)(uintptr_t)ack = f->mq_ack;
+			if (cmd[1] == CTRL_MQ_VQ_PAIRS_SET && len == 4 && !f->mq_ack)
+				memcpy(&f->pairs_set, cmd + 2, 2);
+			if (cmd[1] == CTRL_MQ_RSS_CONFIG && len - 2 <= sizeof f->rss && !f->mq_ack) {
+				memcpy(f->rss, cmd + 2, len - 2);
+				f->rss_len = len - 2;
+				f->rss_count++;
+			}
+			if (f->ctrl_lie) {
+				dev_push(q, q->size + 3u, 1, 2);
+				continue;
+			}
+		}
 		dev_push(q, id, 1, 2);
 	}
 }
@@ -163,7 +197,7 @@ static void fake_notify(struct virtq *vq)
 	struct fq *q = vq->notify_ctx;
 
 	q->notified++;
-	if (q->index == 2)
+	if (q->index == notify_owner->ctrl_index)
 		fake_ctrl(notify_owner, q);
 }
 
@@ -176,7 +210,16 @@ static void fake_set_status(void *t, uint8_t s)
 	((struct fake *)t)->status = s;
 }
 static uint64_t fake_get_features(void *t) { return ((struct fake *)t)->offered; }
-static void fake_set_features(void *t, uint64_t f) { ((struct fake *)t)->accepted = f; }
+static void fake_set_features(void *t, uint64_t f)
+{
+	struct fake *fk_ = t;
+	uint16_t max_pairs;
+
+	fk_->accepted = f;
+	memcpy(&max_pairs, fk_->config + CFG_MAX_PAIRS, 2);
+	/* spec 5.1.2: the control queue follows every pair the device has, or pair 1 without MQ */
+	fk_->ctrl_index = (f & (F(NET_F_MQ) | F(NET_F_RSS))) && max_pairs <= MAX_PAIRS ? (uint16_t)(2 * max_pairs) : 2;
+}
 static int fake_read_config(void *t, uint32_t off, void *buf, uint32_t len)
 {
 	struct fake *f = t;
@@ -188,9 +231,9 @@ static int fake_read_config(void *t, uint32_t off, void *buf, uint32_t len)
 static uint16_t fake_queue_max(void *t, uint16_t index)
 {
 	struct fake *f = t;
-	if (index > 2)
+	if (index > f->ctrl_index)
 		return 0;
-	return f->kind == LEGACY ? (index == 2 ? 16 : RING) : 256;
+	return f->kind == LEGACY ? (index == f->ctrl_index ? 16 : RING) : 256;
 }
 static int fake_queue_enable(void *t, struct virtq *vq)
 {
@@ -227,6 +270,18 @@ static uint16_t hdr_len(void)
 
 static uint64_t offer_mask = ~0ull; /* features a test device leaves out */
 static bool no_packed_ring;        /* cfg.no_packed_ring for the next setup() */
+/* multi-queue, RSS and MTU: what the next setup()'s device offers and unic asks for */
+static struct {
+	uint64_t offer;              /* features added to the usual ones */
+	uint16_t max_pairs, mtu;     /* config fields (0: left 0) */
+	uint8_t rss_key_max;
+	uint16_t rss_reta_max;
+	uint32_t hash_types;
+	uint16_t rx_queues, tx_queues; /* 0: 1 */
+	struct unic_mempool *pool;   /* NULL: the 2048-byte pool */
+} opt;
+static uint8_t mq_ack_next;  /* fk.mq_ack for the next setup() */
+static bool ctrl_lie_next;   /* fk.ctrl_lie for the next setup() */
 
 static bool setup(enum kind kind)
 {
@@ -242,9 +297,18 @@ static bool setup(enum kind kind)
 		fk.offered |= F(VIRTIO_F_RING_PACKED);
 	if (kind == LEGACY) /* the oldest kind of device: 10-byte header, no event index, no merging */
 		fk.offered &= ~(F(NET_F_MRG_RXBUF) | F(VIRTIO_F_RING_EVENT_IDX));
+	fk.offered |= opt.offer;
 	fk.offered &= offer_mask;
 	memcpy(fk.config, mac, 6);
 	fk.config[6] = 1; /* VIRTIO_NET_S_LINK_UP */
+	memcpy(fk.config + CFG_MAX_PAIRS, &opt.max_pairs, 2);
+	memcpy(fk.config + CFG_MTU, &opt.mtu, 2);
+	fk.config[CFG_RSS_MAX_KEY] = opt.rss_key_max;
+	memcpy(fk.config + CFG_RSS_MAX_RETA, &opt.rss_reta_max, 2);
+	memcpy(fk.config + CFG_HASH_TYPES, &opt.hash_types, 4);
+	fk.ctrl_index = 2;
+	fk.mq_ack = mq_ack_next;
+	fk.ctrl_lie = ctrl_lie_next;
 	fk.ctrl_ack = 0;
 	notify_owner = &fk;
 
@@ -254,10 +318,12 @@ static bool setup(enum kind kind)
 	dev->cfg.tx_ring_size = RING;
 	dev->cfg.buf_size = 2048;
 	dev->cfg.no_packed_ring = no_packed_ring;
+	dev->cfg.rx_queues = opt.rx_queues ? opt.rx_queues : 1;
+	dev->cfg.tx_queues = opt.tx_queues ? opt.tx_queues : 1;
 	dev->config_fd = dev->lock_fd = dev->vfio_group_fd = dev->vfio_device_fd = -1;
 	dev->dma_mode = UNIC_DMA_VIRT;
 	dev->drv = &unic_driver_virtio_net;
-	dev->pool = pool;
+	dev->pool = opt.pool ? opt.pool : pool;
 	snprintf(dev->spec.pci_addr, sizeof dev->spec.pci_addr, "fake");
 	if (virtio_net_attach(dev, kind == LEGACY ? &fake_legacy : &fake_modern, &fk)) {
 		printf("attach: %s\n", dev->err);
@@ -272,9 +338,11 @@ static bool setup(enum kind kind)
 
 static void teardown(void)
 {
+	struct unic_mempool *p = dev->pool;
+
 	dev->drv->close(dev);
 	/* every buffer the rings held is back */
-	CHECK(unic_mempool_free_count(pool) == POOL_SIZE);
+	CHECK(unic_mempool_free_count(p) == unic_mempool_size(p));
 }
 
 static void fill_frame(uint8_t *p, uint16_t len, uint32_t seq)
@@ -285,12 +353,12 @@ static void fill_frame(uint8_t *p, uint16_t len, uint32_t seq)
 	memcpy(p, &seq, sizeof seq);
 }
 
-/* Device: take what tx gave, check the zeroed header, loop it into rx. Returns frames moved. */
-static unsigned device_loopback(void)
+/* Device: take what tx of pair k gave, check the zeroed header, loop it into rx of pair k. Returns frames moved. */
+static unsigned device_loopback_pair(uint16_t k)
 {
-	static uint8_t wire[RING][2048];
+	static uint8_t wire[RING][WIRE_MAX];
 	static uint32_t wlen[RING];
-	struct fq *tx = &fk.q[1], *rx = &fk.q[0];
+	struct fq *tx = &fk.q[2 * k + 1], *rx = &fk.q[2 * k];
 	unsigned n = 0, i, bad_hdr = 0;
 	uint16_t id, flags, h = hdr_len();
 	uint64_t addr;
@@ -321,6 +389,8 @@ static unsigned device_loopback(void)
 	}
 	return n;
 }
+
+static unsigned device_loopback(void) { return device_loopback_pair(0); }
 
 static void test_sane(enum kind kind)
 {
@@ -1035,8 +1105,327 @@ static void test_no_packed_ring(void)
 	teardown();
 }
 
+/* ---- multi-queue (spec 5.1.6.5.5), RSS (5.1.6.5.7.1), MTU (5.1.4) ---- */
+
+static void opt_mq(uint16_t max_pairs, uint16_t queues)
+{
+	memset(&opt, 0, sizeof opt);
+	opt.offer = F(NET_F_MQ);
+	opt.max_pairs = max_pairs;
+	opt.rx_queues = opt.tx_queues = queues;
+}
+
+/* n frames out of tx queue k, through the device's pair k, back on rx queue k: byte for byte. */
+static void roundtrip_queue(uint16_t k, uint16_t n, uint32_t seq0)
+{
+	struct unic_buf *b[RING];
+	uint16_t i, got;
+
+	CHECK(unic_buf_alloc_bulk(pool, b, n) == n);
+	for (i = 0; i < n; i++) {
+		b[i]->len = (uint16_t)(60 + i * 11);
+		fill_frame(unic_buf_data(b[i]), b[i]->len, seq0 + i);
+	}
+	CHECK(unic_tx_burst(dev, k, b, n) == n);
+	CHECK(device_loopback_pair(k) == n);
+	got = unic_rx_burst(dev, k, b, RING);
+	CHECK(got == n);
+	for (i = 0; i < got; i++) {
+		uint8_t want[2048];
+		fill_frame(want, (uint16_t)(60 + i * 11), seq0 + i);
+		CHECK(b[i]->rx_queue == k && b[i]->len == 60 + i * 11 && !memcmp(unic_buf_data(b[i]), want, b[i]->len));
+	}
+	unic_buf_free_bulk(b, got);
+}
+
+/* 2 of the device's 4 pairs: VQ_PAIRS_SET 2, control queue at 8, each queue its own frames and counters. */
+static void test_mq(enum kind kind)
+{
+	struct unic_queue_stats qs;
+	struct unic_stats st;
+	uint16_t k;
+
+	opt_mq(4, 2);
+	if (!setup(kind)) {
+		CHECK(!"setup");
+		return;
+	}
+	CHECK(fk.accepted & F(NET_F_MQ));
+	CHECK(fk.ctrl_index == 8 && fk.q[8].size == (kind == LEGACY ? 16 : 64));
+	CHECK(fk.pairs_set == 2);
+	CHECK(dev->num_rxq == 2 && dev->num_txq == 2);
+	CHECK(fk.q[0].size && fk.q[1].size && fk.q[2].size && fk.q[3].size && !fk.q[4].size && !fk.q[6].size);
+	for (k = 0; k < 2; k++)
+		roundtrip_queue(k, (uint16_t)(3 + 4 * k), 100u * k);
+	for (k = 0; k < 2; k++) {
+		CHECK(unic_queue_stats(dev, k, &qs) == 0);
+		CHECK(qs.rx_packets == 3u + 4 * k && qs.tx_packets == 3u + 4 * k && qs.bad_device == 0);
+	}
+	CHECK(unic_stats(dev, &st) == 0 && st.rx_packets == 10 && st.tx_packets == 10);
+	CHECK(unic_set_promisc(dev, true) == 0 && fk.promisc); /* the control queue at its new place */
+	printf("mq %s: 2 of 4 pairs, VQ_PAIRS_SET %u, control queue %u; queue 0: 3 frames, queue 1: 7 frames, "
+	       "per-queue counters agree\n", kind_name[kind], fk.pairs_set, fk.ctrl_index);
+	teardown();
+	memset(&opt, 0, sizeof opt);
+}
+
+/* setup() must fail with a line that contains want; every buffer comes back. */
+static void expect_refused(enum kind kind, const char *what, const char *want)
+{
+	bool ok = setup(kind);
+
+	CHECK(!ok);
+	CHECK(strstr(dev->err, want) != NULL);
+	printf("mq refused (%s): %s\n", what, dev->err);
+	dev->drv->close(dev);
+	CHECK(unic_mempool_free_count(pool) == POOL_SIZE);
+}
+
+static void test_mq_refused(enum kind kind)
+{
+	opt_mq(4, 5);
+	expect_refused(kind, "more queues than pairs", "has 4 queue pairs: give rx_queues and tx_queues of at most 4");
+	opt_mq(1, 2);
+	opt.offer = 0;
+	expect_refused(kind, "no MQ", "one queue pair (it offers no VIRTIO_NET_F_MQ");
+	opt_mq(4, 2);
+	offer_mask = ~F(NET_F_CTRL_VQ);
+	expect_refused(kind, "MQ without CTRL_VQ", "needs VIRTIO_NET_F_CTRL_VQ");
+	offer_mask = ~0ull;
+	opt_mq(0, 2);
+	expect_refused(kind, "max_virtqueue_pairs 0", "max_virtqueue_pairs 0 is outside");
+	opt_mq(4, 2);
+	opt.rx_queues = 1;
+	expect_refused(kind, "fewer rx than tx queues without RSS", "give rx_queues 2 too");
+	memset(&opt, 0, sizeof opt);
+}
+
+/* The control queue's MQ reply: refused (ack 1), or handed back with an id never given. */
+static void test_mq_reply(enum kind kind)
+{
+	struct unic_stats st;
+	bool ok;
+
+	opt_mq(4, 2);
+	mq_ack_next = 1;
+	ok = setup(kind);
+	CHECK(!ok && strstr(dev->err, "refused control command MQ_VQ_PAIRS_SET (ack 1)"));
+	printf("mq reply refused: %s\n", dev->err);
+	dev->drv->close(dev);
+	mq_ack_next = 0;
+	ctrl_lie_next = true;
+	ok = setup(kind);
+	CHECK(!ok && strstr(dev->err, "control queue is broken") && strstr(dev->err, "MQ_VQ_PAIRS_SET"));
+	CHECK(unic_stats(dev, &st) == 0 && st.bad_device == 1);
+	printf("mq reply with a bad id: %s (bad_device %llu)\n", dev->err, (unsigned long long)st.bad_device);
+	dev->drv->close(dev);
+	ctrl_lie_next = false;
+	CHECK(unic_mempool_free_count(pool) == POOL_SIZE);
+	memset(&opt, 0, sizeof opt);
+}
+
+static uint16_t rss_u16(unsigned off) { uint16_t v; memcpy(&v, fk.rss + off, 2); return v; }
+
+/* RSS_CONFIG as the device reads it: hash types, mask, table, max_tx_vq, key. */
+static void check_rss_config(uint16_t reta_len, uint16_t tx, const uint16_t *reta, const uint8_t *key)
+{
+	uint32_t types;
+	uint16_t i, off = (uint16_t)(8 + 2 * reta_len);
+	bool table_ok = true;
+
+	memcpy(&types, fk.rss, 4);
+	CHECK(fk.rss_len == 8u + 2u * reta_len + 2 + 1 + 40);
+	CHECK(types == 0x3f); /* IPv4, TCPv4, UDPv4, IPv6, TCPv6, UDPv6 of the 0x1ff offered */
+	CHECK(rss_u16(4) == reta_len - 1 && rss_u16(6) == 0);
+	for (i = 0; i < reta_len; i++)
+		table_ok &= rss_u16(8u + 2u * i) == reta[i];
+	CHECK(table_ok);
+	CHECK(rss_u16(off) == tx && fk.rss[off + 2] == 40 && !memcmp(fk.rss + off + 3, key, 40));
+}
+
+static void test_rss(void)
+{
+	static const uint8_t ms_key[40] = { 0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d,
+					    0x43, 0xa3, 0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4,
+					    0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b,
+					    0xbe, 0xac, 0x01, 0xfa };
+	uint16_t reta[128], ones[128], i;
+	uint8_t key[40];
+	struct unic_info info;
+
+	opt_mq(4, 2);
+	opt.offer |= F(NET_F_RSS);
+	opt.rss_key_max = 40;
+	opt.rss_reta_max = 128;
+	opt.hash_types = 0x1ff;
+	CHECK(setup(SPLIT));
+	CHECK(fk.accepted & F(NET_F_RSS));
+	CHECK(fk.rss_count == 1 && fk.pairs_set == 0); /* RSS_CONFIG says the pairs: no VQ_PAIRS_SET */
+	for (i = 0; i < 128; i++) {
+		reta[i] = i % 2;
+		ones[i] = 1;
+	}
+	check_rss_config(128, 2, reta, ms_key);
+	CHECK(unic_info(dev, &info) == 0 && info.rss_key_len == 40 && info.rss_reta_size == 128);
+	CHECK(unic_set_rss(dev, NULL, 0, ones, 128) == 0);
+	check_rss_config(128, 2, ones, ms_key);
+	for (i = 0; i < 40; i++)
+		key[i] = (uint8_t)(i * 3);
+	fk.mq_ack = 1;
+	CHECK(unic_set_rss(dev, key, 40, reta, 128) == -EIO);
+	fk.mq_ack = 0;
+	CHECK(unic_set_rss(dev, NULL, 0, NULL, 0) == 0);
+	check_rss_config(128, 2, ones, ms_key); /* the refused key and table were not kept */
+	CHECK(unic_set_rss(dev, key, 40, NULL, 0) == 0);
+	check_rss_config(128, 2, ones, key);
+	CHECK(unic_set_rss(dev, NULL, 0, reta, 64) == -EINVAL);
+	ones[5] = 2;
+	CHECK(unic_set_rss(dev, NULL, 0, ones, 128) == -EINVAL && strstr(dev->err, "rx queue 2"));
+	roundtrip_queue(1, 4, 7);
+	teardown();
+	printf("rss: RSS_CONFIG of 128 entries over 2 queues, max_tx_vq 2, Microsoft's key; unic_set_rss table and "
+	       "key reach the device; a refused config keeps the old one\n");
+
+	/* one rx queue, two tx queues: the table names rx queue 0 only */
+	opt.rx_queues = 1;
+	opt.rss_reta_max = 256; /* more than unic uses: 128 */
+	CHECK(setup(PACKED));
+	memset(reta, 0, sizeof reta);
+	check_rss_config(128, 2, reta, ms_key);
+	CHECK(dev->num_rxq == 1 && dev->num_txq == 2);
+	teardown();
+
+	/* a device whose RSS limits are below the spec's: MQ without RSS */
+	opt.rx_queues = 2;
+	opt.rss_key_max = 20;
+	CHECK(setup(SPLIT));
+	CHECK(!(fk.accepted & F(NET_F_RSS)) && fk.pairs_set == 2 && fk.rss_count == 0);
+	CHECK(unic_set_rss(dev, NULL, 0, reta, 128) == -ENOTSUP);
+	teardown();
+	printf("rss: one rx queue and two tx queues: the table is all 0; a 20-byte key limit: MQ without RSS\n");
+	memset(&opt, 0, sizeof opt);
+}
+
+/* dev->max_mtu from what the device offers, and whether F_MTU is negotiated. */
+static void mtu_case(enum kind kind, uint64_t offer, uint64_t mask, uint16_t field, uint16_t want_max, bool want_f)
+{
+	memset(&opt, 0, sizeof opt);
+	opt.offer = offer;
+	opt.mtu = field;
+	offer_mask = mask;
+	CHECK(setup(kind));
+	CHECK(dev->max_mtu == want_max);
+	CHECK(!!(fk.accepted & F(NET_F_MTU)) == want_f);
+	printf("mtu %s: F_MTU %s, mtu field %u, MRG_RXBUF %s: max_mtu %u, F_MTU %snegotiated\n", kind_name[kind],
+	       offer & F(NET_F_MTU) ? "offered" : "not offered", field, fk.offered & F(NET_F_MRG_RXBUF) ? "on" : "off",
+	       dev->max_mtu, want_f ? "" : "not ");
+	teardown();
+	offer_mask = ~0ull;
+	memset(&opt, 0, sizeof opt);
+}
+
+#define JUMBO_BUF 9216
+#define JUMBO_FRAME 9018 /* mtu 9000 + Ethernet header + VLAN tag */
+
+/* 9018-byte frames out and back in one buffer each, byte for byte; 9019 bytes is more than F_MTU allows. */
+static void test_jumbo(enum kind kind, struct unic_mempool *jpool)
+{
+	struct unic_buf *b[4];
+	struct unic_stats st;
+	uint16_t i;
+
+	memset(&opt, 0, sizeof opt);
+	opt.offer = F(NET_F_MTU);
+	opt.mtu = 9000;
+	opt.pool = jpool;
+	CHECK(setup(kind));
+	CHECK(dev->max_mtu == 9000 && (fk.accepted & F(NET_F_MTU)));
+	CHECK(unic_buf_alloc_bulk(jpool, b, 4) == 4);
+	for (i = 0; i < 4; i++) {
+		b[i]->len = i == 3 ? JUMBO_FRAME + 1 : JUMBO_FRAME - i;
+		fill_frame(unic_buf_data(b[i]), b[i]->len, 500u + i);
+	}
+	CHECK(unic_tx_burst(dev, 0, b, 4) == 4); /* taken: the last one dropped and counted */
+	CHECK(device_loopback() == 3);
+	CHECK(unic_rx_burst(dev, 0, b, 4) == 3);
+	for (i = 0; i < 3; i++) {
+		static uint8_t want[JUMBO_FRAME];
+		fill_frame(want, (uint16_t)(JUMBO_FRAME - i), 500u + i);
+		CHECK(b[i]->len == JUMBO_FRAME - i && !memcmp(unic_buf_data(b[i]), want, b[i]->len));
+	}
+	unic_buf_free_bulk(b, 3);
+	CHECK(unic_stats(dev, &st) == 0 && st.tx_packets == 3 && st.tx_dropped == 1 && st.rx_packets == 3);
+	printf("jumbo %s: 3 frames of up to %u bytes round-trip byte for byte; one of %u bytes (past F_MTU 9000) "
+	       "dropped (tx_dropped %llu)\n", kind_name[kind], JUMBO_FRAME, JUMBO_FRAME + 1,
+	       (unsigned long long)st.tx_dropped);
+	teardown();
+	memset(&opt, 0, sizeof opt);
+}
+
+static void test_mtu(struct unic_mempool *jpool)
+{
+	mtu_case(SPLIT, F(NET_F_MTU), ~0ull, 9000, 9000, true);
+	mtu_case(SPLIT, F(NET_F_MTU), ~0ull, 1500, 1500, true);
+	mtu_case(PACKED, F(NET_F_MTU), ~0ull, 65000, 9000, true);
+	mtu_case(SPLIT, F(NET_F_MTU), ~0ull, 60, 9000, false);   /* below 68: ignored; MRG_RXBUF: 9000 */
+	mtu_case(SPLIT, 0, ~0ull, 0, 9000, false);               /* MRG_RXBUF: a longer frame is counted */
+	mtu_case(SPLIT, 0, ~F(NET_F_MRG_RXBUF), 0, 1500, false); /* neither: Ethernet's */
+	mtu_case(LEGACY, F(NET_F_MTU), ~0ull, 9000, 9000, false); /* 2048-byte buffers, no merging: not negotiated */
+	test_jumbo(SPLIT, jpool);
+	test_jumbo(PACKED, jpool);
+	test_jumbo(LEGACY, jpool);
+}
+
+/*
+ * num_buffers (5.1.6.4.2) against the buffers the device holds: all 64 rx buffers are its;
+ * a frame in one of them that says 65 is impossible (bad_device, queue broken); one that says
+ * 64 is a frame spread over the whole ring: dropped with its 63 continuations, then the
+ * next frame arrives.
+ */
+static void test_numbuf_bound(enum kind kind)
+{
+	struct fq *rq = &fk.q[0];
+	struct unic_buf *bufs[RING];
+	struct unic_stats st;
+	uint16_t nb, id, i, ids[RING];
+	uint32_t len;
+	uint8_t *p;
+
+	for (nb = RING; nb <= RING + 1; nb++) {
+		CHECK(setup(kind));
+		for (i = 0; i < RING; i++) {
+			dev_rx_one(100, &ids[i], &len);
+			if (i == 0) {
+				p = (uint8_t *)(uintptr_t)(rq->packed ? rq->pdesc[0].addr : rq->desc[ids[0]].addr);
+				memcpy(p + HDR_NUM_BUFFERS, &nb, 2);
+			}
+		}
+		dev_push(rq, ids[0], 100u + hdr_len(), 1);
+		CHECK(unic_rx_burst(dev, 0, bufs, RING) == 0);
+		unic_stats(dev, &st);
+		if (nb == RING + 1) {
+			CHECK(st.bad_device == 1 && st.rx_dropped == 0);
+		} else {
+			CHECK(st.bad_device == 0 && st.rx_dropped == 1);
+			for (i = 1; i < RING; i++)
+				dev_push(rq, ids[i], 100u + hdr_len(), 1);
+			CHECK(unic_rx_burst(dev, 0, bufs, RING) == 0); /* the 63 continuations */
+			dev_rx_one(80, &id, &len);
+			dev_push(rq, id, 80u + hdr_len(), 1);
+			CHECK(unic_rx_burst(dev, 0, bufs, RING) == 1 && bufs[0]->len == 80);
+			unic_buf_free(bufs[0]);
+			unic_stats(dev, &st);
+			CHECK(st.bad_device == 0 && st.rx_dropped == 1 && st.rx_packets == 1);
+		}
+		printf("num_buffers %u with %u rx buffers held by the device (%s): bad_device %llu, rx_dropped %llu\n", nb,
+		       RING, kind_name[kind], (unsigned long long)st.bad_device, (unsigned long long)st.rx_dropped);
+		teardown();
+	}
+}
+
 int main(void)
 {
+	struct unic_mempool *jpool;
 	struct unic_dev scratch;
 	int k, a;
 
@@ -1058,6 +1447,20 @@ int main(void)
 		test_garbage((enum kind)k, 200);
 		test_good_then_bad((enum kind)k, false);
 		test_good_then_bad((enum kind)k, true);
+	}
+	for (k = 0; k < NKINDS; k++) {
+		test_mq((enum kind)k);
+		test_mq_refused((enum kind)k);
+		test_mq_reply((enum kind)k);
+	}
+	test_numbuf_bound(SPLIT);
+	test_numbuf_bound(PACKED);
+	test_rss();
+	jpool = unic_mempool_make(&scratch, 2 * RING, JUMBO_BUF);
+	CHECK(jpool != NULL);
+	if (jpool) {
+		test_mtu(jpool);
+		unic_mempool_destroy(jpool);
 	}
 	test_packed_stale_event();
 	test_random_writes();

@@ -47,15 +47,30 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 #define VIRTIO_BIT(b) (1ull << (b))
 
 /* ---- network device feature bits (spec 5.1.3) and config space (spec 5.1.4) ---- */
+#define VIRTIO_NET_F_MTU 3
 #define VIRTIO_NET_F_MAC 5
 #define VIRTIO_NET_F_MRG_RXBUF 15
 #define VIRTIO_NET_F_STATUS 16
 #define VIRTIO_NET_F_CTRL_VQ 17
 #define VIRTIO_NET_F_CTRL_RX 18
 #define VIRTIO_NET_F_MQ 22
+#define VIRTIO_NET_F_RSS 60
 #define VIRTIO_NET_CFG_MAC 0       /* struct virtio_net_config: mac[6] */
 #define VIRTIO_NET_CFG_STATUS 6    /* le16 status */
+#define VIRTIO_NET_CFG_MAX_PAIRS 8 /* le16 max_virtqueue_pairs (MQ or RSS) */
+#define VIRTIO_NET_CFG_MTU 10      /* le16 mtu (F_MTU) */
+#define VIRTIO_NET_CFG_RSS_MAX_KEY 17  /* u8 rss_max_key_size (RSS) */
+#define VIRTIO_NET_CFG_RSS_MAX_RETA 18 /* le16 rss_max_indirection_table_length (RSS) */
+#define VIRTIO_NET_CFG_HASH_TYPES 20   /* le32 supported_hash_types (RSS) */
 #define VIRTIO_NET_S_LINK_UP 1
+/* 5.1.4.1: max_virtqueue_pairs is 1..0x8000 (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN/MAX) */
+#define VIRTIO_NET_MQ_PAIRS_MIN 1
+#define VIRTIO_NET_MQ_PAIRS_MAX 0x8000
+/* 5.1.2: receiveqN is virtqueue 2(N-1), transmitqN 2(N-1)+1 */
+#define VIRTIO_NET_RXQ_INDEX(pair) ((uint16_t)(2 * (pair)))
+#define VIRTIO_NET_TXQ_INDEX(pair) ((uint16_t)(2 * (pair) + 1))
+/* 5.1.2: controlq is 2N, N = max_virtqueue_pairs with MQ or RSS negotiated, else 1 */
+#define VIRTIO_NET_CTRLQ_INDEX(max_pairs) ((uint16_t)(2 * (max_pairs)))
 
 /* ---- split virtqueue, spec 2.7 ---- */
 #define VRING_DESC_F_NEXT 1u      /* 2.7.5: chain continues at next */
@@ -263,6 +278,14 @@ struct virtio_transport {
 	const atomic_bool *(*gone_flag)(void *t);
 	/* Optional. 0 while the device is reachable; else -errno and one line in dev->err. */
 	int (*check)(void *t);
+	/*
+	 * Optional (NULL for PCI: there VIRTIO_NET_F_MQ and the control queue say it). A
+	 * transport that gives several queue pairs by itself, without VIRTIO_NET_F_MQ
+	 * (vhost-user: GET_QUEUE_NUM, and each ring enabled by the transport): how many
+	 * pairs the device has (at least 1). virtio-net then uses queues 2k / 2k+1 for
+	 * pair k and sends no VQ_PAIRS_SET.
+	 */
+	uint16_t (*queue_pairs)(void *t);
 };
 
 /* PCI capabilities: at most one per dword of config space after the 64-byte header (PCI 3.0 6.7). */

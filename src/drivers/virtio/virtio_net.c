@@ -28,23 +28,51 @@
 #define VIRTIO_NET_HDR_LEN 12
 #define VIRTIO_NET_HDR_NUM_BUFFERS 10
 
-/* Queue numbers without VIRTIO_NET_F_MQ, spec 5.1.2 */
-#define VIRTIO_NET_RXQ 0
-#define VIRTIO_NET_TXQ 1
-#define VIRTIO_NET_CTRLQ 2
-
 /* Control queue, spec 5.1.6.5: class, command, data, then an ack the device writes */
 #define VIRTIO_NET_CTRL_RX 0
 #define VIRTIO_NET_CTRL_RX_PROMISC 0
+#define VIRTIO_NET_CTRL_MQ 4                /* 5.1.6.5.5 */
+#define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET 0   /* le16 virtqueue_pairs */
+#define VIRTIO_NET_CTRL_MQ_RSS_CONFIG 1     /* 5.1.6.5.7.1: struct virtio_net_rss_config */
 #define VIRTIO_NET_OK 0
-#define CTRL_ACK_OFF 32          /* the ack byte's place in our control buffer */
-#define CTRL_BUF_SIZE 64
+#define CTRL_DATA_MAX 512        /* the largest command: an RSS config of RSS_RETA_MAX entries */
+#define CTRL_ACK_OFF (2 + CTRL_DATA_MAX) /* the ack byte's place in our control buffer */
+#define CTRL_BUF_SIZE (CTRL_ACK_OFF + 1)
 #define CTRL_TIMEOUT_MS 1000
 #define CTRL_QUEUE_SIZE 64
 #define CTRL_POLL_US 100          /* control path only: the data path never sleeps */
 
 /* Smallest receive buffer that holds a 1514-byte frame and its header without MRG_RXBUF (5.1.6.3.1) */
 #define ETH_FRAME_MAX 1514
+#define ETH_MTU 1500             /* Ethernet's payload: the mtu without VIRTIO_NET_F_MTU and MRG_RXBUF */
+#define ETH_HDR_LEN 14           /* 5.1.4.2: "mtu plus low level ethernet header length" */
+#define VLAN_TAG_LEN 4           /* a frame of mtu may carry one 802.1Q tag */
+#define MTU_MIN 68               /* 5.1.4.1: the device's mtu is at least 68 */
+#define MTU_MAX 9000             /* the largest cfg.mtu unic takes (the core's limit) */
+
+/* RSS, spec 5.1.6.5.7.1 */
+#define RSS_KEY_LEN 40           /* Toeplitz key; 5.1.4.1: rss_max_key_size is at least 40 */
+#define RSS_RETA_MAX 128         /* our table: 5.1.4.1 guarantees at least 128 entries */
+#define VIRTIO_NET_RSS_HASH_TYPE_IPv4 (1u << 0) /* 5.1.6.4.3.1 */
+#define VIRTIO_NET_RSS_HASH_TYPE_TCPv4 (1u << 1)
+#define VIRTIO_NET_RSS_HASH_TYPE_UDPv4 (1u << 2)
+#define VIRTIO_NET_RSS_HASH_TYPE_IPv6 (1u << 3)
+#define VIRTIO_NET_RSS_HASH_TYPE_TCPv6 (1u << 4)
+#define VIRTIO_NET_RSS_HASH_TYPE_UDPv6 (1u << 5)
+/* what the Intel drivers hash too: addresses, and ports for TCP and UDP */
+#define RSS_HASH_TYPES                                                                                  \
+	(VIRTIO_NET_RSS_HASH_TYPE_IPv4 | VIRTIO_NET_RSS_HASH_TYPE_TCPv4 | VIRTIO_NET_RSS_HASH_TYPE_UDPv4 | \
+	 VIRTIO_NET_RSS_HASH_TYPE_IPv6 | VIRTIO_NET_RSS_HASH_TYPE_TCPv6 | VIRTIO_NET_RSS_HASH_TYPE_UDPv6)
+/* struct virtio_net_rss_config: hash_types, indirection_table_mask, unclassified_queue, table */
+#define RSS_CFG_TABLE_OFF 8
+_Static_assert(RSS_CFG_TABLE_OFF + 2 * RSS_RETA_MAX + 2 + 1 + RSS_KEY_LEN <= CTRL_DATA_MAX,
+	       "the largest RSS config must fit the control buffer");
+/* The Toeplitz key of Microsoft's RSS specification, which most drivers start with. */
+static const uint8_t rss_default_key[RSS_KEY_LEN] = {
+	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
+	0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
+	0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+};
 #define BURST 64                 /* completions taken per ring call */
 #define RING_MEM_ALIGN 4096u     /* every ring starts on a page: legacy PFNs need it */
 
@@ -52,13 +80,15 @@ static const uint64_t wanted_features =
 	VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_STATUS) | VIRTIO_BIT(VIRTIO_NET_F_CTRL_VQ) |
 	VIRTIO_BIT(VIRTIO_NET_F_CTRL_RX) | VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) | VIRTIO_BIT(VIRTIO_F_ANY_LAYOUT) |
 	VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX) | VIRTIO_BIT(VIRTIO_F_VERSION_1) |
-	VIRTIO_BIT(VIRTIO_F_ACCESS_PLATFORM) | VIRTIO_BIT(VIRTIO_F_RING_PACKED);
+	VIRTIO_BIT(VIRTIO_F_ACCESS_PLATFORM) | VIRTIO_BIT(VIRTIO_F_RING_PACKED) | VIRTIO_BIT(VIRTIO_NET_F_MQ) |
+	VIRTIO_BIT(VIRTIO_NET_F_MTU) | VIRTIO_BIT(VIRTIO_NET_F_RSS);
 
 static const struct { int bit; const char *name; } feature_names[] = {
 	{ VIRTIO_F_VERSION_1, "VERSION_1" }, { VIRTIO_F_ACCESS_PLATFORM, "ACCESS_PLATFORM" },
 	{ VIRTIO_F_RING_EVENT_IDX, "EVENT_IDX" }, { VIRTIO_NET_F_MAC, "MAC" }, { VIRTIO_NET_F_STATUS, "STATUS" },
 	{ VIRTIO_NET_F_CTRL_VQ, "CTRL_VQ" }, { VIRTIO_NET_F_CTRL_RX, "CTRL_RX" },
-	{ VIRTIO_NET_F_MRG_RXBUF, "MRG_RXBUF" },
+	{ VIRTIO_NET_F_MRG_RXBUF, "MRG_RXBUF" }, { VIRTIO_NET_F_MQ, "MQ" }, { VIRTIO_NET_F_RSS, "RSS" },
+	{ VIRTIO_NET_F_MTU, "MTU" },
 };
 
 struct vnet;
@@ -69,7 +99,9 @@ struct vnet_queue {
 	const atomic_bool *gone; /* raised by the transport when the device went away */
 	struct unic_qcounters stats;
 	uint16_t hdr_len;
+	uint16_t qid;            /* queue pair number (unic's queue number) */
 	uint16_t rx_skip;        /* buffers still to drop of a frame spread over several */
+	uint32_t tx_max;         /* longest frame tx may send (5.1.4.2 with F_MTU; else the buffer) */
 	bool mrg_rxbuf;
 };
 
@@ -79,8 +111,15 @@ struct vnet {
 	void *tctx;
 	uint64_t offered, features;
 	struct unic_dma ring_mem;
-	struct vnet_queue rx, tx;
+	uint16_t max_pairs;      /* the device's queue pairs (max_virtqueue_pairs, or 1) */
+	uint16_t pairs;          /* in use: the larger of rx_queues and tx_queues */
+	uint16_t dev_mtu;        /* config mtu when F_MTU is offered and sane, else 0 */
+	struct vnet_queue rxq[UNIC_MAX_QUEUES], txq[UNIC_MAX_QUEUES];
 	struct virtq ctrl;
+	uint32_t rss_hash_types;  /* RSS negotiated: what we ask the device to hash */
+	uint16_t rss_reta_len;    /* RSS negotiated: entries of our table (a power of 2) */
+	uint8_t rss_key[RSS_KEY_LEN];
+	uint16_t rss_reta[RSS_RETA_MAX]; /* rx queue (pair) numbers */
 	struct unic_qcounters ctrl_stats; /* bad values in the control queue (under ctrl_lock) */
 	pthread_mutex_t ctrl_lock;          /* one control command at a time, from any thread */
 	bool has_ctrl, ctrl_busy, queues_ready;
@@ -142,8 +181,12 @@ static enum rx_verdict rx_lie(struct vnet_queue *q)
 	return RX_LIE;
 }
 
-/* Checks one received buffer: the header is device-written, read once. */
-static enum rx_verdict rx_frame(struct vnet_queue *q, struct unic_buf *b, uint32_t len)
+/*
+ * Checks one received buffer: the header is device-written, read once. held: the buffers
+ * the device can still hand back after this one (the rest of this pass and those it owns),
+ * the most a frame's num_buffers can continue into (5.1.6.4.2).
+ */
+static enum rx_verdict rx_frame(struct vnet_queue *q, struct unic_buf *b, uint32_t len, uint32_t held)
 {
 	if (q->rx_skip) { /* the tail of a frame we already dropped (and counted) */
 		q->rx_skip--;
@@ -154,9 +197,10 @@ static enum rx_verdict rx_frame(struct vnet_queue *q, struct unic_buf *b, uint32
 	if (q->mrg_rxbuf) {
 		uint16_t nb;
 		memcpy(&nb, b->room + UNIC_HEADROOM - q->hdr_len + VIRTIO_NET_HDR_NUM_BUFFERS, sizeof nb);
-		if (nb == 0 || nb > q->vq.size)
+		if (nb == 0 || nb - 1u > held)
 			return rx_lie(q);
-		if (nb > 1) { /* unic_buf has no chaining: drop the frame, and the buffers it continues in */
+		/* one buffer per frame (buffers hold mtu + 18): a longer frame is dropped, with its tail */
+		if (nb > 1) {
 			q->rx_skip = (uint16_t)(nb - 1);
 			UNIC_STAT_INC(q->stats.dropped);
 			return RX_COUNTED;
@@ -168,7 +212,7 @@ static enum rx_verdict rx_frame(struct vnet_queue *q, struct unic_buf *b, uint32
 	}
 	/* data_off (UNIC_HEADROOM) and rss_hash (0) are as rx_refill's allocation left them */
 	b->len = (uint16_t)(len - q->hdr_len);
-	b->rx_queue = 0;
+	b->rx_queue = q->qid;
 	return RX_FRAME;
 }
 
@@ -201,7 +245,7 @@ static uint16_t vnet_rx_burst(void *rxq, struct unic_buf **out, uint16_t n)
 				unic_buf_free(b);
 				continue;
 			}
-			v = rx_frame(q, b, len[i]);
+			v = rx_frame(q, b, len[i], (uint32_t)(got - i - 1) + q->vq.in_flight);
 			if (unic_likely(v == RX_FRAME)) {
 				bytes += b->len;
 				out[kept++] = b;
@@ -233,7 +277,8 @@ static void tx_reclaim(struct vnet_queue *q)
 
 static bool tx_buf_ok(const struct vnet_queue *q, const struct unic_buf *b)
 {
-	return b->len > 0 && b->data_off >= q->hdr_len && (uint32_t)b->data_off + b->len <= b->room_size;
+	return b->len > 0 && b->len <= q->tx_max && b->data_off >= q->hdr_len &&
+	       (uint32_t)b->data_off + b->len <= b->room_size;
 }
 
 static uint16_t vnet_tx_burst(void *txq, struct unic_buf **bufs, uint16_t n)
@@ -337,7 +382,7 @@ static int ctrl_broken(struct vnet *vn, const char *what)
 }
 
 /* Sends one command (what names it in messages). 0, or -errno and one line in dev->err. */
-static int ctrl_cmd_locked(struct vnet *vn, const char *what, uint8_t class, uint8_t cmd, const void *data, uint8_t len)
+static int ctrl_cmd_locked(struct vnet *vn, const char *what, uint8_t class, uint8_t cmd, const void *data, uint16_t len)
 {
 	struct virtq_sg sg[2] = {
 		{ .addr = vn->ctrl_iova, .len = 2u + len, .device_writes = false },
@@ -357,7 +402,7 @@ static int ctrl_cmd_locked(struct vnet *vn, const char *what, uint8_t class, uin
 		return unic_dev_error(dev, EBUSY, "virtio-net %s: the device has still not answered an earlier control "
 				      "command (it timed out after %d ms): %s not sent; try again later",
 				      virtio_dev_name(dev), CTRL_TIMEOUT_MS, what);
-	if (2u + len > CTRL_ACK_OFF)
+	if (len > CTRL_DATA_MAX)
 		return unic_dev_error(dev, EINVAL, "virtio-net control command %s: %u data bytes do not fit", what, len);
 	vn->ctrl_buf[0] = class;
 	vn->ctrl_buf[1] = cmd;
@@ -379,7 +424,7 @@ static int ctrl_cmd_locked(struct vnet *vn, const char *what, uint8_t class, uin
 	return 0;
 }
 
-static int ctrl_cmd(struct vnet *vn, const char *what, uint8_t class, uint8_t cmd, const void *data, uint8_t len)
+static int ctrl_cmd(struct vnet *vn, const char *what, uint8_t class, uint8_t cmd, const void *data, uint16_t len)
 {
 	int r;
 
@@ -458,6 +503,36 @@ static void read_mac(struct vnet *vn)
 	UNIC_WARN("virtio-net %s: the device gives no MAC address; using a random one", virtio_dev_name(dev));
 }
 
+/*
+ * The largest cfg.mtu this device takes (dev->max_mtu). With VIRTIO_NET_F_MTU the device
+ * says it (5.1.4.1: 68..65535; unic goes to MTU_MAX) and sends no larger frame (5.1.4.2).
+ * Without it, virtio-net has no frame limit of its own: the backend's link has one the
+ * driver cannot see (Linux then allows 65535). What makes a larger mtu honest is that a
+ * frame larger than our buffers has a defined outcome: with MRG_RXBUF it arrives spread
+ * over several buffers (num_buffers > 1), and rx drops and counts it. Without MRG_RXBUF,
+ * spec 5.1.6.3.1 sizes buffers for 1514-byte frames only and leaves a longer frame
+ * undefined, so the mtu stays 1500.
+ */
+static void read_max_mtu(struct vnet *vn)
+{
+	struct unic_dev *dev = vn->dev;
+	uint16_t mtu = 0;
+
+	vn->dev_mtu = 0;
+	if ((vn->offered & VIRTIO_BIT(VIRTIO_NET_F_MTU)) &&
+	    !vn->t->read_config(vn->tctx, VIRTIO_NET_CFG_MTU, &mtu, sizeof mtu)) {
+		if (mtu >= MTU_MIN)
+			vn->dev_mtu = mtu;
+		else
+			UNIC_WARN("virtio-net %s: its mtu field says %u, below the spec's 68 (5.1.4.1): ignored",
+				  virtio_dev_name(dev), mtu);
+	}
+	if (vn->dev_mtu)
+		dev->max_mtu = vn->dev_mtu < MTU_MAX ? vn->dev_mtu : MTU_MAX;
+	else
+		dev->max_mtu = (vn->offered & VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF)) ? MTU_MAX : ETH_MTU;
+}
+
 int virtio_net_attach(struct unic_dev *dev, const struct virtio_transport *t, void *ctx)
 {
 	struct vnet *vn = calloc(1, sizeof *vn);
@@ -478,6 +553,7 @@ int virtio_net_attach(struct unic_dev *dev, const struct virtio_transport *t, vo
 	t->set_status(ctx, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
 	vn->offered = t->get_features(ctx);
 	read_mac(vn);
+	read_max_mtu(vn);
 	/*
 	 * Without ACCESS_PLATFORM the device bypasses the IOMMU (spec 6.1) and takes physical
 	 * addresses - so it is with legacy devices in QEMU behind a vIOMMU. IOVAs would be wrong.
@@ -532,6 +608,42 @@ static int virtio_net_probe(struct unic_dev *dev)
 
 /* ---- start: negotiation and queues ---- */
 
+static uint16_t pow2_floor(uint32_t v)
+{
+	uint16_t p = 1;
+
+	while ((uint32_t)p * 2 <= v && p < VIRTQ_MAX_SIZE)
+		p = (uint16_t)(p * 2);
+	return p;
+}
+
+/*
+ * RSS (5.1.6.5.7.1) needs a key of at least RSS_KEY_LEN bytes, a table and hash types we
+ * share with the device: what it offers is read once here (5.1.4), before FEATURES_OK.
+ * false: RSS is not negotiated (the device steers by itself), with a warning why.
+ */
+static bool rss_usable(struct vnet *vn)
+{
+	struct unic_dev *dev = vn->dev;
+	uint8_t key_max = 0;
+	uint16_t reta_max = 0;
+	uint32_t types = 0;
+
+	if (vn->t->read_config(vn->tctx, VIRTIO_NET_CFG_RSS_MAX_KEY, &key_max, sizeof key_max) ||
+	    vn->t->read_config(vn->tctx, VIRTIO_NET_CFG_RSS_MAX_RETA, &reta_max, sizeof reta_max) ||
+	    vn->t->read_config(vn->tctx, VIRTIO_NET_CFG_HASH_TYPES, &types, sizeof types))
+		return false;
+	vn->rss_hash_types = types & RSS_HASH_TYPES;
+	if (key_max < RSS_KEY_LEN || reta_max == 0 || !vn->rss_hash_types) {
+		UNIC_WARN("virtio-net %s offers RSS with a %u-byte key, %u table entries and hash types 0x%x (5.1.4.1 "
+			  "asks for 40 bytes and 128 entries): not used; the device steers by itself",
+			  virtio_dev_name(dev), key_max, reta_max, types);
+		return false;
+	}
+	vn->rss_reta_len = pow2_floor(reta_max < RSS_RETA_MAX ? reta_max : RSS_RETA_MAX);
+	return true;
+}
+
 static int negotiate(struct vnet *vn)
 {
 	struct unic_dev *dev = vn->dev;
@@ -539,8 +651,15 @@ static int negotiate(struct vnet *vn)
 	size_t i, len;
 
 	vn->features = vn->offered & wanted_features;
-	if (!(vn->features & VIRTIO_BIT(VIRTIO_NET_F_CTRL_VQ)))
-		vn->features &= ~VIRTIO_BIT(VIRTIO_NET_F_CTRL_RX); /* 5.1.3.1: CTRL_RX needs CTRL_VQ */
+	if (!(vn->features & VIRTIO_BIT(VIRTIO_NET_F_CTRL_VQ))) /* 5.1.3.1: these need CTRL_VQ */
+		vn->features &= ~(VIRTIO_BIT(VIRTIO_NET_F_CTRL_RX) | VIRTIO_BIT(VIRTIO_NET_F_MQ) |
+				  VIRTIO_BIT(VIRTIO_NET_F_RSS));
+	if (has(vn, VIRTIO_NET_F_RSS) && !rss_usable(vn))
+		vn->features &= ~VIRTIO_BIT(VIRTIO_NET_F_RSS);
+	/* 5.1.4.2: with F_MTU the driver supplies buffers for a frame of the device's mtu */
+	if (!vn->dev_mtu || (!has(vn, VIRTIO_NET_F_MRG_RXBUF) &&
+			     (uint32_t)dev->pool->room_size - UNIC_HEADROOM < (uint32_t)vn->dev_mtu + ETH_HDR_LEN))
+		vn->features &= ~VIRTIO_BIT(VIRTIO_NET_F_MTU);
 	if (dev->cfg.no_packed_ring) /* 2.8: without RING_PACKED the split virtqueue (2.7) is used */
 		vn->features &= ~VIRTIO_BIT(VIRTIO_F_RING_PACKED);
 	if (modern && !has(vn, VIRTIO_F_VERSION_1))
@@ -567,13 +686,57 @@ static int negotiate(struct vnet *vn)
 	return 0;
 }
 
-static uint16_t pow2_floor(uint32_t v)
+/* The device's queue pairs: 5.1.4 max_virtqueue_pairs (MQ or RSS), the transport's, or 1. */
+static int read_max_pairs(struct vnet *vn)
 {
-	uint16_t p = 1;
+	struct unic_dev *dev = vn->dev;
+	uint16_t n = 1;
 
-	while ((uint32_t)p * 2 <= v && p < VIRTQ_MAX_SIZE)
-		p = (uint16_t)(p * 2);
-	return p;
+	if (has(vn, VIRTIO_NET_F_MQ) || has(vn, VIRTIO_NET_F_RSS)) {
+		if (vn->t->read_config(vn->tctx, VIRTIO_NET_CFG_MAX_PAIRS, &n, sizeof n))
+			return unic_dev_error(dev, EIO, "virtio-net %s: cannot read max_virtqueue_pairs", virtio_dev_name(dev));
+		/* 5.1.4.1: 1..0x8000; and the control queue after them (2N) must have a 16-bit number */
+		if (n < VIRTIO_NET_MQ_PAIRS_MIN || n > VIRTIO_NET_MQ_PAIRS_MAX || 2u * n > UINT16_MAX)
+			return unic_dev_error(dev, EIO, "virtio-net %s: max_virtqueue_pairs %u is outside 1..32767 (spec "
+					      "5.1.4.1): the device is broken", virtio_dev_name(dev), n);
+	} else if (vn->t->queue_pairs) {
+		n = vn->t->queue_pairs(vn->tctx);
+		if (n < VIRTIO_NET_MQ_PAIRS_MIN)
+			n = VIRTIO_NET_MQ_PAIRS_MIN;
+	}
+	vn->max_pairs = n;
+	return 0;
+}
+
+/* Pairs in use: enough for rx_queues and tx_queues; one line naming the maximum if the device has fewer. */
+static int choose_pairs(struct vnet *vn)
+{
+	struct unic_dev *dev = vn->dev;
+	const struct unic_config *c = &dev->cfg;
+	uint16_t want = c->rx_queues > c->tx_queues ? c->rx_queues : c->tx_queues;
+	uint16_t usable = vn->max_pairs < UNIC_MAX_QUEUES ? vn->max_pairs : UNIC_MAX_QUEUES;
+
+	if (want > usable && usable == 1)
+		return unic_dev_error(dev, EINVAL, "virtio-net %s has one queue pair (%s): give rx_queues and tx_queues 1",
+				      virtio_dev_name(dev), vn->t->queue_pairs
+				      ? "the vhost-user backend offers no VIRTIO_NET_F_MQ or no protocol feature MQ, or GET_QUEUE_NUM "
+					"says 1; DPDK: "
+					"--vdev net_vhost0,iface=PATH,queues=N"
+				      : (vn->offered & VIRTIO_BIT(VIRTIO_NET_F_MQ))
+				      ? "its VIRTIO_NET_F_MQ needs VIRTIO_NET_F_CTRL_VQ, which it does not offer"
+				      : "it offers no VIRTIO_NET_F_MQ, bit 22; QEMU gives several with -device virtio-net-pci,"
+					"mq=on and a multi-queue backend such as -netdev tap,queues=N");
+	if (want > usable)
+		return unic_dev_error(dev, EINVAL, "virtio-net %s has %u queue pairs%s: give rx_queues and tx_queues of at "
+				      "most %u", virtio_dev_name(dev), vn->max_pairs,
+				      usable < vn->max_pairs ? " (unic uses 16)" : "", usable);
+	/* without RSS the device spreads frames over every pair it has enabled (5.1.6.5.5) */
+	if (c->rx_queues < want && !has(vn, VIRTIO_NET_F_RSS))
+		return unic_dev_error(dev, EINVAL, "virtio-net %s (no VIRTIO_NET_F_RSS) spreads received frames over all %u "
+				      "queue pairs: give rx_queues %u too, or tx_queues %u", virtio_dev_name(dev), want,
+				      want, c->rx_queues);
+	vn->pairs = want;
+	return 0;
 }
 
 /* Ring size for a queue: the device's own for legacy, else what the user asked for, capped. */
@@ -590,21 +753,50 @@ static int queue_size(struct vnet *vn, uint16_t index, uint16_t want, uint16_t *
 
 static size_t page_align(size_t v) { return (v + RING_MEM_ALIGN - 1) / RING_MEM_ALIGN * RING_MEM_ALIGN; }
 
+/* Every virtqueue we use, in device order: receiveq1, transmitq1, ..., then the control queue. */
+struct vq_plan {
+	uint16_t n;
+	struct virtq *vq[2 * UNIC_MAX_QUEUES + 1];
+	uint16_t index[2 * UNIC_MAX_QUEUES + 1], want[2 * UNIC_MAX_QUEUES + 1], size[2 * UNIC_MAX_QUEUES + 1];
+	size_t off[2 * UNIC_MAX_QUEUES + 1];
+};
+
+static void plan_queues(struct vnet *vn, struct vq_plan *p)
+{
+	const struct unic_config *c = &vn->dev->cfg;
+	uint16_t k;
+
+	p->n = 0;
+	for (k = 0; k < vn->pairs; k++) {
+		p->vq[p->n] = &vn->rxq[k].vq;
+		p->index[p->n] = VIRTIO_NET_RXQ_INDEX(k);
+		p->want[p->n++] = c->rx_ring_size;
+		p->vq[p->n] = &vn->txq[k].vq;
+		p->index[p->n] = VIRTIO_NET_TXQ_INDEX(k);
+		p->want[p->n++] = c->tx_ring_size;
+	}
+	if (has(vn, VIRTIO_NET_F_CTRL_VQ)) {
+		p->vq[p->n] = &vn->ctrl;
+		p->index[p->n] = VIRTIO_NET_CTRLQ_INDEX(has(vn, VIRTIO_NET_F_MQ) || has(vn, VIRTIO_NET_F_RSS) ? vn->max_pairs : 1);
+		p->want[p->n++] = CTRL_QUEUE_SIZE;
+	}
+}
+
 static int setup_queues(struct vnet *vn)
 {
 	struct unic_dev *dev = vn->dev;
-	uint16_t sizes[3], wants[3] = { dev->cfg.rx_ring_size, dev->cfg.tx_ring_size, CTRL_QUEUE_SIZE };
-	struct virtq *vqs[3] = { &vn->rx.vq, &vn->tx.vq, &vn->ctrl };
-	size_t off[3], total = 0;
+	struct vq_plan p;
+	size_t total = 0;
 	bool packed = has(vn, VIRTIO_F_RING_PACKED), event_idx = has(vn, VIRTIO_F_RING_EVENT_IDX);
-	uint16_t nq = has(vn, VIRTIO_NET_F_CTRL_VQ) ? 3 : 2, i;
+	uint16_t i;
 	int r;
 
-	for (i = 0; i < nq; i++) {
-		if ((r = queue_size(vn, i, wants[i], &sizes[i])))
+	plan_queues(vn, &p);
+	for (i = 0; i < p.n; i++) {
+		if ((r = queue_size(vn, p.index[i], p.want[i], &p.size[i])))
 			return r;
-		off[i] = total;
-		total += page_align(virtq_mem_size(sizes[i], packed, vn->t->ring_align));
+		p.off[i] = total;
+		total += page_align(virtq_mem_size(p.size[i], packed, vn->t->ring_align));
 	}
 	if ((r = unic_dma_alloc(dev, total + CTRL_BUF_SIZE, &vn->ring_mem)))
 		return r;
@@ -612,47 +804,130 @@ static int setup_queues(struct vnet *vn)
 		return r;
 	vn->ctrl_buf = (uint8_t *)vn->ring_mem.virt + total;
 	vn->ctrl_iova = vn->ring_mem.iova + total;
-	for (i = 0; i < nq; i++) {
-		r = virtq_init(vqs[i], i, sizes[i], packed, event_idx, (uint8_t *)vn->ring_mem.virt + off[i],
-			       vn->ring_mem.iova + off[i], vn->t->ring_align);
+	for (i = 0; i < p.n; i++) {
+		r = virtq_init(p.vq[i], p.index[i], p.size[i], packed, event_idx, (uint8_t *)vn->ring_mem.virt + p.off[i],
+			       vn->ring_mem.iova + p.off[i], vn->t->ring_align);
 		if (r)
-			return unic_dev_error(dev, -r, "cannot set up virtio queue %u: %s", i, strerror(-r));
-		if ((r = vn->t->queue_enable(vn->tctx, vqs[i])))
+			return unic_dev_error(dev, -r, "cannot set up virtio queue %u: %s", p.index[i], strerror(-r));
+		if ((r = vn->t->queue_enable(vn->tctx, p.vq[i])))
 			return r;
 	}
-	vn->has_ctrl = nq == 3;
-	vn->rx.vq.stats = &vn->rx.stats;
-	vn->tx.vq.stats = &vn->tx.stats;
+	vn->has_ctrl = has(vn, VIRTIO_NET_F_CTRL_VQ);
 	vn->ctrl.stats = &vn->ctrl_stats;
+	for (i = 0; i < vn->pairs; i++) { /* virtq_init cleared them */
+		vn->rxq[i].vq.stats = &vn->rxq[i].stats;
+		vn->txq[i].vq.stats = &vn->txq[i].stats;
+	}
 	return 0;
 }
 
-static void init_queue(struct vnet *vn, struct vnet_queue *q)
+static void init_queue(struct vnet *vn, struct vnet_queue *q, uint16_t qid)
 {
 	q->vn = vn;
+	q->qid = qid;
 	q->gone = vn->t->gone_flag ? vn->t->gone_flag(vn->tctx) : &never_gone;
 	q->hdr_len = has(vn, VIRTIO_F_VERSION_1) || has(vn, VIRTIO_NET_F_MRG_RXBUF) ? VIRTIO_NET_HDR_LEN
 										  : VIRTIO_NET_HDR_LEN_LEGACY;
 	q->mrg_rxbuf = has(vn, VIRTIO_NET_F_MRG_RXBUF);
+	/* 5.1.4.2: with F_MTU no frame longer than mtu plus the Ethernet header (and a VLAN tag) */
+	q->tx_max = has(vn, VIRTIO_NET_F_MTU) ? (uint32_t)vn->dev_mtu + ETH_HDR_LEN + VLAN_TAG_LEN : UINT32_MAX;
+}
+
+/* ---- multi-queue and RSS through the control queue ---- */
+
+/* 5.1.6.5.7.1: struct virtio_net_rss_config, little-endian, built in out; returns its length. */
+static uint16_t rss_config(const struct vnet *vn, uint8_t *out)
+{
+	uint16_t mask = (uint16_t)(vn->rss_reta_len - 1), unclassified = 0, tx = vn->pairs, off = RSS_CFG_TABLE_OFF;
+	uint8_t key_len = RSS_KEY_LEN;
+
+	memcpy(out, &vn->rss_hash_types, sizeof vn->rss_hash_types);
+	memcpy(out + 4, &mask, sizeof mask);
+	memcpy(out + 6, &unclassified, sizeof unclassified); /* frames of no hash type: rx queue 0 */
+	memcpy(out + off, vn->rss_reta, 2u * vn->rss_reta_len);
+	off = (uint16_t)(off + 2u * vn->rss_reta_len);
+	memcpy(out + off, &tx, sizeof tx); /* max_tx_vq: every tx queue of the pairs in use */
+	off += 2;
+	out[off++] = key_len;
+	memcpy(out + off, vn->rss_key, key_len);
+	return (uint16_t)(off + key_len);
+}
+
+static int rss_send(struct vnet *vn)
+{
+	uint8_t cfg[CTRL_DATA_MAX];
+	uint16_t len = rss_config(vn, cfg);
+
+	return ctrl_cmd(vn, "MQ_RSS_CONFIG", VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_RSS_CONFIG, cfg, len);
+}
+
+/* The driver op: under ctl_lock; the core checked lengths and queue numbers. */
+static int vnet_set_rss(struct unic_dev *dev, const uint8_t *key, const uint16_t *reta)
+{
+	struct vnet *vn = dev->priv;
+	uint8_t old_key[RSS_KEY_LEN];
+	uint16_t old_reta[RSS_RETA_MAX];
+	int r;
+
+	if (!vn || !vn->queues_ready || !has(vn, VIRTIO_NET_F_RSS))
+		return unic_dev_error(dev, ENOTSUP, "virtio-net %s has no RSS (VIRTIO_NET_F_RSS, bit 60, not negotiated)",
+				      virtio_dev_name(dev));
+	memcpy(old_key, vn->rss_key, sizeof old_key);
+	memcpy(old_reta, vn->rss_reta, sizeof old_reta);
+	if (key)
+		memcpy(vn->rss_key, key, RSS_KEY_LEN);
+	if (reta)
+		memcpy(vn->rss_reta, reta, 2u * vn->rss_reta_len);
+	if ((r = rss_send(vn))) { /* the device keeps what it had: so do we */
+		memcpy(vn->rss_key, old_key, sizeof old_key);
+		memcpy(vn->rss_reta, old_reta, sizeof old_reta);
+	}
+	return r;
+}
+
+/*
+ * 5.1.6.5.5: after reset the device uses the first pair only. With RSS the config says
+ * how many tx queues and which rx queues (a table spread over rx_queues); else
+ * VQ_PAIRS_SET enables the pairs and the device steers by itself (QEMU: its backend's
+ * queues; a multi-queue tap picks one per flow).
+ */
+static int enable_pairs(struct vnet *vn)
+{
+	struct unic_dev *dev = vn->dev;
+	uint16_t i, pairs = vn->pairs;
+
+	if (has(vn, VIRTIO_NET_F_RSS)) {
+		memcpy(vn->rss_key, rss_default_key, sizeof vn->rss_key);
+		for (i = 0; i < vn->rss_reta_len; i++)
+			vn->rss_reta[i] = (uint16_t)(i % dev->cfg.rx_queues);
+		dev->rss_key_len = RSS_KEY_LEN;
+		dev->rss_reta_size = vn->rss_reta_len;
+		return rss_send(vn);
+	}
+	if (has(vn, VIRTIO_NET_F_MQ) && pairs > 1)
+		return ctrl_cmd(vn, "MQ_VQ_PAIRS_SET", VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, &pairs,
+				sizeof pairs);
+	return 0;
 }
 
 static int start_device(struct unic_dev *dev)
 {
 	struct vnet *vn = dev->priv;
+	uint16_t k;
 	int r;
 
-	if (dev->cfg.rx_queues > 1 || dev->cfg.tx_queues > 1)
-		UNIC_WARN("virtio-net %s: one queue pair only (VIRTIO_NET_F_MQ is not supported yet)", virtio_dev_name(dev));
 	/* 3.1.1: reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK, queues, DRIVER_OK */
 	if (vn->t->reset(vn->tctx))
 		return unic_dev_error(dev, EIO, "virtio device %s did not reset", virtio_dev_name(dev));
 	vn->t->set_status(vn->tctx, VIRTIO_STATUS_ACKNOWLEDGE);
 	vn->t->set_status(vn->tctx, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	if ((r = negotiate(vn)))
+	if ((r = negotiate(vn)) || (r = read_max_pairs(vn)) || (r = choose_pairs(vn)))
 		return r;
-	init_queue(vn, &vn->rx);
-	init_queue(vn, &vn->tx);
-	if (!vn->rx.mrg_rxbuf && dev->pool->room_size - UNIC_HEADROOM < ETH_FRAME_MAX)
+	for (k = 0; k < vn->pairs; k++) {
+		init_queue(vn, &vn->rxq[k], k);
+		init_queue(vn, &vn->txq[k], k);
+	}
+	if (!vn->rxq[0].mrg_rxbuf && dev->pool->room_size - UNIC_HEADROOM < ETH_FRAME_MAX)
 		UNIC_WARN("virtio-net %s: %u-byte buffers without MRG_RXBUF: full-size frames will not fit",
 			  virtio_dev_name(dev), dev->pool->room_size - UNIC_HEADROOM);
 	if ((r = setup_queues(vn)))
@@ -660,15 +935,23 @@ static int start_device(struct unic_dev *dev)
 	vn->t->set_status(vn->tctx, (uint8_t)(vn->t->get_status(vn->tctx) | VIRTIO_STATUS_DRIVER_OK));
 	if (vn->t->get_status(vn->tctx) & (VIRTIO_STATUS_FAILED | VIRTIO_STATUS_NEEDS_RESET))
 		return unic_dev_error(dev, EIO, "virtio device %s failed after DRIVER_OK", virtio_dev_name(dev));
-	rx_refill(&vn->rx);
-	dev->num_rxq = dev->num_txq = 1;
-	dev->rxq[0] = &vn->rx;
-	dev->txq[0] = &vn->tx;
-	dev->rxq_stats[0] = &vn->rx.stats;
-	dev->txq_stats[0] = &vn->tx.stats;
-	dev->rx_ring_size = vn->rx.vq.size;
-	dev->tx_ring_size = vn->tx.vq.size;
+	/* an rx queue beyond rx_queues (RSS sends it nothing) gets no buffers: none would come back */
+	dev->num_rxq = dev->cfg.rx_queues;
+	dev->num_txq = dev->cfg.tx_queues;
+	for (k = 0; k < dev->num_rxq; k++) {
+		rx_refill(&vn->rxq[k]);
+		dev->rxq[k] = &vn->rxq[k];
+		dev->rxq_stats[k] = &vn->rxq[k].stats;
+	}
+	for (k = 0; k < dev->num_txq; k++) {
+		dev->txq[k] = &vn->txq[k];
+		dev->txq_stats[k] = &vn->txq[k].stats;
+	}
+	dev->rx_ring_size = vn->rxq[0].vq.size;
+	dev->tx_ring_size = vn->txq[0].vq.size;
 	vn->queues_ready = true;
+	if ((r = enable_pairs(vn)))
+		return r;
 	if (has(vn, VIRTIO_NET_F_CTRL_RX) && (r = vnet_set_promisc(dev, dev->cfg.promisc)))
 		return r;
 	if (dev->cfg.promisc && !has(vn, VIRTIO_NET_F_CTRL_RX))
@@ -709,21 +992,27 @@ static void free_queue_bufs(struct virtq *vq, bool bufs)
 static void virtio_net_close(struct unic_dev *dev)
 {
 	struct vnet *vn = dev->priv;
+	uint16_t k;
 
 	if (!vn)
 		return;
 	vn->t->reset(vn->tctx); /* the device stops using our memory before we free it */
-	free_queue_bufs(&vn->rx.vq, true);
-	free_queue_bufs(&vn->tx.vq, true);
+	for (k = 0; k < UNIC_MAX_QUEUES; k++) {
+		free_queue_bufs(&vn->rxq[k].vq, true);
+		free_queue_bufs(&vn->txq[k].vq, true);
+	}
 	free_queue_bufs(&vn->ctrl, false);
 	unic_dma_free(&vn->ring_mem);
 	vn->t->close(vn->tctx);
 	pthread_mutex_destroy(&vn->ctrl_lock);
 	free(vn);
 	dev->priv = NULL;
+	for (k = 0; k < UNIC_MAX_QUEUES; k++) {
+		dev->rxq[k] = dev->txq[k] = NULL;
+		dev->rxq_stats[k] = dev->txq_stats[k] = NULL;
+	}
 	dev->num_rxq = dev->num_txq = 0;
-	dev->rxq[0] = dev->txq[0] = NULL;
-	dev->rxq_stats[0] = dev->txq_stats[0] = NULL;
+	dev->rss_key_len = dev->rss_reta_size = 0;
 }
 
 const struct unic_driver unic_driver_virtio_net = {
@@ -738,4 +1027,5 @@ const struct unic_driver unic_driver_virtio_net = {
 	.check = vnet_check,
 	.link = vnet_link,
 	.set_promisc = vnet_set_promisc,
+	.set_rss = vnet_set_rss,
 };

@@ -12,9 +12,19 @@
  *
  * The session (vhost-user.rst, "Communication"), as QEMU and DPDK's virtio-user do it:
  *   connect (or listen + accept with ",server"), SET_OWNER, GET_FEATURES,
- *   GET/SET_PROTOCOL_FEATURES (REPLY_ACK only), then from virtio_net's start:
- *   SET_FEATURES, SET_MEM_TABLE, and per ring SET_VRING_NUM/BASE/ADDR/KICK/CALL
- *   and SET_VRING_ENABLE; GET_VRING_BASE stops a ring on reset and close.
+ *   GET/SET_PROTOCOL_FEATURES (REPLY_ACK and MQ), GET_QUEUE_NUM (with MQ), then
+ *   from virtio_net's start: SET_FEATURES, SET_MEM_TABLE, per ring (rx and tx of
+ *   every queue pair the driver uses) SET_VRING_NUM/BASE/ADDR/CALL/KICK, then at
+ *   DRIVER_OK SET_VRING_ENABLE for every ring; GET_VRING_BASE stops a ring on reset
+ *   and close.
+ *
+ * Several queue pairs (spec "Multiple queue support"): only with the protocol
+ * feature MQ and VIRTIO_NET_F_MQ offered, up to what GET_QUEUE_NUM says. Each ring has its own call and kick
+ * eventfd. The control queue's VQ_PAIRS_SET has no backend to go to (in QEMU the
+ * front-end serves it and turns it into SET_VRING_ENABLE): here the transport
+ * enables every ring the driver sets up, and nothing else, and tells the driver
+ * how many pairs there are (queue_pairs); VIRTIO_NET_F_MQ is negotiated with the
+ * backend by the transport, not offered to the driver (it would need CTRL_VQ).
  *
  * There is no config space over plain vhost-user (GET_CONFIG needs a protocol
  * feature net backends rarely have): like DPDK's virtio-user, the transport
@@ -72,11 +82,13 @@
 #define VHOST_USER_SET_VRING_CALL 13
 #define VHOST_USER_GET_PROTOCOL_FEATURES 15
 #define VHOST_USER_SET_PROTOCOL_FEATURES 16
+#define VHOST_USER_GET_QUEUE_NUM 17
 #define VHOST_USER_SET_VRING_ENABLE 18
 
 /* Feature bit 30 (spec "Communication"): the backend speaks protocol features. */
 #define VHOST_USER_F_PROTOCOL_FEATURES 30
 /* Protocol features, spec "Protocol features" */
+#define VHOST_USER_PROTOCOL_F_MQ 0
 #define VHOST_USER_PROTOCOL_F_REPLY_ACK 3
 
 /* SET_VRING_KICK/CALL payload: ring index in bits 0-7 (spec) */
@@ -86,7 +98,8 @@
 /* SET_MEM_TABLE carries at most 8 regions (spec "Memory regions description") */
 #define VHOST_USER_MAX_REGIONS 8
 
-#define VHU_RINGS 2                 /* rx and tx: one queue pair, no control queue */
+#define VHU_RINGS_PER_PAIR 2        /* rx 2n, tx 2n+1 (virtio 5.1.2); no control queue */
+#define VHU_MAX_RINGS (VHU_RINGS_PER_PAIR * UNIC_MAX_QUEUES)
 #define VHU_REPLY_TIMEOUT_S 5       /* a backend that answers nothing in this time is dead */
 #define VHU_REPLY_TIMEOUT_MS (VHU_REPLY_TIMEOUT_S * 1000)
 #define VHU_STR_(x) #x
@@ -100,6 +113,8 @@
 	(VIRTIO_BIT(VIRTIO_F_ACCESS_PLATFORM) /* needs IOTLB messages: our addresses are final */ |  \
 	 VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES) /* not a virtio bit */ |                        \
 	 VIRTIO_BIT(VIRTIO_NET_F_CTRL_VQ) | VIRTIO_BIT(VIRTIO_NET_F_CTRL_RX) | VIRTIO_BIT(VIRTIO_NET_F_MQ))
+/* Negotiated with the backend by the transport when it has more than one queue pair. */
+#define VHU_MQ_FEATURE VIRTIO_BIT(VIRTIO_NET_F_MQ)
 /* Features the transport answers for itself (config space emulation). */
 #define VHU_OWN_FEATURES (VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_STATUS))
 
@@ -134,14 +149,15 @@ struct vhu {
 	bool server;
 	bool protocol;            /* VHOST_USER_F_PROTOCOL_FEATURES offered: rings start disabled */
 	bool reply_ack;           /* REPLY_ACK negotiated: setup messages are acknowledged */
+	uint16_t max_pairs;       /* queue pairs the backend takes: GET_QUEUE_NUM, capped; 1 without MQ */
 	bool memory_shared;
 	bool opening;             /* until DRIVER_OK: waits end at open_deadline and on *cancel */
 	int64_t open_deadline;    /* CLOCK_MONOTONIC ms */
 	uint64_t offered;         /* GET_FEATURES */
 	uint8_t status;           /* virtio device status: kept here, vhost-user has none */
 	uint8_t mac[6];
-	int kick_fd[VHU_RINGS], call_fd[VHU_RINGS];
-	bool ring_started[VHU_RINGS];
+	int kick_fd[VHU_MAX_RINGS], call_fd[VHU_MAX_RINGS]; /* one pair of eventfds per ring */
+	bool ring_started[VHU_MAX_RINGS];
 	atomic_bool gone;         /* the backend failed: the data path reads only this */
 	atomic_int cause;         /* enum vhu_cause: the first one raised */
 	/* control path only: the request that failed first, and what was wrong with its reply */
@@ -327,6 +343,7 @@ static const char *request_name(uint32_t request)
 	case VHOST_USER_SET_VRING_CALL: return "SET_VRING_CALL";
 	case VHOST_USER_GET_PROTOCOL_FEATURES: return "GET_PROTOCOL_FEATURES";
 	case VHOST_USER_SET_PROTOCOL_FEATURES: return "SET_PROTOCOL_FEATURES";
+	case VHOST_USER_GET_QUEUE_NUM: return "GET_QUEUE_NUM";
 	case VHOST_USER_SET_VRING_ENABLE: return "SET_VRING_ENABLE";
 	}
 	return "a request";
@@ -558,7 +575,7 @@ static int vhu_reset(void *t)
 	struct vhu_msg m;
 	unsigned i;
 
-	for (i = 0; i < VHU_RINGS; i++) {
+	for (i = 0; i < VHU_MAX_RINGS; i++) {
 		if (!v->ring_started[i])
 			continue;
 		v->ring_started[i] = false;
@@ -583,10 +600,32 @@ static uint8_t vhu_get_status(void *t)
 	return atomic_load(&v->gone) ? (uint8_t)(v->status | VIRTIO_STATUS_NEEDS_RESET) : v->status;
 }
 
+/*
+ * Spec "Ring states": with protocol features a ring starts disabled. Every ring the driver set
+ * up is one it uses (this is how the queue pairs past the first come on), and all are enabled
+ * together once all are set up: a backend that starts the device when the first pair is
+ * ready (DPDK's vhost library) then sees every ring at once - DPDK turns off the
+ * front-end's notifications only on the rings that exist when it starts the device, and a ring
+ * left with them on costs a kick (a system call) per burst.
+ */
+static void enable_rings(struct vhu *v)
+{
+	uint32_t i;
+	int r;
+
+	for (i = 0; v->protocol && i < VHU_MAX_RINGS; i++)
+		if (v->ring_started[i] && (r = set_state(v, VHOST_USER_SET_VRING_ENABLE, i, 1))) {
+			fail(v, r, "SET_VRING_ENABLE");
+			return;
+		}
+}
+
 static void vhu_set_status(void *t, uint8_t status)
 {
 	struct vhu *v = t;
 
+	if (!atomic_load(&v->gone) && (status & VIRTIO_STATUS_DRIVER_OK) && !(v->status & VIRTIO_STATUS_DRIVER_OK))
+		enable_rings(v); /* a failure marks the backend gone: get_status then says NEEDS_RESET */
 	/* FEATURES_OK sticks only if SET_FEATURES went through (set_features marks failures as gone) */
 	if (atomic_load(&v->gone))
 		status &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
@@ -609,6 +648,8 @@ static void vhu_set_features(void *t, uint64_t features)
 	int r;
 
 	f |= features & VHU_OWN_FEATURES & v->offered; /* the backend's own, if it has them */
+	if (v->max_pairs > 1) /* the rings past the first pair are the backend's to serve */
+		f |= v->offered & VHU_MQ_FEATURE;
 	if (v->protocol)
 		f |= VIRTIO_BIT(VHOST_USER_F_PROTOCOL_FEATURES);
 	if ((r = set_u64(v, VHOST_USER_SET_FEATURES, f)))
@@ -634,8 +675,9 @@ static int vhu_read_config(void *t, uint32_t off, void *buf, uint32_t len)
 /* vhost-user has no queue size limit of its own short of the format's (spec 2.7). */
 static uint16_t vhu_queue_max(void *t, uint16_t index)
 {
-	(void)t;
-	return index < VHU_RINGS ? (uint16_t)VIRTQ_MAX_SIZE : 0;
+	struct vhu *v = t;
+
+	return index < VHU_RINGS_PER_PAIR * v->max_pairs ? (uint16_t)VIRTQ_MAX_SIZE : 0;
 }
 
 /* SET_MEM_TABLE: the rings and the buffer pool, guest address = user address = our address. */
@@ -687,7 +729,7 @@ static int vhu_queue_enable(void *t, struct virtq *vq)
 	struct vhu_msg m;
 	int r;
 
-	if (i >= VHU_RINGS || !v->memory_shared)
+	if (i >= VHU_RINGS_PER_PAIR * v->max_pairs || !v->memory_shared)
 		return unic_dev_error(v->dev, EINVAL, "vhost-user: queue %u cannot be set up", i);
 	if (new_eventfd(v, &v->kick_fd[i]) || new_eventfd(v, &v->call_fd[i]))
 		return -EIO;
@@ -708,10 +750,7 @@ static int vhu_queue_enable(void *t, struct virtq *vq)
 		return fail(v, r, "SET_VRING_CALL");
 	if ((r = set_vring_fd(v, VHOST_USER_SET_VRING_KICK, i, v->kick_fd[i])))
 		return fail(v, r, "SET_VRING_KICK");
-	v->ring_started[i] = true;
-	/* spec "Ring states": with protocol features a ring starts disabled */
-	if (v->protocol && (r = set_state(v, VHOST_USER_SET_VRING_ENABLE, i, 1)))
-		return fail(v, r, "SET_VRING_ENABLE");
+	v->ring_started[i] = true; /* enabled at DRIVER_OK, with every other ring (enable_rings) */
 	vq->notify = vhu_notify;
 	vq->notify_ctx = &v->kick_fd[i];
 	return 0;
@@ -725,7 +764,7 @@ static void vhu_close(void *t)
 	stop_monitor(v);
 	if (v->sock >= 0)
 		close(v->sock);
-	for (i = 0; i < VHU_RINGS; i++) {
+	for (i = 0; i < VHU_MAX_RINGS; i++) {
 		if (v->kick_fd[i] >= 0)
 			close(v->kick_fd[i]);
 		if (v->call_fd[i] >= 0)
@@ -737,6 +776,9 @@ static void vhu_close(void *t)
 }
 
 static const atomic_bool *vhu_gone_flag(void *t) { return &((struct vhu *)t)->gone; }
+
+/* Queue pairs the backend takes (GET_QUEUE_NUM with the protocol feature MQ, else 1). */
+static uint16_t vhu_queue_pairs(void *t) { return ((struct vhu *)t)->max_pairs; }
 
 static const struct virtio_transport vhost_user_transport = {
 	.name = "vhost-user",
@@ -753,6 +795,7 @@ static const struct virtio_transport vhost_user_transport = {
 	.share_memory = vhu_share_memory,
 	.gone_flag = vhu_gone_flag,
 	.check = vhu_check,
+	.queue_pairs = vhu_queue_pairs,
 };
 
 /* ---- connecting ---- */
@@ -893,7 +936,28 @@ static int accept_backend(struct vhu *v)
 			      "mode (DPDK: --vdev net_vhost0,iface=%s,client=1)", a.sun_path, a.sun_path);
 }
 
-/* SET_OWNER, the backend's features, and REPLY_ACK if it has protocol features. */
+/*
+ * GET_QUEUE_NUM: how many queue pairs the backend takes. The spec words it as "queues";
+ * vhost-user-net back-ends and front-ends (DPDK's vhost library, QEMU's vhost-user
+ * netdev) count queue pairs, and so does unic. 0 cannot be true: malformed.
+ */
+static int get_queue_pairs(struct vhu *v)
+{
+	uint64_t n;
+	int r;
+
+	if ((r = get_u64(v, VHOST_USER_GET_QUEUE_NUM, &n)))
+		return fail(v, r, "GET_QUEUE_NUM");
+	if (n == 0) {
+		set_detail(v, "its reply to GET_QUEUE_NUM says 0 queue pairs");
+		mark_gone(v, VHU_MALFORMED);
+		return fail(v, -EPROTO, "GET_QUEUE_NUM");
+	}
+	v->max_pairs = n < UNIC_MAX_QUEUES ? (uint16_t)n : UNIC_MAX_QUEUES; /* more than we use: fine */
+	return 0;
+}
+
+/* SET_OWNER, the backend's features, REPLY_ACK and MQ if it has protocol features. */
 static int open_session(struct vhu *v)
 {
 	struct vhu_msg m;
@@ -910,10 +974,13 @@ static int open_session(struct vhu *v)
 		return 0;
 	if ((r = get_u64(v, VHOST_USER_GET_PROTOCOL_FEATURES, &proto)))
 		return fail(v, r, "GET_PROTOCOL_FEATURES");
-	proto &= VIRTIO_BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK);
+	proto &= VIRTIO_BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK) | VIRTIO_BIT(VHOST_USER_PROTOCOL_F_MQ);
 	if ((r = set_u64(v, VHOST_USER_SET_PROTOCOL_FEATURES, proto)))
 		return fail(v, r, "SET_PROTOCOL_FEATURES");
-	v->reply_ack = proto != 0; /* from the next message on */
+	v->reply_ack = proto & VIRTIO_BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK); /* from the next message on */
+	/* a net backend without VIRTIO_NET_F_MQ is a one-pair device, whatever its protocol says */
+	if ((proto & VIRTIO_BIT(VHOST_USER_PROTOCOL_F_MQ)) && (v->offered & VHU_MQ_FEATURE))
+		return get_queue_pairs(v);
 	return 0;
 }
 
@@ -934,8 +1001,9 @@ int unic_vhost_user_probe(struct unic_dev *dev)
 		return unic_dev_error(dev, ENOMEM, "out of memory");
 	v->dev = dev;
 	v->sock = v->wake_fd = -1;
-	for (i = 0; i < VHU_RINGS; i++)
+	for (i = 0; i < VHU_MAX_RINGS; i++)
 		v->kick_fd[i] = v->call_fd[i] = -1;
+	v->max_pairs = 1; /* without the protocol feature MQ (spec "Multiple queue support") */
 	atomic_init(&v->gone, false);
 	atomic_init(&v->cause, VHU_ALIVE);
 	v->opening = true;
