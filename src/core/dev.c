@@ -309,12 +309,13 @@ static int check_app_pool(struct unic_dev *dev)
  * (dev->rx_buf_need). buf_size left to unic_open grows to it; one the application gave for an
  * mtu it gave must hold it.
  */
-static int fit_rx_buffers(struct unic_dev *dev, const struct unic_config *asked)
+static int fit_rx_buffers(struct unic_dev *dev)
 {
 	struct unic_config *c = &dev->cfg;
-	bool buf_given = asked && asked->buf_size, mtu_given = asked && asked->mtu;
+	bool buf_given = dev->cfg_asked.buf_size, mtu_given = dev->cfg_asked.mtu;
 
-	if (dev->rx_buf_need <= c->buf_size)
+	/* an application's pool (cfg.pool) is what it is: the driver checks its buffers at start */
+	if (c->pool || dev->rx_buf_need <= c->buf_size)
 		return 0;
 	if (!buf_given) {
 		c->buf_size = dev->rx_buf_need;
@@ -431,7 +432,7 @@ struct unic_dev *unic_open(const char *spec, const struct unic_config *cfg, char
 	if (!r)
 		r = check_device_mtu(dev);
 	if (!r)
-		r = fit_rx_buffers(dev, cfg);
+		r = fit_rx_buffers(dev);
 	if (!r && !dev->cfg.probe_only) {
 		r = setup_memory(dev);
 		if (!r)
