@@ -209,8 +209,12 @@ void unic_config_init(struct unic_config *cfg);
  *                            that program is removed). Needs root (CAP_NET_RAW, CAP_NET_ADMIN,
  *                            CAP_BPF). unic_info's features say zero-copy or copy mode and
  *                            native or generic XDP. Ring sizes 0 mean 2048 here.
- *   af_packet:IFNAME[,queues=N]  a kernel interface through AF_PACKET sockets (PACKET_MMAP
- *                            rings, one socket per queue, PACKET_FANOUT hash over them). Needs
+ *   af_packet:IFNAME[,queues=N][,qdisc_bypass]  a kernel interface through AF_PACKET sockets
+ *                            (PACKET_MMAP rings, one socket per queue, PACKET_FANOUT hash over
+ *                            them); tx goes through the interface's qdisc, which holds a frame
+ *                            back while the driver's ring is full; ",qdisc_bypass" sends past
+ *                            it (PACKET_QDISC_BYPASS: faster, but the kernel then drops, without
+ *                            a count, what the driver cannot take at once). Needs
  *                            CAP_NET_RAW. The kernel keeps the interface (its addresses and
  *                            stack stay), so an interface with an address is not refused; a
  *                            missing or down one is. Every frame is copied between the
@@ -393,6 +397,7 @@ struct unic_spec {
 	bool has_queue;            /* af_xdp ",queue=N" given */
 	uint16_t queue;            /* ... the N: the interface's first queue to bind (default 0) */
 	enum unic_xdp_mode xdp_mode; /* af_xdp ",copy" / ",zerocopy" */
+	bool qdisc_bypass;         /* af_packet ",qdisc_bypass": tx straight to the driver */
 };
 int unic_parse_spec(const char *spec, struct unic_spec *out, char *err, size_t errlen);
 

@@ -87,7 +87,8 @@ enum { TOOL_OPT_JSON = 1000, TOOL_OPT_FORCE, TOOL_OPT_MTU, TOOL_OPT_CPUS, TOOL_O
 	"  -V, --version      print the version\n"                                                      \
 	"\n"                                                                                            \
 	"DEVICE: 0000:00:04.0, vfio:0000:00:04.0, vfio-noiommu:..., sysfs:... (see unic-devbind --status),\n" \
-	"        vhost-user:PATH[,server], af_packet:IFNAME[,queues=N], tap:NAME[,queues=N],\n"         \
+	"        vhost-user:PATH[,server], af_packet:IFNAME[,queues=N][,qdisc_bypass],\n"                  \
+	"        tap:NAME[,queues=N],\n"                                                        \
 	"        af_xdp:IFNAME[,queue=N][,queues=N][,copy|zerocopy] (see unic(3))\n"
 /* Totals the stats line and the summary report for one direction of traffic. */
 struct tool_count {

@@ -35,8 +35,8 @@ static const struct unic_backend backends[] = {
 	  "vhost-user:PATH[,server[,uid=N]]" },
 	{ "af_xdp", UNIC_ACCESS_AF_XDP, UNIC_SPEC_IFNAME, UNIC_OPT_QUEUE | UNIC_OPT_QUEUES | UNIC_OPT_XDP_MODE,
 	  AF_XDP_PROBE, "af_xdp:IFNAME[,queue=N][,queues=N][,copy|zerocopy]" },
-	{ "af_packet", UNIC_ACCESS_AF_PACKET, UNIC_SPEC_IFNAME, UNIC_OPT_QUEUES, AF_PACKET_PROBE,
-	  "af_packet:IFNAME[,queues=N]" },
+	{ "af_packet", UNIC_ACCESS_AF_PACKET, UNIC_SPEC_IFNAME, UNIC_OPT_QUEUES | UNIC_OPT_QDISC_BYPASS,
+	  AF_PACKET_PROBE, "af_packet:IFNAME[,queues=N][,qdisc_bypass]" },
 	{ "tap", UNIC_ACCESS_TAP, UNIC_SPEC_IFNAME, UNIC_OPT_QUEUES, TAP_PROBE, "tap:NAME[,queues=N]" },
 };
 

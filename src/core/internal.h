@@ -416,6 +416,7 @@ enum unic_spec_arg {
 #define UNIC_OPT_QUEUES   (1u << 0)  /* ,queues=N */
 #define UNIC_OPT_QUEUE    (1u << 1)  /* ,queue=N */
 #define UNIC_OPT_XDP_MODE (1u << 2)  /* ,copy or ,zerocopy */
+#define UNIC_OPT_QDISC_BYPASS (1u << 3) /* ,qdisc_bypass */
 struct unic_backend {
 	const char *name;            /* the prefix without ':', and unic_access_name() */
 	enum unic_access access;

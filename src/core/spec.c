@@ -131,6 +131,8 @@ static bool parse_option(const struct unic_backend *b, const char *opt, struct u
 		out->has_queue = true;
 		return decimal_in(opt + 6, 0, QUEUE_ID_MAX, &out->queue);
 	}
+	if ((b->options & UNIC_OPT_QDISC_BYPASS) && !strcmp(opt, "qdisc_bypass"))
+		return !out->qdisc_bypass && (out->qdisc_bypass = true);
 	if ((b->options & UNIC_OPT_XDP_MODE) && out->xdp_mode == UNIC_XDP_AUTO) {
 		if (!strcmp(opt, "copy"))
 			out->xdp_mode = UNIC_XDP_COPY;
