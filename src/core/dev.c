@@ -550,7 +550,7 @@ int unic_rx_fd(struct unic_dev *dev, uint16_t queue)
 {
 	if (!dev || queue >= dev->num_rxq)
 		return -EINVAL;
-	if (!dev->drv->rx_intr_fd)
+	if (!dev->drv->rx_intr_fd || dev->spec.access == UNIC_ACCESS_SYSFS)
 		return no_interrupts(dev);
 	return dev->drv->rx_intr_fd(dev, dev->rxq[queue]);
 }
@@ -559,7 +559,7 @@ int unic_rx_intr_enable(struct unic_dev *dev, uint16_t queue)
 {
 	if (unic_unlikely(!dev || queue >= dev->num_rxq))
 		return -EINVAL;
-	if (!dev->drv->rx_intr_enable)
+	if (!dev->drv->rx_intr_enable || dev->spec.access == UNIC_ACCESS_SYSFS)
 		return no_interrupts(dev);
 	if (unic_irq_unplug_check(dev)) /* a sleep now would be on a device that is going away */
 		return -ENODEV;
@@ -570,7 +570,7 @@ int unic_rx_intr_disable(struct unic_dev *dev, uint16_t queue)
 {
 	if (unic_unlikely(!dev || queue >= dev->num_rxq))
 		return -EINVAL;
-	if (!dev->drv->rx_intr_disable)
+	if (!dev->drv->rx_intr_disable || dev->spec.access == UNIC_ACCESS_SYSFS)
 		return no_interrupts(dev);
 	return dev->drv->rx_intr_disable(dev->rxq[queue]);
 }
@@ -613,7 +613,7 @@ int unic_event_fd(struct unic_dev *dev)
 
 	if (!dev)
 		return -EINVAL;
-	if (!dev->drv->event_fd && dev->irq.req_fd < 0)
+	if ((!dev->drv->event_fd && dev->irq.req_fd < 0) || dev->spec.access == UNIC_ACCESS_SYSFS)
 		return no_interrupts(dev);
 	pthread_mutex_lock(&dev->ctl_lock);
 	if (dev->drv->event_fd)
@@ -630,7 +630,7 @@ int unic_event_ack(struct unic_dev *dev)
 
 	if (!dev)
 		return -EINVAL;
-	if (!dev->drv->event_ack && dev->irq.req_fd < 0)
+	if ((!dev->drv->event_ack && dev->irq.req_fd < 0) || dev->spec.access == UNIC_ACCESS_SYSFS)
 		return no_interrupts(dev);
 	pthread_mutex_lock(&dev->ctl_lock);
 	if (unic_irq_unplug_check(dev)) {

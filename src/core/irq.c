@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/vfio.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -199,12 +200,12 @@ int unic_irq_request_setup(struct unic_dev *dev)
 
 bool unic_irq_unplug_check(struct unic_dev *dev)
 {
-	uint64_t count;
+	struct pollfd pfd = { .fd = dev->irq.req_fd, .events = POLLIN };
 
 	if (dev->irq.req_fd < 0)
 		return false;
-	if (!atomic_load_explicit(&dev->irq.unplugged, memory_order_relaxed) &&
-	    read(dev->irq.req_fd, &count, sizeof count) == (ssize_t)sizeof count) {
+	/* looked at, never read: it stays readable for every waiter (rx_wait, the event set) */
+	if (!atomic_load_explicit(&dev->irq.unplugged, memory_order_relaxed) && poll(&pfd, 1, 0) == 1) {
 		atomic_store(&dev->irq.unplugged, true);
 		dev->removed = true; /* the data path stops: every burst returns 0 */
 	}
