@@ -153,7 +153,7 @@ int main(int argc, char **argv)
 	tool_init("unic-echo");
 	parse_args(argc, argv, &o);
 	unic_config_init(&cfg);
-	cfg.force = o.common.force;
+	tool_common_config(&o.common, &cfg); /* --force, --mtu; one queue */
 	dev = tool_open(o.device, &cfg);
 	unic_mac(dev, ec.mac);
 	ec.ip = o.ip;
