@@ -39,6 +39,7 @@ static const char usage_text[] =
 	"      --verify       check unic-pktgen frames per flow (addresses and UDP ports): lost,\n"
 	"                     duplicated, out of order within the flow, corrupt\n"
 	TOOL_QUEUE_USAGE
+	TOOL_IDLE_USAGE("hybrid")
 	TOOL_COMMON_USAGE
 	"Exit status: 0 success, 1 runtime failure (or --verify found lost or corrupt frames), 2 bad usage.\n";
 
@@ -183,13 +184,13 @@ static void keep_burst(struct capture *cap, struct unic_buf **bufs, uint16_t n, 
 }
 
 /* One burst from queue r: written, checked and counted. */
-static void receive_burst(struct receiver *r, struct unic_buf **bufs)
+static uint16_t receive_burst(struct receiver *r, struct unic_buf **bufs)
 {
 	uint16_t n = unic_rx_burst(r->dev, r->queue, bufs, r->cap->o->common.batch), i;
 	uint64_t bytes = 0;
 
 	if (!n)
-		return;
+		return 0;
 	tool_span_mark(&r->span);
 	keep_burst(r->cap, bufs, n, realtime_ns());
 	for (i = 0; i < n; i++)
@@ -197,6 +198,7 @@ static void receive_burst(struct receiver *r, struct unic_buf **bufs)
 	TOOL_ADD(r->count.packets, n);
 	TOOL_ADD(r->count.bytes, bytes);
 	unic_buf_free_bulk(bufs, n);
+	return n;
 }
 
 static void *receiver_run(void *arg)
@@ -204,11 +206,18 @@ static void *receiver_run(void *arg)
 	struct unic_buf *bufs[TOOL_MAX_BATCH];
 	const struct tool_thread *th = arg;
 	struct receiver *r = th->tool;
+	struct tool_idle idle;
 	uint16_t q;
 
-	while (!tool_stopped())
+	tool_idle_init(&idle, r[0].cap->o->common.idle, TOOL_IDLE_HYBRID);
+	for (q = th->index; q < th->nqueues; q = tool_thread_next(th, q))
+		tool_idle_add(&idle, r[q].dev, q);
+	while (!tool_stopped()) {
+		unsigned got = 0;
 		for (q = th->index; q < th->nqueues; q = tool_thread_next(th, q))
-			receive_burst(&r[q], bufs);
+			got += receive_burst(&r[q], bufs);
+		tool_idle_round(&idle, got);
+	}
 	return NULL;
 }
 
