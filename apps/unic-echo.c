@@ -168,6 +168,7 @@ int main(int argc, char **argv)
 	last_rx = meter.start_ns;
 	tool_idle_init(&idle, o.common.idle, TOOL_IDLE_HYBRID);
 	tool_idle_add(&idle, dev, 0);
+	tool_idle_watch(&idle, dev, o.device); /* a link change or an unplug wakes it too */
 	while (tool_running(deadline)) {
 		uint16_t got = echo_burst(dev, &ec, o.common.batch, verdicts);
 		if (got)
@@ -176,6 +177,7 @@ int main(int argc, char **argv)
 			break;
 		tool_idle_round(&idle, got);
 		if (tool_meter_due(&meter)) {
+			tool_events_check(dev, o.device);
 			tool_dev_count(dev, true, &live[0]);
 			tool_meter_print(&meter, 1, labels, live);
 		}

@@ -407,6 +407,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "%s: capturing on %s (%u queues, %u threads)\n", tool_name(), o.device, nq, o.common.threads);
 	while (tool_running(deadline)) {
 		tool_sleep_us(MAIN_POLL_US);
+		tool_events_check(dev, o.device);
 		if (tool_meter_due(&meter))
 			meter_line(&meter, dev, recv, nq);
 	}

@@ -51,11 +51,34 @@ static void disarm(struct tool_idle *w, int armed)
 		unic_rx_intr_disable(w->dev[i], w->queue[i]);
 }
 
+void tool_idle_watch(struct tool_idle *w, struct unic_dev *dev, const char *name)
+{
+	w->events = dev;
+	w->events_name = name;
+}
+
+void tool_events_check(struct unic_dev *dev, const char *name)
+{
+	struct pollfd pfd = { .fd = unic_event_fd(dev), .events = POLLIN };
+	struct unic_link link;
+	int ev;
+
+	if (pfd.fd < 0 || poll(&pfd, 1, 0) != 1)
+		return;
+	ev = unic_event_ack(dev);
+	if (ev > 0 && (ev & UNIC_EVENT_REMOVED)) {
+		tool_dev_failed(dev);
+		return;
+	}
+	if (ev > 0 && (ev & UNIC_EVENT_LINK) && !unic_link(dev, &link))
+		fprintf(stderr, "%s: %s: link %s\n", tool_name(), name, link.up ? "up" : "down");
+}
+
 /* Arms every queue, sleeps unless a frame is already waiting, disarms. */
 static void sleep_on_queues(struct tool_idle *w)
 {
-	struct pollfd pfd[TOOL_IDLE_MAX];
-	int i, r;
+	struct pollfd pfd[TOOL_IDLE_MAX + 1];
+	int i, r, nfds = w->n;
 
 	for (i = 0; i < w->n; i++) {
 		pfd[i] = (struct pollfd){ .fd = unic_rx_fd(w->dev[i], w->queue[i]), .events = POLLIN };
@@ -69,9 +92,15 @@ static void sleep_on_queues(struct tool_idle *w)
 			return; /* 1: a frame came while arming: receive it */
 		}
 	}
+	if (w->events && (pfd[nfds].fd = unic_event_fd(w->events)) >= 0) {
+		pfd[nfds].events = POLLIN;
+		nfds++;
+	}
 	w->sleeps++;
-	poll(pfd, (nfds_t)w->n, TOOL_IDLE_SLEEP_MS);
+	poll(pfd, (nfds_t)nfds, TOOL_IDLE_SLEEP_MS);
 	disarm(w, w->n);
+	if (nfds > w->n && pfd[w->n].revents)
+		tool_events_check(w->events, w->events_name);
 }
 
 void tool_idle_round(struct tool_idle *w, unsigned got)

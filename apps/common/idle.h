@@ -33,11 +33,20 @@ struct tool_idle {
 	struct unic_dev *dev[TOOL_IDLE_MAX];
 	uint16_t queue[TOOL_IDLE_MAX];
 	uint64_t sleeps;           /* times the thread slept (for tests and the curious) */
+	struct unic_dev *events;   /* its event descriptor is slept on too (tool_idle_watch), or NULL */
+	const char *events_name;
 };
 /* mode TOOL_IDLE_DEFAULT takes def. */
 void tool_idle_init(struct tool_idle *w, enum tool_idle_mode mode, enum tool_idle_mode def);
 /* One rx queue the thread serves. */
 void tool_idle_add(struct tool_idle *w, struct unic_dev *dev, uint16_t queue);
+/* Sleeps on dev's events too (link, removal), answered by tool_events_check. */
+void tool_idle_watch(struct tool_idle *w, struct unic_dev *dev, const char *name);
+/*
+ * Device events, without waiting: a link change prints "NAME: DEVICE: link up|down", a removal
+ * ends the run with the device's line (tool_dev_failed). Quiet when the device has no events.
+ */
+void tool_events_check(struct unic_dev *dev, const char *name);
 /* After a round over the thread's queues that received got frames: sleeps when it is time. */
 void tool_idle_round(struct tool_idle *w, unsigned got);
 
