@@ -504,6 +504,25 @@ static void test_jumbo_tx(const struct unic_driver *drv, uint16_t chip_max)
 	       drv->name, chip_max, chip_max + 1, (unsigned long long)st.tx_dropped);
 }
 
+/* mtu 9000 with a pool whose buffers hold less than the chip needs: start refuses with one line. */
+static void test_jumbo_small_pool(const struct unic_driver *drv, const char *want)
+{
+	memset(regs, 0, sizeof regs);
+	set_reg(INTEL_STATUS, STATUS_UP_1000_FD);
+	set_reg(EECD, EECD_AUTO_RD);
+	set_reg(INTEL_RAL0, FAKE_MAC_LO);
+	set_reg(INTEL_RAH0, FAKE_MAC_HI | INTEL_RAH_AV);
+	new_dev(drv);
+	dev->cfg.mtu = MTU_JUMBO; /* the 2048-byte pool stays */
+	fake_run = true;
+	pthread_create(&fake_thread, NULL, fake_device, NULL);
+	CHECK(drv->probe(dev) == 0);
+	CHECK(drv->start(dev) == -EINVAL && strstr(dev->err, want) && !strchr(dev->err, '\n'));
+	printf("jumbo %s, 2048-byte pool: %s\n", drv->name, dev->err);
+	close_fake();
+	CHECK(unic_mempool_free_count(pool) == POOL_SIZE);
+}
+
 /* PCI command register (PCI 3.0 6.2.2) in the fake config file: bit 10 masks INTx. */
 #define PCI_COMMAND 0x04
 #define PCI_COMMAND_INTX_DISABLE 0x400
@@ -604,6 +623,8 @@ int main(void)
 	test_jumbo_tx(&unic_driver_e1000e, 9234 - 4);
 	test_intx(&unic_driver_igb);
 	test_intx(&unic_driver_e1000e);
+	test_jumbo_small_pool(&unic_driver_igb, "mtu 9000 needs receive buffers of 9216 bytes, the pool's hold 2048");
+	test_jumbo_small_pool(&unic_driver_e1000e, "mtu 9000 needs receive buffers of 16384 bytes, the pool's hold 2048");
 	free(dev);
 	unic_mempool_destroy(jumbo_pool);
 	unic_mempool_destroy(pool);
