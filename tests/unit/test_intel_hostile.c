@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -578,8 +579,21 @@ static void test_intx(const struct unic_driver *drv)
 	set_reg(INTEL_STATUS, 0);                     /* link down, no LSC in ICR: STATUS tells */
 	CHECK(unic_event_ack(dev) == UNIC_EVENT_LINK);
 	CHECK(unic_link(dev, &link) == 0 && !link.up);
-	set_reg(INTEL_STATUS, UINT32_MAX);            /* removed */
-	CHECK(unic_rx_intr_enable(dev, 0) == -ENODEV);
+	if (drv == &unic_driver_igb) {                /* the kernel asks for the device back (unplug) */
+		uint64_t one = 1;
+		dev->irq.req_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		CHECK(dev->irq.req_fd >= 0 && write(dev->irq.req_fd, &one, sizeof one) == sizeof one);
+		CHECK(unic_event_ack(dev) == UNIC_EVENT_REMOVED);
+		CHECK(strstr(unic_last_error(dev), "is being unplugged") != NULL);
+		CHECK(unic_rx_intr_enable(dev, 0) == -ENODEV);
+		CHECK(unic_rx_wait(dev, 0, 1000) == -ENODEV);
+		device_rx(q, q->next, INTEL_RXD_STAT_DD | INTEL_RXD_STAT_EOP, 60, 0x5A);
+		CHECK(unic_rx_burst(dev, 0, b, 4) == 0); /* the data path stopped */
+		printf("intx %s: unplug request: event REMOVED, '%s', rx stopped\n", drv->name, unic_last_error(dev));
+	} else {
+		set_reg(INTEL_STATUS, UINT32_MAX);    /* removed */
+		CHECK(unic_rx_intr_enable(dev, 0) == -ENODEV);
+	}
 	close_fake();
 	CHECK(unic_mempool_free_count(pool) == POOL_SIZE);
 	printf("intx %s: arm clears INTx-disable, re-check returns the frame that landed, LSC kept for "
