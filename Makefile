@@ -166,7 +166,7 @@ $(BUILD)/tools-tsan/unic-%: apps/unic-%.c $(APP_COMMON) $(APP_HDR) $(BUILD)/libu
 $(BUILD)/tests/test_tools: tests/unit/test_tools.c tests/unit/check.h $(APP_COMMON) $(APP_HDR) $(BUILD)/libunic-san.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD   $@",true)
-	$(Q)$(CC) $(BASE) $(SANFLAGS) -Itests/unit -Iapps -o $@ $< apps/common/cpulist.c apps/common/verify.c apps/common/pkt.c apps/common/tool.c $(BUILD)/libunic-san.a
+	$(Q)$(CC) $(BASE) $(SANFLAGS) -Itests/unit -Iapps -o $@ $< apps/common/cpulist.c apps/common/verify.c apps/common/pkt.c apps/common/tool.c apps/common/idle.c $(BUILD)/libunic-san.a
 
 # test_echo races a rewriting device against unic-echo's frame handler (apps/common/echo.c).
 $(BUILD)/tests/test_echo: tests/unit/test_echo.c tests/unit/check.h apps/common/echo.c apps/common/echo.h apps/common/pkt.c apps/common/pkt.h

@@ -27,6 +27,7 @@ static const char usage_text[] =
 	"DEV1 and DEV2 are each a DEVICE (below).\n"
 	"\n"
 	TOOL_QUEUE_USAGE
+	TOOL_IDLE_USAGE("poll")
 	TOOL_COMMON_USAGE
 	"Exit status: 0 success, 1 runtime failure, 2 bad usage.\n";
 
@@ -63,6 +64,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 struct worker {
 	struct unic_dev *dev[2];
 	uint16_t queue, batch;
+	enum tool_idle_mode idle;  /* --idle */
 	struct tool_count fwd[2];  /* per direction; TOOL_ADD by the thread, TOOL_GET by main */
 	struct tool_span span[2];  /* read after the thread is joined */
 };
@@ -105,10 +107,17 @@ static void *worker_run(void *arg)
 	struct unic_buf *bufs[TOOL_MAX_BATCH];
 	const struct tool_thread *th = arg;
 	struct worker *w = th->tool;
+	struct tool_idle idle;
+	uint16_t q;
 	int round;
 
+	tool_idle_init(&idle, w[0].idle, TOOL_IDLE_POLL);
+	for (q = th->index; q < th->nqueues; q = tool_thread_next(th, q)) {
+		tool_idle_add(&idle, w[q].dev[0], q);
+		tool_idle_add(&idle, w[q].dev[1], q);
+	}
 	while (!tool_stopped())
-		forward_all(th, w, bufs);
+		tool_idle_round(&idle, forward_all(th, w, bufs));
 	/* Drain: forward what is still arriving, for a bounded number of bursts. */
 	for (round = 0; round < DRAIN_ROUNDS; round++)
 		if (!forward_all(th, w, bufs))
@@ -269,6 +278,7 @@ int main(int argc, char **argv)
 		workers[q].dev[1] = dev[1];
 		workers[q].queue = q;
 		workers[q].batch = o.common.batch;
+		workers[q].idle = o.common.idle;
 	}
 
 	deadline = tool_deadline(o.common.seconds);

@@ -26,6 +26,7 @@
 #define DRAIN_WAIT_NS (NS_PER_SEC / 2)
 #define DRAIN_POLL_US 1000
 #define MAIN_POLL_US 10000
+#define PKTGEN_NAP_US 50           /* --idle hybrid: a nap between paced bursts (the pace catches up) */
 
 /* Queue threads that have finished: the main thread waits for all of them. */
 static atomic_int threads_done;
@@ -44,6 +45,7 @@ static const char usage_text[] =
 	"      --src-ip A     source IPv4 address (default 198.18.0.1)\n"
 	"      --dst-ip A     destination IPv4 address (default 198.18.0.2)\n"
 	TOOL_QUEUE_USAGE
+	TOOL_IDLE_USAGE("poll; hybrid naps between paced bursts instead of spinning")
 	TOOL_COMMON_USAGE
 	"Exit status: 0 success, 1 runtime failure, 2 bad usage.\n";
 
@@ -154,12 +156,11 @@ static void drain_tx(struct unic_dev *dev, uint16_t queues)
 {
 	struct unic_mempool *pool = unic_dev_mempool(dev);
 	uint64_t until = tool_now_ns() + DRAIN_WAIT_NS;
-	struct unic_buf *none[1];
 	uint16_t q;
 
 	while (unic_mempool_free_count(pool) < unic_mempool_size(pool) && tool_now_ns() < until) {
 		for (q = 0; q < queues; q++)
-			unic_tx_burst(dev, q, none, 0); /* lets the driver reclaim finished descriptors */
+			unic_tx_reclaim(dev, q); /* finished descriptors give their buffers back */
 		tool_sleep_us(DRAIN_POLL_US);
 	}
 }
@@ -218,7 +219,7 @@ static uint16_t send_burst(struct sender *s, struct unic_buf **bufs, uint64_t no
 	if (!n)
 		return 0;
 	if (unic_buf_alloc_bulk(unic_dev_mempool(s->dev), bufs, (uint32_t)n) != n) {
-		unic_tx_burst(s->dev, s->queue, bufs, 0); /* all buffers are in the tx ring: let it reclaim */
+		unic_tx_reclaim(s->dev, s->queue); /* all buffers are in the tx ring: take back the sent ones */
 		TOOL_ADD(s->no_buf, 1);
 		return 0;
 	}
@@ -232,6 +233,19 @@ static uint16_t send_burst(struct sender *s, struct unic_buf **bufs, uint64_t no
 	return sent;
 }
 
+/* --idle hybrid: a paced sender that found nothing due for a while naps instead of spinning. */
+static void nap_when_idle(const struct options *o, uint64_t moved, unsigned *empty)
+{
+	if (moved || o->common.idle != TOOL_IDLE_HYBRID) {
+		*empty = 0;
+		return;
+	}
+	if (++*empty >= TOOL_IDLE_EMPTY_ROUNDS) {
+		*empty = 0;
+		tool_sleep_us(PKTGEN_NAP_US);
+	}
+}
+
 /* Queue thread: sends on each of its queues in turn until stopped, the deadline, or every
  * queue's share of --count is out. */
 static void *sender_run(void *arg)
@@ -240,9 +254,11 @@ static void *sender_run(void *arg)
 	const struct tool_thread *th = arg;
 	struct sender *senders = th->tool;
 	bool more = true;
+	unsigned empty = 0;
 	uint16_t q;
 
 	while (more && !tool_stopped()) {
+		uint64_t moved = 0;
 		/* One clock read per burst serves the deadline, pacing and the frames' timestamps
 		 * (the monotonic clock moved onto the wall clock's scale once, by real_offset). */
 		uint64_t now = tool_now_ns();
@@ -252,10 +268,12 @@ static void *sender_run(void *arg)
 			uint64_t seq = s->sent; /* this thread is its only writer */
 			if (seq == s->count || (s->deadline && now >= s->deadline))
 				continue;
-			seq += send_burst(s, bufs, now, seq);
-			__atomic_store_n(&s->sent, seq, __ATOMIC_RELAXED);
+			uint16_t n = send_burst(s, bufs, now, seq);
+			moved += n;
+			__atomic_store_n(&s->sent, seq + n, __ATOMIC_RELAXED);
 			more = true;
 		}
+		nap_when_idle(senders[th->index].o, moved, &empty);
 	}
 	atomic_fetch_add(&threads_done, 1);
 	return NULL;

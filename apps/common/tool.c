@@ -17,6 +17,7 @@ static atomic_bool halted;
 static const char *name = "unic";
 /* The first device that failed under a tool (tool_dev_count): its error line, for the exit. */
 static char dev_failure[UNIC_ERR_LEN];
+static pthread_mutex_t failure_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void on_signal(int sig)
 {
@@ -215,6 +216,16 @@ uint64_t tool_span_ns(const struct tool_span *s, uint64_t fallback_ns)
 	return s->last_ns > s->first_ns ? s->last_ns - s->first_ns : fallback_ns;
 }
 
+void tool_dev_failed(struct unic_dev *dev)
+{
+	pthread_mutex_lock(&failure_lock);
+	if (!dev_failure[0])
+		snprintf(dev_failure, sizeof dev_failure, "%s", unic_last_error(dev));
+	pthread_mutex_unlock(&failure_lock);
+	tool_stop = 1;
+	tool_halt();
+}
+
 void tool_dev_count(struct unic_dev *dev, bool rx, struct tool_count *c)
 {
 	struct unic_stats st;
@@ -222,11 +233,8 @@ void tool_dev_count(struct unic_dev *dev, bool rx, struct tool_count *c)
 	memset(c, 0, sizeof *c);
 	memset(&st, 0, sizeof st);
 	/* a device that failed still gives the counters it had: keep them, and remember why */
-	if (unic_stats(dev, &st) && !dev_failure[0]) {
-		snprintf(dev_failure, sizeof dev_failure, "%s", unic_last_error(dev));
-		tool_stop = 1; /* the run ends as on a signal, in loops that read tool_stop directly too */
-		tool_halt();
-	}
+	if (unic_stats(dev, &st))
+		tool_dev_failed(dev); /* the run ends as on a signal, in loops that read tool_stop directly too */
 	c->packets = rx ? st.rx_packets : st.tx_packets;
 	c->bytes = rx ? st.rx_bytes : st.tx_bytes;
 	c->drops = rx ? st.rx_dropped + st.hw_rx_missed : st.tx_dropped;
@@ -440,6 +448,7 @@ void tool_common_option(int opt, char **argv, const char *usage, struct tool_com
 	case 'b': c->batch = (uint16_t)tool_parse_u64("--batch", optarg, 1, TOOL_MAX_BATCH); break;
 	case TOOL_OPT_JSON: c->json = true; break;
 	case TOOL_OPT_FORCE: c->force = true; break;
+	case TOOL_OPT_IDLE: c->idle = tool_idle_parse(optarg); break;
 	case TOOL_OPT_RING: c->ring = (uint16_t)tool_parse_u64("--ring", optarg, TOOL_MIN_RING, TOOL_MAX_RING); break;
 	case TOOL_OPT_MTU: c->mtu = (uint16_t)tool_parse_u64("--mtu", optarg, TOOL_MIN_MTU, TOOL_MAX_MTU); break;
 	case 'q':

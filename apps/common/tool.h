@@ -16,6 +16,7 @@
 #include <stdnoreturn.h>
 
 #include "common/cpulist.h"
+#include "common/idle.h"
 #include "unic.h"
 
 #define TOOL_EXIT_OK 0
@@ -56,11 +57,12 @@ struct unic_dev *tool_open(const char *spec, const struct unic_config *cfg);
  * own switch does not handle: it fills these, prints --help/--version and
  * exits, and turns anything else into one usage error line.
  */
-enum { TOOL_OPT_JSON = 1000, TOOL_OPT_FORCE, TOOL_OPT_MTU, TOOL_OPT_CPUS, TOOL_OPT_THREADS, TOOL_OPT_RING };
+enum { TOOL_OPT_JSON = 1000, TOOL_OPT_FORCE, TOOL_OPT_MTU, TOOL_OPT_CPUS, TOOL_OPT_THREADS, TOOL_OPT_RING, TOOL_OPT_IDLE };
 #define TOOL_COMMON_LONG_OPTS                                                      \
 	{ "seconds", required_argument, NULL, 's' }, { "batch", required_argument, NULL, 'b' }, \
 	{ "json", no_argument, NULL, TOOL_OPT_JSON }, { "force", no_argument, NULL, TOOL_OPT_FORCE }, \
 	{ "mtu", required_argument, NULL, TOOL_OPT_MTU }, { "ring", required_argument, NULL, TOOL_OPT_RING }, \
+	{ "idle", required_argument, NULL, TOOL_OPT_IDLE }, \
 	{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' }
 /* --queues and --cpus: the tools that run one thread per queue add these (and "q:" to getopt). */
 #define TOOL_QUEUE_LONG_OPTS \
@@ -112,6 +114,7 @@ struct tool_common {
 	uint16_t threads;   /* 1..queues; 0 until tool_common_finish(): one per queue */
 	uint16_t mtu;       /* TOOL_DEFAULT_MTU unless --mtu */
 	uint16_t ring;      /* 0: the driver's default */
+	enum tool_idle_mode idle; /* --idle; TOOL_IDLE_DEFAULT: the tool's own default */
 	int ncpus;          /* entries in cpus[], 0: threads are not pinned */
 	int cpus[CPULIST_MAX];
 	bool json, force;
@@ -196,6 +199,8 @@ uint64_t tool_span_ns(const struct tool_span *s, uint64_t fallback_ns);
  * line is kept for tool_exit_status() and tool_stop is set, so the run ends.
  */
 void tool_dev_count(struct unic_dev *dev, bool rx, struct tool_count *c);
+/* A queue thread saw the device fail (removed, unplugged): keep its line for the exit, stop. */
+void tool_dev_failed(struct unic_dev *dev);
 
 /*
  * Once-a-second live line on stderr, one or two directions:
