@@ -56,7 +56,7 @@ PCAP_LIBS := $(shell pkg-config --libs libpcap 2>/dev/null || echo -lpcap)
 # unic-pcap never calls (a failed link still fails, with only collect2's line).
 PCAP_STATIC := $(filter-out -lsystemd,$(shell pkg-config --static --libs libpcap 2>/dev/null || echo -lpcap))
 
-.PHONY: all lib apps tests lab-bins check unit lab fuzz demo bench install clean setup
+.PHONY: all lib apps tests lab-bins check check-extra unit lab fuzz demo bench install clean setup
 all: lib apps tests lab-bins
 
 lib: $(BUILD)/libunic.a $(BUILD)/libunic.so.$(SOVER)
@@ -189,6 +189,10 @@ fuzz: lib
 # Every test; the last line is "N passed, N failed".
 check: setup all
 	tests/check
+
+# The lab scenarios kept out of make check for CI's time (EXTRA=1 in their .conf).
+check-extra: setup all
+	tests/check-extra
 
 demo: setup all
 	tests/lab/demo
