@@ -488,6 +488,14 @@ int unic_af_xdp_probe(struct unic_dev *dev);      /* src/backends/af_xdp/ */
 int unic_af_packet_probe(struct unic_dev *dev);   /* src/backends/af_packet/ */
 int unic_tap_probe(struct unic_dev *dev);         /* src/backends/tap/ */
 
+/*
+ * Kernel-interface backends (af_packet, af_xdp, tap) sleep in poll() on a queue's socket or
+ * tap fd: readiness is level-triggered (readable while a frame waits), so arming needs no
+ * second look at the ring and a wake-up is never lost; there is nothing to consume.
+ */
+static inline int unic_netif_intr_armed(void *rxq) { (void)rxq; return 0; }
+static inline int unic_netif_intr_off(void *rxq) { (void)rxq; return 0; }
+
 /* Default ring size when cfg leaves it 0 and the driver has no better figure. */
 #define UNIC_DEFAULT_RING 512
 

@@ -517,6 +517,21 @@ static int afp_check(struct unic_dev *dev)
 	return 0;
 }
 
+/* The queue's socket: readable when the kernel has handed a block over (or its timer retired one). */
+static int afp_rx_fd(struct unic_dev *dev, void *rxq)
+{
+	(void)dev;
+	return ((struct afp_rxq *)rxq)->fd;
+}
+
+/* Frames left in the block being read are ours already, out of poll()'s sight: receive them. */
+static int afp_rx_arm(void *rxq)
+{
+	const struct afp_rxq *q = rxq;
+
+	return q->in_block && q->left ? 1 : 0;
+}
+
 const struct unic_driver unic_driver_af_packet = {
 	.name = "af_packet",
 	.start = afp_start,
@@ -527,6 +542,9 @@ const struct unic_driver unic_driver_af_packet = {
 	.link = afp_link,
 	.set_promisc = afp_set_promisc,
 	.check = afp_check,
+	.rx_intr_fd = afp_rx_fd,
+	.rx_intr_enable = afp_rx_arm,
+	.rx_intr_disable = unic_netif_intr_off,
 };
 
 int unic_af_packet_probe(struct unic_dev *dev)

@@ -760,6 +760,14 @@ static int xdp_check(struct unic_dev *dev)
 	return 0;
 }
 
+/* The queue's XSK socket: readable while its rx ring holds frames; poll() also gives the kernel
+ * the fill-ring wake-up need_wakeup asks for. */
+static int xsk_rx_fd(struct unic_dev *dev, void *rxq)
+{
+	(void)dev;
+	return ((struct xsk_sock *)((char *)rxq - offsetof(struct xsk_sock, rxq)))->fd;
+}
+
 static const struct unic_driver unic_driver_af_xdp = {
 	.name = "af_xdp",
 	.start = xdp_start,
@@ -770,6 +778,9 @@ static const struct unic_driver unic_driver_af_xdp = {
 	.link = xdp_link,
 	.set_promisc = xdp_set_promisc,
 	.check = xdp_check,
+	.rx_intr_fd = xsk_rx_fd,
+	.rx_intr_enable = unic_netif_intr_armed,
+	.rx_intr_disable = unic_netif_intr_off,
 };
 
 static struct af_xdp *state_new(void)

@@ -212,6 +212,13 @@ static int tap_set_promisc(struct unic_dev *dev, bool on)
 	return 0;
 }
 
+/* The queue's tap fd: readable while a frame waits. */
+static int tap_rx_fd(struct unic_dev *dev, void *rxq)
+{
+	(void)dev;
+	return ((struct tap_q *)rxq)->fd;
+}
+
 const struct unic_driver unic_driver_tap = {
 	.name = "tap",
 	.start = tap_start,
@@ -221,6 +228,9 @@ const struct unic_driver unic_driver_tap = {
 	.stats = tap_stats,
 	.link = tap_link,
 	.set_promisc = tap_set_promisc,
+	.rx_intr_fd = tap_rx_fd,
+	.rx_intr_enable = unic_netif_intr_armed,
+	.rx_intr_disable = unic_netif_intr_off,
 };
 
 int unic_tap_probe(struct unic_dev *dev)
