@@ -19,8 +19,10 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <time.h>
 
 #include "check.h"
@@ -49,6 +51,7 @@ static uint32_t regs[REGS_SIZE / 4] __attribute__((aligned(4096)));
 static struct unic_mempool *pool, *jumbo_pool;
 static struct unic_dev *dev;
 static volatile bool fake_run;
+static atomic_bool fake_alive;   /* the fake device's thread has started polling */
 static pthread_t fake_thread;
 
 static double now(void)
@@ -67,6 +70,7 @@ static void *fake_device(void *arg)
 	struct timespec step = { .tv_nsec = 20000 };
 
 	(void)arg;
+	atomic_store(&fake_alive, true);
 	while (fake_run) {
 		uint32_t ctrl = reg(INTEL_CTRL), mdic = reg(INTEL_MDIC);
 		if (ctrl & INTEL_CTRL_RST)
@@ -111,7 +115,12 @@ static bool open_fake_mtu(const struct unic_driver *drv, uint16_t rx_queues, uin
 		dev->pool = jumbo_pool;
 	}
 	fake_run = true;
+	atomic_store(&fake_alive, false);
 	pthread_create(&fake_thread, NULL, fake_device, NULL);
+	/* On a loaded machine a new thread may wait long to run: the driver's 100 ms reset timeout
+	 * is for the device, not for the scheduler, so probe starts once the fake device runs. */
+	while (!atomic_load(&fake_alive))
+		sched_yield();
 	if (drv->probe(dev) || drv->start(dev)) {
 		printf("open %s: %s\n", drv->name, dev->err);
 		return false;

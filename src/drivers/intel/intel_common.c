@@ -19,6 +19,7 @@
 #define RESET_TIMEOUT_MS 100u
 #define MASTER_DISABLE_TIMEOUT_MS 80u
 #define AUTO_READ_TIMEOUT_MS 10u
+#define NVM_RELOAD_8254X_US 5000u
 #define MDIC_TIMEOUT_MS 10u
 #define POLL_STEP_US 100u
 #define CTRL_GIO_MASTER_DISABLE (1u << 2)   /* CTRL: stop new DMA before a reset (82576 8.2.1) */
@@ -163,8 +164,14 @@ int intel_reset(struct unic_dev *dev)
 				      dev->spec.pci_addr, RESET_TIMEOUT_MS, dev->spec.pci_addr);
 	if (r)
 		return r;
-	/* The NVM reload after reset restores RAL0/RAH0; some parts without NVM never flag it (not an error). */
-	if (intel_wait_reg(dev, EECD, EECD_AUTO_RD, EECD_AUTO_RD, AUTO_READ_TIMEOUT_MS) == -ENODEV)
+	/*
+	 * The NVM reload after reset restores RAL0/RAH0; some parts without NVM never flag it (not an
+	 * error). The 8254x has no such flag (EECD bit 9 is EE_SIZE there, 8254x 13.4.3): it gets the
+	 * fixed time Linux e1000 gives the 82540 (e1000_get_auto_rd_done).
+	 */
+	if (p->chip->conventional_pci)
+		unic_usleep(NVM_RELOAD_8254X_US);
+	else if (intel_wait_reg(dev, EECD, EECD_AUTO_RD, EECD_AUTO_RD, AUTO_READ_TIMEOUT_MS) == -ENODEV)
 		return -ENODEV;
 	mask_interrupts(p);
 	return 0;

@@ -231,7 +231,8 @@ struct intel_chip {
 	uint32_t rlpml;                  /* register bounding received frames under LPE, 0: none */
 	uint16_t (*rx_buf_need)(uint32_t frame); /* data bytes per buffer so that frame fits one */
 	bool conventional_pci;           /* 8254x: no GIO master disable before reset (CTRL bit 2 and
-					  * STATUS bit 19 are reserved there, 8254x 13.4.1/13.4.2) */
+					  * STATUS bit 19 are reserved there, 8254x 13.4.1/13.4.2), no
+					  * EECD auto-read-done flag: a fixed wait for the NVM reload */
 };
 
 struct intel_rxq {
