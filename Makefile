@@ -42,7 +42,11 @@ APP_HDR  := $(wildcard apps/common/*.h)
 APP_BIN  := $(patsubst apps/%.c,$(BUILD)/bin/%,$(APP_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TSAN_BIN := $(BUILD)/tests-tsan/test_threads $(BUILD)/tests-tsan/test_pool_threads $(BUILD)/tests-tsan/test_pool_shared
+# The threaded tools under ThreadSanitizer, for tests/vhost/run (case tools-tsan).
+TSAN_TOOLS := $(BUILD)/tools-tsan/unic-pktgen $(BUILD)/tools-tsan/unic-pcap
 LAB_BIN  := $(patsubst tests/lab/bin/%.c,$(BUILD)/lab/bin/unic-lab-%,$(LAB_SRC))
+# helpers of the backend tests (tests/backends/): built with the library's internal headers
+BACKEND_TEST_BIN := $(BUILD)/tests/backends/af_xdp_tool
 GUEST_APPS := $(patsubst apps/%.c,$(BUILD)/lab/bin/%,$(APP_SRC))
 
 # libpcap is used by unic-pcap only (the library itself needs nothing beyond libc).
@@ -52,12 +56,12 @@ PCAP_LIBS := $(shell pkg-config --libs libpcap 2>/dev/null || echo -lpcap)
 # unic-pcap never calls (a failed link still fails, with only collect2's line).
 PCAP_STATIC := $(filter-out -lsystemd,$(shell pkg-config --static --libs libpcap 2>/dev/null || echo -lpcap))
 
-.PHONY: all lib apps tests lab-bins check unit lab fuzz demo bench install clean setup
+.PHONY: all lib apps tests lab-bins check check-extra unit lab fuzz demo bench install clean setup
 all: lib apps tests lab-bins
 
 lib: $(BUILD)/libunic.a $(BUILD)/libunic.so.$(SOVER)
 apps: $(APP_BIN)
-tests: $(UNIT_BIN) $(TSAN_BIN)
+tests: $(UNIT_BIN) $(TSAN_BIN) $(BACKEND_TEST_BIN) $(TSAN_TOOLS)
 lab-bins: $(LAB_BIN) $(GUEST_APPS)
 
 $(BUILD)/obj/%.o: %.c include/unic.h src/core/internal.h
@@ -107,11 +111,11 @@ $(BUILD)/bin/%: apps/%.c $(APP_COMMON) $(APP_HDR) $(BUILD)/libunic.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD   $@",true)
 	$(Q)$(CC) $(BASE) -Iapps $(CFLAGS) -o $@ $< $(APP_COMMON) $(BUILD)/libunic.a -lm
-$(BUILD)/lab/bin/unic-pcap: apps/unic-pcap.c $(APP_COMMON) apps/static/sd-daemon-stub.c $(BUILD)/libunic.a
+$(BUILD)/lab/bin/unic-pcap: apps/unic-pcap.c $(APP_COMMON) $(APP_HDR) apps/static/sd-daemon-stub.c $(BUILD)/libunic.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD   $@",true)
 	$(Q)$(CC) $(BASE) -Iapps $(CFLAGS) -static -o $@ $< $(APP_COMMON) apps/static/sd-daemon-stub.c $(BUILD)/libunic.a $(PCAP_STATIC) -lm -Wl,--no-warnings
-$(BUILD)/lab/bin/unic-%: apps/unic-%.c $(APP_COMMON) $(BUILD)/libunic.a
+$(BUILD)/lab/bin/unic-%: apps/unic-%.c $(APP_COMMON) $(APP_HDR) $(BUILD)/libunic.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD   $@",true)
 	$(Q)$(CC) $(BASE) -Iapps $(CFLAGS) -static -o $@ $< $(APP_COMMON) $(BUILD)/libunic.a -lm
@@ -132,11 +136,37 @@ $(BUILD)/tests-tsan/%: tests/unit/%.c tests/unit/check.h tests/unit/fake_dev.h $
 	@$(if $(Q),echo "  LD   $@",true)
 	$(Q)$(CC) $(BASE) $(TSANFLAGS) -Itests/unit -o $@ $< $(BUILD)/libunic-tsan.a
 
+# test_af_xdp_ring drives the af_xdp backend's inline ring checks (a header of its own).
+$(BUILD)/tests/test_af_xdp_ring: src/backends/af_xdp/xsk_ring.h
+# test_af_xdp_hostile compiles the backend's af_xdp.c in, to drive its static data path.
+$(BUILD)/tests/test_af_xdp_hostile: src/backends/af_xdp/af_xdp.c src/backends/af_xdp/xsk_ring.h src/backends/af_xdp/af_xdp.h
+
+$(BUILD)/tests/backends/af_xdp_tool: tests/backends/af_xdp_tool.c src/backends/af_xdp/af_xdp.h $(BUILD)/libunic.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD   $@",true)
+	$(Q)$(CC) $(BASE) $(CFLAGS) -o $@ $< $(BUILD)/libunic.a
+
 # test_pkt checks the tools' checksum and payload code (apps/common/pkt.c).
 $(BUILD)/tests/test_pkt: tests/unit/test_pkt.c tests/unit/check.h apps/common/pkt.c apps/common/pkt.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD   $@",true)
 	$(Q)$(CC) $(BASE) $(SANFLAGS) -Itests/unit -Iapps -o $@ $< apps/common/pkt.c
+
+$(BUILD)/tools-tsan/unic-pcap: apps/unic-pcap.c $(APP_COMMON) $(APP_HDR) $(BUILD)/libunic-tsan.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD   $@",true)
+	$(Q)$(CC) $(BASE) -Iapps $(TSANFLAGS) -o $@ $< $(APP_COMMON) $(BUILD)/libunic-tsan.a $(PCAP_LIBS) -lm
+$(BUILD)/tools-tsan/unic-%: apps/unic-%.c $(APP_COMMON) $(APP_HDR) $(BUILD)/libunic-tsan.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD   $@",true)
+	$(Q)$(CC) $(BASE) -Iapps $(TSANFLAGS) -o $@ $< $(APP_COMMON) $(BUILD)/libunic-tsan.a -lm
+
+# test_tools: the tools' --cpus parser and check (apps/common/cpulist.c), --verify's per-flow
+# accounting (apps/common/verify.c) on frames unic-pktgen's code writes, and nested --json (tool.c).
+$(BUILD)/tests/test_tools: tests/unit/test_tools.c tests/unit/check.h $(APP_COMMON) $(APP_HDR) $(BUILD)/libunic-san.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD   $@",true)
+	$(Q)$(CC) $(BASE) $(SANFLAGS) -Itests/unit -Iapps -o $@ $< apps/common/cpulist.c apps/common/verify.c apps/common/pkt.c apps/common/tool.c apps/common/idle.c $(BUILD)/libunic-san.a
 
 # test_echo races a rewriting device against unic-echo's frame handler (apps/common/echo.c).
 $(BUILD)/tests/test_echo: tests/unit/test_echo.c tests/unit/check.h apps/common/echo.c apps/common/echo.h apps/common/pkt.c apps/common/pkt.h
@@ -159,6 +189,10 @@ fuzz: lib
 # Every test; the last line is "N passed, N failed".
 check: setup all
 	tests/check
+
+# The lab scenarios kept out of make check for CI's time (EXTRA=1 in their .conf).
+check-extra: setup all
+	tests/check-extra
 
 demo: setup all
 	tests/lab/demo

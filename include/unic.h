@@ -140,7 +140,8 @@ struct unic_config {
 	bool promisc;           /* start in promiscuous mode */
 	bool restore_driver;    /* on close, hand the device back to the kernel driver it had */
 	bool allow_unsafe;      /* a bare PCI address may fall back to no-IOMMU access */
-	bool force;             /* take a device whose kernel interface is up with an address or route */
+	bool force;             /* take a device whose kernel interface is up with an address or route;
+				   af_xdp: replace an XDP program already on the interface */
 	bool probe_only;        /* map and identify the device, set up no queues */
 	bool no_hugepages;      /* vhost-user: DMA memory in ordinary 4 KiB memfd pages even when
 				   2 MiB hugepages are free (also set by the environment variable
@@ -153,7 +154,9 @@ struct unic_config {
 	uint16_t mtu;           /* largest frame payload (IP packet) in bytes, 68..9000 and at most
 				   unic_info's max_mtu; 0: 1500. The device takes frames of up to
 				   mtu + 18 bytes (Ethernet header and one VLAN tag, no FCS), each in
-				   one buffer: buf_size, when 0, grows to fit (and must fit when set) */
+				   one buffer: buf_size, when 0, grows to fit (and must fit when set;
+				   a device that sizes buffers in steps needs the next step: igb 1 KB
+				   units, 9216 for mtu 9000; e1000e 2/4/8/16 KB, 16384 for 9000) */
 	struct unic_mempool *pool; /* NULL: unic_open makes the device's own pool (pool_size,
 				   buf_size). Else the device receives into this pool, made by
 				   unic_mempool_create and shared with other devices and queues
@@ -174,6 +177,10 @@ void unic_config_init(struct unic_config *cfg);
  *   vfio:0000:00:03.0        VFIO with an IOMMU
  *   vfio-noiommu:0000:00:03.0  VFIO in no-IOMMU mode (root; DMA is not confined)
  *   sysfs:0000:00:03.0       sysfs resource0 + /proc/self/pagemap (root; DMA is not confined)
+ *   uio:0000:00:03.0         bound to uio_pci_generic ('modprobe uio_pci_generic' first): as
+ *                            sysfs: (root, pagemap, not confined) plus the device's INTx line
+ *                            through /dev/uioN, so it can sleep when idle (unic_rx_wait); all
+ *                            its queues share that one line
  *   vhost-user:/path/sock    virtio-net over vhost-user (no root, no device): unic connects
  *                            to a backend listening on the socket (e.g. DPDK net_vhost,
  *                            QEMU's vhost-user-* daemons, a vswitch) and shares its DMA
@@ -197,9 +204,21 @@ void unic_config_init(struct unic_config *cfg);
  *   backend chooses the pair a frame arrives on. No control queue.
  *   af_xdp:IFNAME[,queue=N][,queues=N][,copy|zerocopy]  a kernel interface through AF_XDP
  *                            sockets bound to its queues N.. (default 0); zero-copy when
- *                            the kernel driver offers it, else copy (or as asked)
- *   af_packet:IFNAME[,queues=N]  a kernel interface through AF_PACKET sockets (PACKET_MMAP
- *                            rings, one socket per queue, PACKET_FANOUT hash over them). Needs
+ *                            the kernel driver offers it, else copy (or as asked); the
+ *                            device's pool is the sockets' UMEM (buf_size at least 1920).
+ *                            unic attaches an XDP program that sends each queue's frames to
+ *                            its socket (the rest to the kernel's stack) and removes it on
+ *                            close or when the process dies (a bpf link). An interface that
+ *                            already has an XDP program is refused unless cfg->force (then
+ *                            that program is removed). Needs root (CAP_NET_RAW, CAP_NET_ADMIN,
+ *                            CAP_BPF). unic_info's features say zero-copy or copy mode and
+ *                            native or generic XDP. Ring sizes 0 mean 2048 here.
+ *   af_packet:IFNAME[,queues=N][,qdisc_bypass]  a kernel interface through AF_PACKET sockets
+ *                            (PACKET_MMAP rings, one socket per queue, PACKET_FANOUT hash over
+ *                            them); tx goes through the interface's qdisc, which holds a frame
+ *                            back while the driver's ring is full; ",qdisc_bypass" sends past
+ *                            it (PACKET_QDISC_BYPASS: faster, but the kernel then drops, without
+ *                            a count, what the driver cannot take at once). Needs
  *                            CAP_NET_RAW. The kernel keeps the interface (its addresses and
  *                            stack stay), so an interface with an address is not refused; a
  *                            missing or down one is. Every frame is copied between the
@@ -227,7 +246,8 @@ int unic_close(struct unic_dev *dev);
  * device's memory; a vfio: buffer on a sysfs: NIC or back) the frame is copied into a buffer
  * of the sending device's pool, the original is freed, and stats tx_copied counts it; when
  * that pool has no free buffer, tx stops there and the caller keeps the rest; a frame longer
- * than that pool's buffers is taken, dropped and counted in tx_errors.
+ * than that pool's buffers is taken, dropped and counted in tx_errors. af_packet: and tap:
+ * devices copy every frame themselves: they take any pool's buffer as it is.
  */
 uint16_t unic_rx_burst(struct unic_dev *dev, uint16_t queue, struct unic_buf **bufs, uint16_t n);
 uint16_t unic_tx_burst(struct unic_dev *dev, uint16_t queue, struct unic_buf **bufs, uint16_t n);
@@ -381,6 +401,7 @@ struct unic_spec {
 	bool has_queue;            /* af_xdp ",queue=N" given */
 	uint16_t queue;            /* ... the N: the interface's first queue to bind (default 0) */
 	enum unic_xdp_mode xdp_mode; /* af_xdp ",copy" / ",zerocopy" */
+	bool qdisc_bypass;         /* af_packet ",qdisc_bypass": tx straight to the driver */
 };
 int unic_parse_spec(const char *spec, struct unic_spec *out, char *err, size_t errlen);
 

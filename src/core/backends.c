@@ -30,13 +30,14 @@ static const struct unic_backend backends[] = {
 	{ "vfio", UNIC_ACCESS_VFIO, UNIC_SPEC_PCI, 0, NULL, "vfio:BDF" },
 	{ "vfio-noiommu", UNIC_ACCESS_VFIO_NOIOMMU, UNIC_SPEC_PCI, 0, NULL, "vfio-noiommu:BDF" },
 	{ "sysfs", UNIC_ACCESS_SYSFS, UNIC_SPEC_PCI, 0, NULL, "sysfs:BDF" },
+	{ "uio", UNIC_ACCESS_UIO, UNIC_SPEC_PCI, 0, NULL, "uio:BDF" },
 	/* everything else: the probe binds a driver (dev->drv) to its transport */
 	{ "vhost-user", UNIC_ACCESS_VHOST_USER, UNIC_SPEC_PATH, 0, unic_vhost_user_probe,
 	  "vhost-user:PATH[,server[,uid=N]]" },
 	{ "af_xdp", UNIC_ACCESS_AF_XDP, UNIC_SPEC_IFNAME, UNIC_OPT_QUEUE | UNIC_OPT_QUEUES | UNIC_OPT_XDP_MODE,
 	  AF_XDP_PROBE, "af_xdp:IFNAME[,queue=N][,queues=N][,copy|zerocopy]" },
-	{ "af_packet", UNIC_ACCESS_AF_PACKET, UNIC_SPEC_IFNAME, UNIC_OPT_QUEUES, AF_PACKET_PROBE,
-	  "af_packet:IFNAME[,queues=N]" },
+	{ "af_packet", UNIC_ACCESS_AF_PACKET, UNIC_SPEC_IFNAME, UNIC_OPT_QUEUES | UNIC_OPT_QDISC_BYPASS,
+	  AF_PACKET_PROBE, "af_packet:IFNAME[,queues=N][,qdisc_bypass]" },
 	{ "tap", UNIC_ACCESS_TAP, UNIC_SPEC_IFNAME, UNIC_OPT_QUEUES, TAP_PROBE, "tap:NAME[,queues=N]" },
 };
 

@@ -6,6 +6,7 @@
  * uses it (another unic process, or the kernel with an address on it), take it
  * through the chosen access method, identify it, then give it memory and start.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -73,6 +74,7 @@ static struct unic_dev *dev_new(void)
 	for (i = 0; i < UNIC_MAX_BARS; i++)
 		dev->bars[i].io_fd = -1;
 	pthread_mutex_init(&dev->ctl_lock, NULL); /* default attributes: cannot fail (glibc, musl) */
+	unic_irq_init(&dev->irq);
 	return dev;
 }
 
@@ -147,6 +149,65 @@ static int open_sysfs(struct unic_dev *dev)
 	return unic_pci_map_bars_sysfs(dev);
 }
 
+#define UIO_DRIVER "uio_pci_generic"
+
+/* The /dev/uioN of a device bound to uio_pci_generic: sysfs lists it under the device's uio/. */
+static int find_uio_node(struct unic_dev *dev)
+{
+	char path[128];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/uio", dev->spec.pci_addr);
+	d = opendir(path);
+	if (!d)
+		return unic_dev_error(dev, ENODEV, "%s is bound to " UIO_DRIVER " but has no uio device in %s",
+				      dev->spec.pci_addr, path);
+	while ((e = readdir(d)) && strncmp(e->d_name, "uio", 3))
+		;
+	if (e)
+		snprintf(dev->uio_path, sizeof dev->uio_path, "/dev/%.20s", e->d_name);
+	closedir(d);
+	if (!dev->uio_path[0])
+		return unic_dev_error(dev, ENODEV, "%s: no uioN entry in %s", dev->spec.pci_addr, path);
+	return 0;
+}
+
+/*
+ * uio:BDF: uio_pci_generic holds the device and its INTx line (the interrupt layer reads
+ * /dev/uioN); registers through sysfs resourceN, the config space through sysfs config, DMA
+ * by physical address (pagemap): root, as sysfs: mode. Loading the driver is the user's job.
+ */
+static int open_uio(struct unic_dev *dev)
+{
+	char path[128], drv[64];
+	int r;
+
+	if (geteuid() != 0)
+		return unic_dev_error(dev, EPERM, "uio mode needs root (physical addresses, resource files); "
+				      "use vfio: with an IOMMU as a user");
+	if (access("/sys/bus/pci/drivers/" UIO_DRIVER, F_OK))
+		return unic_dev_error(dev, ENODEV, "the " UIO_DRIVER " driver is not loaded: run 'modprobe "
+				      UIO_DRIVER "' as root");
+	unic_pci_driver(dev->spec.pci_addr, drv, sizeof drv);
+	if (strcmp(drv, UIO_DRIVER)) {
+		if (!dev->orig_driver[0]) /* else the record of an owner that died named it */
+			snprintf(dev->orig_driver, sizeof dev->orig_driver, "%s", drv);
+		if ((r = unic_pci_bind(dev->spec.pci_addr, UIO_DRIVER)))
+			return unic_dev_error(dev, -r, "cannot bind %s to " UIO_DRIVER ": %s%s", dev->spec.pci_addr,
+					      strerror(-r), r == -ENODEV ? " (a device without an INTx pin is refused "
+					      "by it: use vfio:)" : "");
+	}
+	if ((r = find_uio_node(dev)))
+		return r;
+	snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/config", dev->spec.pci_addr);
+	dev->config_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (dev->config_fd < 0)
+		return unic_dev_error(dev, errno, "cannot open %s: %s", path, strerror(errno));
+	dev->dma_mode = UNIC_DMA_PHYS;
+	return unic_pci_map_bars_sysfs(dev);
+}
+
 /* A bare PCI address: VFIO when the device has an IOMMU group, sysfs only when allowed. */
 static int resolve_access(struct unic_dev *dev)
 {
@@ -172,6 +233,7 @@ static int open_access(struct unic_dev *dev)
 	case UNIC_ACCESS_VFIO: return unic_vfio_open(dev, false);
 	case UNIC_ACCESS_VFIO_NOIOMMU: return unic_vfio_open(dev, true);
 	case UNIC_ACCESS_SYSFS: return open_sysfs(dev);
+	case UNIC_ACCESS_UIO: return open_uio(dev);
 	default: return unic_dev_error(dev, ENOTSUP, "access method %s is not available in this build",
 				       unic_access_name(dev->spec.access));
 	}
@@ -196,6 +258,7 @@ static void release(struct unic_dev *dev)
 		dev->drv->close(dev); /* returns ring buffers to their pools, this one's or others' */
 	unic_mempool_detach(dev); /* the last owner gone: freed when its last buffer is home */
 	pthread_mutex_unlock(&close_lock);
+	unic_irq_close(dev); /* after the driver masked the device's interrupts */
 	if (dev->config_fd >= 0 || dev->vfio_device_fd >= 0)
 		unic_pci_enable_bus_master(dev, false);
 	unic_pci_unmap_bars(dev);
@@ -310,12 +373,13 @@ static int check_app_pool(struct unic_dev *dev)
  * (dev->rx_buf_need). buf_size left to unic_open grows to it; one the application gave for an
  * mtu it gave must hold it.
  */
-static int fit_rx_buffers(struct unic_dev *dev, const struct unic_config *asked)
+static int fit_rx_buffers(struct unic_dev *dev)
 {
 	struct unic_config *c = &dev->cfg;
-	bool buf_given = asked && asked->buf_size, mtu_given = asked && asked->mtu;
+	bool buf_given = dev->cfg_asked.buf_size, mtu_given = dev->cfg_asked.mtu;
 
-	if (dev->rx_buf_need <= c->buf_size)
+	/* an application's pool (cfg.pool) is what it is: the driver checks its buffers at start */
+	if (c->pool || dev->rx_buf_need <= c->buf_size)
 		return 0;
 	if (!buf_given) {
 		c->buf_size = dev->rx_buf_need;
@@ -423,6 +487,7 @@ struct unic_dev *unic_open(const char *spec, const struct unic_config *cfg, char
 		dev->cfg = *cfg;
 	else
 		unic_config_init(&dev->cfg);
+	dev->cfg_asked = dev->cfg;
 	r = unic_parse_spec(spec, &dev->spec, dev->err, sizeof dev->err);
 	if (!r)
 		r = normalize_config(dev);
@@ -431,7 +496,7 @@ struct unic_dev *unic_open(const char *spec, const struct unic_config *cfg, char
 	if (!r)
 		r = check_device_mtu(dev);
 	if (!r)
-		r = fit_rx_buffers(dev, cfg);
+		r = fit_rx_buffers(dev);
 	if (!r && !dev->cfg.probe_only) {
 		r = setup_memory(dev);
 		if (!r)
@@ -549,7 +614,7 @@ int unic_rx_fd(struct unic_dev *dev, uint16_t queue)
 {
 	if (!dev || queue >= dev->num_rxq)
 		return -EINVAL;
-	if (!dev->drv->rx_intr_fd)
+	if (!dev->drv->rx_intr_fd || dev->spec.access == UNIC_ACCESS_SYSFS)
 		return no_interrupts(dev);
 	return dev->drv->rx_intr_fd(dev, dev->rxq[queue]);
 }
@@ -558,8 +623,10 @@ int unic_rx_intr_enable(struct unic_dev *dev, uint16_t queue)
 {
 	if (unic_unlikely(!dev || queue >= dev->num_rxq))
 		return -EINVAL;
-	if (!dev->drv->rx_intr_enable)
+	if (!dev->drv->rx_intr_enable || dev->spec.access == UNIC_ACCESS_SYSFS)
 		return no_interrupts(dev);
+	if (unic_irq_unplug_check(dev)) /* a sleep now would be on a device that is going away */
+		return -ENODEV;
 	return dev->drv->rx_intr_enable(dev->rxq[queue]);
 }
 
@@ -567,27 +634,31 @@ int unic_rx_intr_disable(struct unic_dev *dev, uint16_t queue)
 {
 	if (unic_unlikely(!dev || queue >= dev->num_rxq))
 		return -EINVAL;
-	if (!dev->drv->rx_intr_disable)
+	if (!dev->drv->rx_intr_disable || dev->spec.access == UNIC_ACCESS_SYSFS)
 		return no_interrupts(dev);
 	return dev->drv->rx_intr_disable(dev->rxq[queue]);
 }
 
+/* Sleeps on the queue's descriptor and on the device's removal request (when it has one). */
 int unic_rx_wait(struct unic_dev *dev, uint16_t queue, int timeout_ms)
 {
-	struct pollfd pfd = { .events = POLLIN };
+	struct pollfd pfd[2] = { { .events = POLLIN }, { .events = POLLIN } };
 	int r = unic_rx_fd(dev, queue);
 
 	if (r < 0)
 		return r;
-	pfd.fd = r;
+	pfd[0].fd = r;
+	pfd[1].fd = dev->irq.ready ? dev->irq.req_fd : -1; /* -1: poll skips it */
 	r = unic_rx_intr_enable(dev, queue);
 	if (r)
 		return r; /* 1: a frame is waiting; or an error */
-	r = poll(&pfd, 1, timeout_ms);
+	r = poll(pfd, 2, timeout_ms);
 	if (r < 0)
 		r = -errno;
 	unic_rx_intr_disable(dev, queue);
-	if (r > 0 && (pfd.revents & (POLLERR | POLLNVAL)))
+	if (unic_irq_unplug_check(dev))
+		return -ENODEV;
+	if (r > 0 && (pfd[0].revents & (POLLERR | POLLNVAL)))
 		return -EIO;
 	return r > 0 ? 1 : r;
 }
@@ -599,30 +670,39 @@ uint16_t unic_tx_reclaim(struct unic_dev *dev, uint16_t queue)
 	return dev->drv->tx_reclaim(dev->txq[queue]);
 }
 
+/* One descriptor for link changes (the driver's) and removal (the core's VFIO device request). */
 int unic_event_fd(struct unic_dev *dev)
 {
-	int r;
+	int r = -1;
 
 	if (!dev)
 		return -EINVAL;
-	if (!dev->drv->event_fd)
+	if ((!dev->drv->event_fd && dev->irq.req_fd < 0) || dev->spec.access == UNIC_ACCESS_SYSFS)
 		return no_interrupts(dev);
 	pthread_mutex_lock(&dev->ctl_lock);
-	r = dev->drv->event_fd(dev);
+	if (dev->drv->event_fd)
+		r = dev->drv->event_fd(dev);
+	if (r >= 0 || !dev->drv->event_fd)
+		r = unic_irq_event_fd(dev, r);
 	pthread_mutex_unlock(&dev->ctl_lock);
 	return r;
 }
 
 int unic_event_ack(struct unic_dev *dev)
 {
-	int r;
+	int r = 0;
 
 	if (!dev)
 		return -EINVAL;
-	if (!dev->drv->event_ack)
+	if ((!dev->drv->event_ack && dev->irq.req_fd < 0) || dev->spec.access == UNIC_ACCESS_SYSFS)
 		return no_interrupts(dev);
 	pthread_mutex_lock(&dev->ctl_lock);
-	r = dev->drv->event_ack(dev);
+	if (unic_irq_unplug_check(dev)) {
+		unic_irq_unplug_error(dev);
+		r = UNIC_EVENT_REMOVED;
+	} else if (dev->drv->event_ack) {
+		r = dev->drv->event_ack(dev);
+	}
 	pthread_mutex_unlock(&dev->ctl_lock);
 	return r;
 }

@@ -4,10 +4,11 @@
  * Memory comes from memfd_create(MFD_HUGETLB): no hugetlbfs mount is needed, no
  * file is left behind, and the fd can be shared with a vhost-user backend.
  * Addresses the device sees depend on the device's access mode:
- *   PHYS  physical addresses from /proc/self/pagemap (sysfs, vfio-noiommu; root)
+ *   PHYS  physical addresses from /proc/self/pagemap (sysfs, uio, vfio-noiommu; root)
  *   VFIO  mapped with VFIO_IOMMU_MAP_DMA into the process-wide container, at
  *         IOVA = physical address when root (see map_vfio), else at allocated IOVAs
  *   VIRT  the virtual address itself (vhost-user: the backend maps our fd)
+ *   UMEM  the offset from the area's start (af_xdp: the area is the sockets' UMEM)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,7 +49,7 @@ uint64_t unic_dma_domain(struct unic_dev *dev)
 		return unic_vfio_domain() ? unic_vfio_domain() : unic_dma_new_domain();
 	case UNIC_DMA_CPU: /* the backend copies: any pool will do */
 		return UNIC_DMA_DOMAIN_ANY;
-	default: /* VIRT: the vhost-user backend maps only this device's memfds */
+	default: /* VIRT, UMEM: the vhost-user backend or the XSK sockets reach only this device's memory */
 		return unic_dma_new_domain();
 	}
 }
@@ -94,7 +95,7 @@ uint64_t unic_virt_to_phys(const void *virt, char *err, size_t errlen)
 		return 0;
 	}
 	if ((entry & PAGEMAP_PFN_MASK) == 0) {
-		unic_fmt(err, errlen, "/proc/self/pagemap hides physical addresses: sysfs and vfio-noiommu "
+		unic_fmt(err, errlen, "/proc/self/pagemap hides physical addresses: sysfs, uio and vfio-noiommu "
 			 "modes need root (CAP_SYS_ADMIN); use vfio: with an IOMMU instead");
 		errno = EPERM;
 		return 0;
@@ -150,12 +151,13 @@ static int no_hugepages(struct unic_dev *dev, size_t size)
 /*
  * Maps size bytes of fresh memfd memory, hugepage-backed unless the mode allows
  * small pages: in VIRT mode (vhost-user) ordinary 4 KiB pages serve when the
- * user asks for them (cfg.no_hugepages) or when hugepages are short; in CPU mode
+ * user asks for them (cfg.no_hugepages) or when hugepages are short, and so in
+ * UMEM mode (af_xdp: the kernel pins the pages itself); in CPU mode
  * (af_packet, tap: the backend copies) always.
  */
 static int map_memory(struct unic_dev *dev, size_t size, struct unic_dma *d)
 {
-	bool virt = dev->dma_mode == UNIC_DMA_VIRT;
+	bool virt = dev->dma_mode == UNIC_DMA_VIRT || dev->dma_mode == UNIC_DMA_UMEM; /* small pages serve */
 	bool cpu = dev->dma_mode == UNIC_DMA_CPU;
 	bool small = cpu || (virt && (dev->cfg.no_hugepages || !hugepages_free_for(size)));
 	int r;
@@ -266,6 +268,12 @@ static int assign_iovas(struct unic_dev *dev, struct unic_dma *d)
 		for (i = 0; i < d->npages; i++)
 			d->page_iova[i] = d->iova + i * d->page_size;
 		return 0;
+	case UNIC_DMA_UMEM: /* AF_XDP descriptors carry offsets into the registered area */
+		d->iova = 0;
+		d->contiguous = true;
+		for (i = 0; i < d->npages; i++)
+			d->page_iova[i] = i * d->page_size;
+		return 0;
 	default: /* UNIC_DMA_PHYS */
 		return lookup_phys(dev, d, false);
 	}
@@ -310,7 +318,7 @@ int unic_dma_bind(struct unic_dev *dev, struct unic_dma *d)
 	/* Pages the kernel may move (4 KiB shmem: compaction, swap) keep no physical address. */
 	if (dev->dma_mode == UNIC_DMA_PHYS && d->page_size != UNIC_HUGEPAGE_SIZE)
 		return unic_dev_error(dev, EINVAL, "the pool is in 4 KiB pages, whose physical addresses the kernel "
-				      "may change: sysfs: and vfio-noiommu: devices need it in 2 MiB hugepages (reserve "
+				      "may change: sysfs:, uio: and vfio-noiommu: devices need it in 2 MiB hugepages (reserve "
 				      "hugepages before unic_mempool_create)");
 	r = assign_iovas(dev, d);
 	if (r)

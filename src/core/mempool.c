@@ -52,12 +52,12 @@ static size_t pages_bytes(uint32_t num, uint32_t room, size_t page)
 	return (num + per_page - 1) / per_page * page;
 }
 
-/* DMA bytes for num rooms; vhost-user may fall back to 4 KiB pages: sized for that worst case there. */
+/* DMA bytes for num rooms; vhost-user and af_xdp may fall back to 4 KiB pages: sized for that worst case there. */
 static size_t dma_bytes(const struct unic_dev *dev, uint32_t num, uint32_t room)
 {
 	if (dev->dma_mode == UNIC_DMA_CPU) /* one area, rooms may cross pages: nothing DMAs */
 		return (size_t)num * room;
-	if (dev->dma_mode == UNIC_DMA_VIRT && room <= SMALL_PAGE)
+	if ((dev->dma_mode == UNIC_DMA_VIRT || dev->dma_mode == UNIC_DMA_UMEM) && room <= SMALL_PAGE)
 		return pages_bytes(num, room, SMALL_PAGE);
 	return pages_bytes(num, room, UNIC_HUGEPAGE_SIZE);
 }
@@ -454,7 +454,7 @@ static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *reach_name(int mode)
 {
 	switch (mode) {
-	case UNIC_DMA_PHYS: return "sysfs:/vfio-noiommu: devices (physical addresses)";
+	case UNIC_DMA_PHYS: return "sysfs:/uio:/vfio-noiommu: devices (physical addresses)";
 	case UNIC_DMA_VFIO: return "vfio: devices (this process's VFIO container)";
 	case UNIC_DMA_VIRT: return "vhost-user devices (their backends' memory tables)";
 	default: return "no device";

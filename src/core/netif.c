@@ -56,6 +56,16 @@ int unic_netif_mac(const char *ifname, uint8_t mac[6])
 	return r;
 }
 
+int unic_netif_mtu(const char *ifname, uint32_t *mtu)
+{
+	struct ifreq ifr;
+	int r = if_ioctl(ifname, SIOCGIFMTU, &ifr);
+
+	if (!r)
+		*mtu = ifr.ifr_mtu > 0 ? (uint32_t)ifr.ifr_mtu : 0;
+	return r;
+}
+
 /* The first line of /sys/class/net/IF/FILE, without its newline; false when unreadable. */
 static bool sys_line(const char *ifname, const char *file, char *buf, size_t len)
 {

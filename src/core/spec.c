@@ -131,6 +131,8 @@ static bool parse_option(const struct unic_backend *b, const char *opt, struct u
 		out->has_queue = true;
 		return decimal_in(opt + 6, 0, QUEUE_ID_MAX, &out->queue);
 	}
+	if ((b->options & UNIC_OPT_QDISC_BYPASS) && !strcmp(opt, "qdisc_bypass"))
+		return !out->qdisc_bypass && (out->qdisc_bypass = true);
 	if ((b->options & UNIC_OPT_XDP_MODE) && out->xdp_mode == UNIC_XDP_AUTO) {
 		if (!strcmp(opt, "copy"))
 			out->xdp_mode = UNIC_XDP_COPY;
@@ -205,7 +207,7 @@ int unic_parse_spec(const char *spec, struct unic_spec *out, char *err, size_t e
 	if (parse_bdf(rest, out->pci_addr, sizeof out->pci_addr)) {
 		unic_fmt(err, errlen,
 			 "bad device spec '%s': expected a PCI address like 0000:00:03.0, optionally prefixed "
-			 "vfio:, vfio-noiommu:, sysfs: (or vhost-user:PATH, af_xdp:IFNAME, af_packet:IFNAME, tap:NAME)",
+			 "vfio:, vfio-noiommu:, sysfs:, uio: (or vhost-user:PATH, af_xdp:IFNAME, af_packet:IFNAME, tap:NAME)",
 			 spec);
 		return -EINVAL;
 	}

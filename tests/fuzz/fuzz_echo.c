@@ -29,6 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t out_len = 0, again_len = 0;
 	enum echo_verdict v;
 	uint64_t seq;
+	struct pkt_flow_key key;
 
 	memcpy(frame, data, size);
 	v = echo_frame(&cfg, frame, size, cap, &out_len);
@@ -45,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	frame = malloc(size ? size : 1);
 	memcpy(frame, data, size);
-	pkt_gen_check(frame, size, &seq);
+	pkt_gen_check(frame, size, &seq, &key);
 	free(frame);
 	return 0;
 }

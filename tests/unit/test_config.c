@@ -108,6 +108,21 @@ int main(void)
 	cfg.pool_size = 0xffffffffu;
 	CHECK(refused(&cfg, (const char *const[]){ "pool_size 4294967295", "too large", NULL }));
 
+	/* ",queues=N" in a spec sets both directions; a cfg asking for another count is refused */
+	unic_config_init(&cfg);
+	cfg.rx_queues = 2;
+	CHECK(unic_open("af_packet:unic-nosuch0,queues=4", &cfg, err, sizeof err) == NULL &&
+	      strstr(err, "queues=4 but the configuration for 2 rx and 1 tx queues"));
+	printf("refused: %s\n", err);
+	cfg.rx_queues = cfg.tx_queues = 4; /* the same count: on to the interface, which is missing */
+	CHECK(unic_open("af_packet:unic-nosuch0,queues=4", &cfg, err, sizeof err) == NULL &&
+	      strstr(err, "af_packet: no interface unic-nosuch0"));
+	printf("refused: %s\n", err);
+	cfg.tx_queues = 1; /* a tap's queue is one fd for both directions */
+	CHECK(unic_open("tap:unic-nosuch0", &cfg, err, sizeof err) == NULL &&
+	      strstr(err, "tap: give as many rx as tx queues (4 and 1 asked"));
+	printf("refused: %s\n", err);
+
 	/* the mempool refuses a room that does not fit its uint16_t even when asked directly */
 	memset(&scratch, 0, sizeof scratch);
 	scratch.dma_mode = UNIC_DMA_VIRT;

@@ -16,6 +16,10 @@
  * a length above the buffer is bad_device; tx takes 9018 bytes in one descriptor
  * and drops (counts) a frame above the chip's longest. The e1000 (82540EM) runs
  * the same checks through its legacy receive write-back, and a byte-level one.
+ * Interrupts on the INTx line (uio:):
+ * arm then look again (a frame that landed while arming is returned, not slept on), the
+ * INTx-disable bit cleared in the config space, a link change read while arming still
+ * reported by event_ack, a removed device refused.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -23,9 +27,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check.h"
+#include "fake_dev.h"
 #include "internal.h"
 #include "../../src/drivers/intel/intel_common.h"
 
@@ -52,6 +60,8 @@ static struct unic_mempool *pool, *jumbo_pool;
 static struct unic_dev *dev;
 static volatile bool fake_run;
 static atomic_bool fake_alive;   /* the fake device's thread has started polling */
+static int fake_config_fd = -1;   /* >= 0: the device is opened as through uio: (INTx, config file) */
+static char fake_uio[32];         /* a FIFO nobody writes: the /dev/uioN that never wakes */
 static pthread_t fake_thread;
 
 static double now(void)
@@ -91,6 +101,12 @@ static void new_dev(const struct unic_driver *drv)
 	dev->cfg.buf_size = 2048;
 	dev->cfg.mtu = 1500; /* as unic_open leaves it */
 	dev->config_fd = dev->lock_fd = dev->vfio_group_fd = dev->vfio_device_fd = -1;
+	unic_irq_init(&dev->irq);
+	if (fake_config_fd >= 0) { /* uio: every listener is a FIFO that never wakes; INTx through config */
+		dev->spec.access = UNIC_ACCESS_UIO;
+		dev->config_fd = fake_config_fd;
+		snprintf(dev->uio_path, sizeof dev->uio_path, "%s", fake_uio);
+	}
 	dev->dma_mode = UNIC_DMA_VIRT;
 	dev->drv = drv;
 	dev->pool = pool;
@@ -141,6 +157,7 @@ static bool open_fake(const struct unic_driver *drv)
 static void close_fake(void)
 {
 	dev->drv->close(dev);
+	unic_irq_close(dev);
 	if (fake_run) {
 		fake_run = false;
 		pthread_join(fake_thread, NULL);
@@ -171,19 +188,6 @@ static void device_rx(struct intel_rxq *q, uint16_t i, uint32_t staterr, uint16_
 	d->wb.staterr = staterr;
 }
 
-static bool data_is(const struct unic_buf *b, uint16_t len, uint8_t fill)
-{
-	const uint8_t *p = b->room + b->data_off;
-	uint16_t i;
-
-	if (b->len != len)
-		return false;
-	for (i = 0; i < len; i++)
-		if (p[i] != fill)
-			return false;
-	return true;
-}
-
 static void test_rx(const struct unic_driver *drv)
 {
 	const uint32_t de = INTEL_RXD_STAT_DD | INTEL_RXD_STAT_EOP;
@@ -204,7 +208,7 @@ static void test_rx(const struct unic_driver *drv)
 	device_rx(q, 6, de, 1514, 0xe5);
 	n = unic_rx_burst(dev, 0, bufs, RING);
 	CHECK(n == 2);
-	CHECK(n == 2 && data_is(bufs[0], 60, 0xa1) && data_is(bufs[1], 1514, 0xe5));
+	CHECK(n == 2 && fake_data_is(bufs[0], 60, 0xa1) && fake_data_is(bufs[1], 1514, 0xe5));
 	unic_buf_free_bulk(bufs, n);
 	CHECK(unic_stats(dev, &st) == 0);
 	CHECK(st.rx_packets == 2 && st.rx_bytes == 1574 && st.rx_dropped == 1 && st.rx_errors == 1 && st.bad_device == 2);
@@ -263,16 +267,7 @@ static void test_tx(const struct unic_driver *drv, uint32_t want_cmd, uint8_t pa
 	CHECK(unic_tx_burst(dev, 0, bufs, 0) == 0);
 	CHECK(unic_mempool_free_count(pool) == free0);
 	/* A full ring takes no more than it has room for. */
-	for (i = 0, n = 0; i < 2; i++) {
-		uint16_t k;
-		CHECK(unic_buf_alloc_bulk(pool, bufs, RING) == RING);
-		for (k = 0; k < RING; k++)
-			bufs[k]->len = 60;
-		k = unic_tx_burst(dev, 0, bufs, RING);
-		unic_buf_free_bulk(bufs + k, (uint32_t)(RING - k));
-		n = (uint16_t)(n + k);
-	}
-	CHECK(n == RING - 1);
+	CHECK(fake_fill_tx(dev, pool, RING, 60) == RING - 1);
 	/* Slots 3..RING-1, 0, 1 hold the burst: one write-back requested, on its last descriptor. */
 	for (i = 0, n = 0; i < RING; i++)
 		n = (uint16_t)(n + (i != 2 && (q->ring[i].cmd_type_len & INTEL_TXD_CMD_RS)));
@@ -459,7 +454,7 @@ static void test_jumbo_rx(const struct unic_driver *drv, uint16_t want_need, uin
 	device_rx(q, 7, de, 100, 0x74);
 	device_rx(q, 8, de, FRAME_JUMBO - 1, 0x75);
 	n = unic_rx_burst(dev, 0, bufs, RING);
-	CHECK(n == 2 && data_is(bufs[0], FRAME_JUMBO, 0x71) && data_is(bufs[1], FRAME_JUMBO - 1, 0x75));
+	CHECK(n == 2 && fake_data_is(bufs[0], FRAME_JUMBO, 0x71) && fake_data_is(bufs[1], FRAME_JUMBO - 1, 0x75));
 	unic_buf_free_bulk(bufs, n);
 	CHECK(unic_stats(dev, &st) == 0);
 	/* the chains: each dropped once (the lying one is bad_device instead), the lie counted */
@@ -473,7 +468,7 @@ static void test_jumbo_rx(const struct unic_driver *drv, uint16_t want_need, uin
 	device_rx(q, 11, de, 826, 0x76);
 	device_rx(q, 12, de, 60, 0x77);
 	n = unic_rx_burst(dev, 0, bufs, RING);
-	CHECK(n == 1 && data_is(bufs[0], 60, 0x77));
+	CHECK(n == 1 && fake_data_is(bufs[0], 60, 0x77));
 	unic_buf_free_bulk(bufs, n);
 	CHECK(unic_stats(dev, &st) == 0 && st.rx_dropped == 3 && st.bad_device == 2 && st.rx_packets == 3);
 	close_fake();
@@ -571,13 +566,110 @@ static void test_e1000_one_queue(void)
 	CHECK(unic_mempool_free_count(pool) == POOL_SIZE);
 }
 
+/* mtu 9000 with a pool whose buffers hold less than the chip needs: start refuses with one line. */
+static void test_jumbo_small_pool(const struct unic_driver *drv, const char *want)
+{
+	memset(regs, 0, sizeof regs);
+	set_reg(INTEL_STATUS, STATUS_UP_1000_FD);
+	set_reg(EECD, EECD_AUTO_RD);
+	set_reg(INTEL_RAL0, FAKE_MAC_LO);
+	set_reg(INTEL_RAH0, FAKE_MAC_HI | INTEL_RAH_AV);
+	new_dev(drv);
+	dev->cfg.mtu = MTU_JUMBO; /* the 2048-byte pool stays */
+	fake_run = true;
+	pthread_create(&fake_thread, NULL, fake_device, NULL);
+	CHECK(drv->probe(dev) == 0);
+	CHECK(drv->start(dev) == -EINVAL && strstr(dev->err, want) && !strchr(dev->err, '\n'));
+	printf("jumbo %s, 2048-byte pool: %s\n", drv->name, dev->err);
+	close_fake();
+	CHECK(unic_mempool_free_count(pool) == POOL_SIZE);
+}
+
+/* PCI command register (PCI 3.0 6.2.2) in the fake config file: bit 10 masks INTx. */
+#define PCI_COMMAND 0x04
+#define PCI_COMMAND_INTX_DISABLE 0x400
+#define PCI_COMMAND_SET (0x0006u | PCI_COMMAND_INTX_DISABLE) /* memory, bus master; masked as the kernel leaves it */
+
+static uint16_t config_command(void)
+{
+	uint16_t cmd = 0;
+
+	CHECK(pread(fake_config_fd, &cmd, sizeof cmd, PCI_COMMAND) == sizeof cmd);
+	return cmd;
+}
+
+/*
+ * Interrupts on the shared INTx line (uio:): arming clears the stale causes (ICR read), sets
+ * IMS.RXT0, unmasks INTx in the config space, then looks at the ring again: a frame already
+ * written back is reported (1), not slept on. Disarming clears IMS.RXT0. A link change read from
+ * ICR while arming is not lost: event_ack reports it; so does STATUS.LU changing alone. A device
+ * that reads all-ones cannot be armed.
+ */
+static void test_intx(const struct unic_driver *drv)
+{
+	const uint16_t cmd0 = PCI_COMMAND_SET;
+	struct intel_rxq *q;
+	struct unic_buf *b[4];
+	struct unic_link link;
+	FILE *f = tmpfile();
+
+	fake_config_fd = f ? fileno(f) : -1;
+	snprintf(fake_uio, sizeof fake_uio, "/tmp/unic-uio-%d", (int)getpid());
+	CHECK(mkfifo(fake_uio, 0600) == 0);
+	CHECK(fake_config_fd >= 0 && pwrite(fake_config_fd, &cmd0, sizeof cmd0, PCI_COMMAND) == sizeof cmd0);
+	CHECK(open_fake(drv));
+	q = dev->rxq[0];
+	CHECK(unic_rx_fd(dev, 0) >= 0);
+	CHECK(unic_event_fd(dev) >= 0);
+	set_reg(INTEL_ICR, INTEL_ICR_LSC);           /* a link change waits in ICR */
+	set_reg(INTEL_IMS, 0);
+	CHECK(unic_rx_intr_enable(dev, 0) == 0);      /* empty ring: sleep */
+	CHECK(reg(INTEL_IMS) == INTEL_ICR_RXT0);
+	CHECK(!(config_command() & PCI_COMMAND_INTX_DISABLE));
+	CHECK((config_command() & 0x6) == 0x6);       /* memory and bus master untouched */
+	set_reg(INTEL_ICR, 0);                        /* as if the read cleared it */
+	CHECK(unic_event_ack(dev) == UNIC_EVENT_LINK);  /* the LSC read while arming */
+	CHECK(unic_event_ack(dev) == 0);
+	CHECK(unic_rx_intr_disable(dev, 0) == 0);
+	CHECK(reg(INTEL_IMC) == INTEL_ICR_RXT0);
+	device_rx(q, q->next, INTEL_RXD_STAT_DD | INTEL_RXD_STAT_EOP, 60, 0x5A);
+	CHECK(unic_rx_intr_enable(dev, 0) == 1);      /* landed before the arm: receive it, do not sleep */
+	CHECK(unic_rx_burst(dev, 0, b, 4) == 1 && fake_data_is(b[0], 60, 0x5A));
+	unic_buf_free_bulk(b, 1);
+	CHECK(unic_rx_intr_enable(dev, 0) == 0);
+	set_reg(INTEL_STATUS, 0);                     /* link down, no LSC in ICR: STATUS tells */
+	CHECK(unic_event_ack(dev) == UNIC_EVENT_LINK);
+	CHECK(unic_link(dev, &link) == 0 && !link.up);
+	if (drv == &unic_driver_igb) {                /* the kernel asks for the device back (unplug) */
+		uint64_t one = 1;
+		dev->irq.req_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		CHECK(dev->irq.req_fd >= 0 && write(dev->irq.req_fd, &one, sizeof one) == sizeof one);
+		CHECK(unic_event_ack(dev) == UNIC_EVENT_REMOVED);
+		CHECK(strstr(unic_last_error(dev), "is being unplugged") != NULL);
+		CHECK(unic_rx_intr_enable(dev, 0) == -ENODEV);
+		CHECK(unic_rx_wait(dev, 0, 1000) == -ENODEV);
+		device_rx(q, q->next, INTEL_RXD_STAT_DD | INTEL_RXD_STAT_EOP, 60, 0x5A);
+		CHECK(unic_rx_burst(dev, 0, b, 4) == 0); /* the data path stopped */
+		printf("intx %s: unplug request: event REMOVED, '%s', rx stopped\n", drv->name, unic_last_error(dev));
+	} else {
+		set_reg(INTEL_STATUS, UINT32_MAX);    /* removed */
+		CHECK(unic_rx_intr_enable(dev, 0) == -ENODEV);
+	}
+	close_fake();
+	CHECK(unic_mempool_free_count(pool) == POOL_SIZE);
+	printf("intx %s: arm clears INTx-disable, re-check returns the frame that landed, LSC kept for "
+	       "event_ack, removed refused\n", drv->name);
+	fake_config_fd = -1;
+	unlink(fake_uio);
+	if (f)
+		fclose(f);
+}
+
 int main(void)
 {
 	struct unic_dev scratch;
 
-	memset(&scratch, 0, sizeof scratch);
-	scratch.dma_mode = UNIC_DMA_VIRT;
-	scratch.config_fd = scratch.lock_fd = scratch.vfio_group_fd = scratch.vfio_device_fd = -1;
+	fake_scratch(&scratch);
 	pool = unic_mempool_make(&scratch, POOL_SIZE, 2048);
 	jumbo_pool = unic_mempool_make(&scratch, JUMBO_POOL_SIZE, JUMBO_BUF);
 	dev = calloc(1, sizeof *dev);
@@ -609,6 +701,11 @@ int main(void)
 	test_jumbo_tx(&unic_driver_igb, 9728 - 4);
 	test_jumbo_tx(&unic_driver_e1000e, 9234 - 4);
 	test_jumbo_tx(&unic_driver_e1000, 16128 - 4);
+	test_intx(&unic_driver_igb);
+	test_intx(&unic_driver_e1000e);
+	test_jumbo_small_pool(&unic_driver_igb, "mtu 9000 needs receive buffers of 9216 bytes, the pool's hold 2048");
+	test_jumbo_small_pool(&unic_driver_e1000e, "mtu 9000 needs receive buffers of 16384 bytes, the pool's hold 2048");
+	test_jumbo_small_pool(&unic_driver_e1000, "mtu 9000 needs receive buffers of 16384 bytes, the pool's hold 2048");
 	free(dev);
 	unic_mempool_destroy(jumbo_pool);
 	unic_mempool_destroy(pool);

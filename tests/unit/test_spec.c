@@ -32,6 +32,8 @@ int main(void)
 	CHECK(parses("vfio:0000:00:04.0", UNIC_ACCESS_VFIO, "0000:00:04.0"));
 	CHECK(parses("vfio-noiommu:0000:00:04.0", UNIC_ACCESS_VFIO_NOIOMMU, "0000:00:04.0"));
 	CHECK(parses("sysfs:01:00.1", UNIC_ACCESS_SYSFS, "0000:01:00.1"));
+	CHECK(parses("uio:0000:00:04.0", UNIC_ACCESS_UIO, "0000:00:04.0"));
+	CHECK(parses("uio:02:00.0", UNIC_ACCESS_UIO, "0000:02:00.0"));
 	CHECK(unic_parse_spec("vhost-user:/tmp/sock", &sp, err, sizeof err) == 0 &&
 	      sp.access == UNIC_ACCESS_VHOST_USER && !strcmp(sp.path, "/tmp/sock") && !sp.server);
 	CHECK(unic_parse_spec("vhost-user:/tmp/sock,server", &sp, err, sizeof err) == 0 &&
@@ -42,6 +44,11 @@ int main(void)
 	      !strcmp(sp.ifname, "veth0") && sp.queues == 0 && !sp.pci_addr[0]);
 	CHECK(unic_parse_spec("af_packet:eth-1.100,queues=4", &sp, err, sizeof err) == 0 &&
 	      !strcmp(sp.ifname, "eth-1.100") && sp.queues == 4);
+	CHECK(unic_parse_spec("af_packet:veth0", &sp, err, sizeof err) == 0 && !sp.qdisc_bypass); /* the qdisc by default */
+	CHECK(unic_parse_spec("af_packet:veth0,qdisc_bypass,queues=2", &sp, err, sizeof err) == 0 && sp.qdisc_bypass &&
+	      sp.queues == 2);
+	CHECK(rejects("af_packet:veth0,qdisc_bypass,qdisc_bypass", "qdisc_bypass"));
+	CHECK(rejects("tap:unic0,qdisc_bypass", "unknown"));
 	CHECK(unic_parse_spec("tap:unic0,queues=16", &sp, err, sizeof err) == 0 && sp.access == UNIC_ACCESS_TAP &&
 	      !strcmp(sp.ifname, "unic0") && sp.queues == 16);
 	CHECK(unic_parse_spec("af_xdp:ens3", &sp, err, sizeof err) == 0 && sp.access == UNIC_ACCESS_AF_XDP &&
@@ -62,7 +69,7 @@ int main(void)
 	CHECK(rejects("af_packet:a b", "interface name"));
 	CHECK(rejects("af_packet:,queues=2", "interface name"));
 	CHECK(rejects("af_packet:veth0,queues=0", "option 'queues=0'"));
-	CHECK(rejects("af_packet:veth0,queues=17", "af_packet:IFNAME[,queues=N]"));
+	CHECK(rejects("af_packet:veth0,queues=17", "af_packet:IFNAME[,queues=N][,qdisc_bypass]"));
 	CHECK(rejects("af_packet:veth0,queues=2x", "option 'queues=2x'"));
 	CHECK(rejects("af_packet:veth0,queues=2,queues=2", "repeated"));
 	CHECK(rejects("af_packet:veth0,zerocopy", "option 'zerocopy' is unknown")); /* af_xdp only */

@@ -242,6 +242,36 @@ static void test_too_long(struct fake_dev *a)
 	unic_mempool_destroy(small);
 }
 
+/*
+ * A device that copies every frame itself (af_packet, tap: UNIC_DMA_CPU) reaches every pool:
+ * it gets the very buffers of any domain, nothing is copied for it; its own pool (plain 4 KiB
+ * memory, rooms larger than a page allowed) still goes as a copy to a device of another domain.
+ */
+static void test_copying_backend(struct fake_dev *a)
+{
+	struct unic_mempool *cpu = make_pool(UNIC_DMA_CPU, 9000);
+	struct fake_dev c;
+	struct unic_buf *bufs[4], *mine[1];
+
+	CHECK(cpu != NULL);
+	if (!cpu)
+		return;
+	CHECK(cpu->dma_domain == UNIC_DMA_DOMAIN_ANY && cpu->mem.page_size % 4096 == 0);
+	fake_dev_init(&c, cpu);
+	fill(a->dev.pool, bufs, 3, 70);
+	fill(cpu, bufs + 3, 1, 80);
+	CHECK(unic_tx_burst(&c.dev, 0, bufs, 4) == 4);
+	CHECK(ngot == 4 && got[0] == bufs[0] && got[2] == bufs[2] && got[3] == bufs[3]); /* as they are */
+	CHECK(copied(&c) == 0);
+	fake_complete();
+	fill(cpu, mine, 1, 90); /* the other way: a's domain does not reach plain memory */
+	CHECK(unic_tx_burst(&a->dev, 0, mine, 1) == 1);
+	CHECK(ngot == 1 && got[0] != mine[0] && got[0]->pool == a->dev.pool && frame_is(got[0], 90, 0));
+	fake_complete();
+	CHECK(unic_mempool_free_count(cpu) == POOL && unic_mempool_free_count(a->dev.pool) == POOL);
+	unic_mempool_destroy(cpu);
+}
+
 int main(void)
 {
 	struct unic_mempool *pa = make_pool(UNIC_DMA_VIRT, 2048), *pb = make_pool(UNIC_DMA_VIRT, 2048);
@@ -261,6 +291,7 @@ int main(void)
 	test_partial(&a, &b);
 	test_pool_empty(&a, &b);
 	test_too_long(&a);
+	test_copying_backend(&a);
 	unic_mempool_destroy(pa);
 	unic_mempool_destroy(pb);
 	unic_mempool_destroy(twin);

@@ -81,6 +81,8 @@ static int e1000_start(struct unic_dev *dev)
 		return r;
 	if (!buf_len)
 		return unic_dev_error(dev, EINVAL, "e1000: receive buffers need at least 256 bytes of data room");
+	if ((r = intel_check_rx_buf(dev, buf_len)))
+		return r;
 
 	intel_clear_filters(dev);
 	intel_wr(p, INTEL_RCTL, intel_rctl_base(dev) | bsize);

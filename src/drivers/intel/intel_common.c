@@ -83,6 +83,22 @@ uint32_t intel_rx_frame_max(const struct unic_dev *dev)
 }
 
 /*
+ * Jumbo frames asked for (mtu above 1500) must land whole in the buffer size the chip was given:
+ * a pool made elsewhere (cfg.pool) may be too small for it, or in between two sizes the chip can
+ * express. Up to mtu 1500 small buffers stay allowed (longer frames are dropped and counted).
+ */
+int intel_check_rx_buf(struct unic_dev *dev, uint16_t buf_len)
+{
+	const struct intel_chip *c = intel_priv(dev)->chip;
+
+	if (dev->cfg.mtu <= INTEL_STD_MTU || buf_len >= intel_rx_frame_max(dev))
+		return 0;
+	return unic_dev_error(dev, EINVAL, "%s: mtu %u needs receive buffers of %u bytes, the pool's hold %u: use a "
+			      "pool of such buffers, or a lower mtu", c->name, dev->cfg.mtu,
+			      c->rx_buf_need(intel_rx_frame_max(dev)), intel_rx_capacity(dev));
+}
+
+/*
  * Identification: take the registers, reset the device, read its MAC address. Also what the
  * core asks of a driver before it sizes the pool: the largest mtu (the chip's longest frame
  * less header, tag and CRC) and the buffer size in which a frame of cfg.mtu lands whole.
@@ -680,7 +696,8 @@ static void idle_check(struct unic_dev *dev, uint32_t *idle)
 	if (unic_likely(++*idle < INTEL_IDLE_CHECK))
 		return;
 	*idle = 0;
-	intel_check_removed(dev, intel_rd(intel_priv(dev), INTEL_STATUS));
+	if (!unic_irq_unplug_check(dev)) /* the kernel asking for the device back stops us too */
+		intel_check_removed(dev, intel_rd(intel_priv(dev), INTEL_STATUS));
 }
 
 /* Replacement buffers come from the pool INTEL_RX_REFILL_BATCH at a time. */
@@ -814,8 +831,10 @@ static inline void tx_push_rs(struct intel_txq *q, uint16_t slot)
 	q->since_rs = 0;
 }
 
-static void tx_reclaim(struct intel_txq *q)
+static uint16_t tx_reclaim(struct intel_txq *q)
 {
+	uint16_t freed = 0;
+
 	while (q->rs_count) {
 		uint16_t slot = q->rs[q->rs_head];
 		uint16_t done = (uint16_t)((slot >= q->clean ? slot - q->clean : slot + q->size - q->clean) + 1u);
@@ -831,7 +850,19 @@ static void tx_reclaim(struct intel_txq *q)
 		q->inflight = (uint16_t)(q->inflight - done);
 		q->rs_head = (uint16_t)(q->rs_head + 1 == q->size ? 0 : q->rs_head + 1);
 		q->rs_count--;
+		freed = (uint16_t)(freed + done);
 	}
+	return freed;
+}
+
+/* unic_tx_reclaim: completed buffers back to their pools without sending. */
+uint16_t intel_tx_reclaim(void *txq)
+{
+	struct intel_txq *q = txq;
+
+	if (unic_unlikely(q->dev->removed))
+		return 0;
+	return tx_reclaim(q);
 }
 
 uint16_t intel_tx_burst(void *txq, struct unic_buf **bufs, uint16_t n)

@@ -4,7 +4,7 @@
  *
  *   unic-lab-link [--wait-up SECONDS] SPEC
  *
- * One line: "LINK <spec> up=<0|1> speed=<Mb/s> duplex=<full|half> driver=<d>",
+ * One line: "LINK <spec> up=<0|1> speed=<Mb/s> duplex=<full|half> driver=<d> features=[<f>]",
  * or "ERROR <spec>: <the library's error line>" and exit status 1. With
  * --wait-up it polls unic_link() until the link is up, bounded by SECONDS.
  */
@@ -48,8 +48,8 @@ int main(int argc, char **argv)
 	if (r)
 		printf("ERROR %s: %s\n", argv[optind], unic_last_error(dev));
 	else
-		printf("LINK %s up=%d speed=%u duplex=%s driver=%s\n", argv[optind], link.up, link.speed_mbps,
-		       link.full_duplex ? "full" : "half", info.driver);
+		printf("LINK %s up=%d speed=%u duplex=%s driver=%s features=[%s]\n", argv[optind], link.up,
+		       link.speed_mbps, link.full_duplex ? "full" : "half", info.driver, info.features);
 	unic_close(dev);
 	return r ? 1 : 0;
 }
