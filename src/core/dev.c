@@ -33,6 +33,7 @@ static const struct unic_driver *const pci_drivers[] = {
 	&unic_driver_virtio_net,
 	&unic_driver_igb,
 	&unic_driver_e1000e,
+	&unic_driver_e1000,
 	&unic_driver_vmxnet3,
 };
 
@@ -96,7 +97,7 @@ static int find_driver(struct unic_dev *dev)
 	if ((class >> 16) != PCI_CLASS_NETWORK)
 		return unic_dev_error(dev, ENODEV, "%s (%04x:%04x, class %06x) is not a network device", bdf, vendor, device, class);
 	return unic_dev_error(dev, ENOTSUP, "no unic driver for %s (%04x:%04x); supported: virtio-net, igb (82576), "
-			      "e1000e (82574L), vmxnet3", bdf, vendor, device);
+			      "e1000e (82574L), e1000 (82540EM), vmxnet3", bdf, vendor, device);
 }
 
 /* One process per device: an advisory lock on the device's sysfs config file. */

@@ -442,6 +442,7 @@ uint16_t unic_tx_cross_domain(struct unic_dev *dev, uint16_t queue, struct unic_
 extern const struct unic_driver unic_driver_virtio_net;
 extern const struct unic_driver unic_driver_igb;
 extern const struct unic_driver unic_driver_e1000e;
+extern const struct unic_driver unic_driver_e1000;
 extern const struct unic_driver unic_driver_vmxnet3;
 
 /* ---- backends (backends.c): the one table from spec prefix to probe ---- */

@@ -1,5 +1,5 @@
 /*
- * igb and e1000e against a fake, then hostile, device. The register file is
+ * igb, e1000e and e1000 against a fake, then hostile, device. The register file is
  * plain memory; a small thread plays the parts of the device the drivers wait
  * on (CTRL.RST self-clears, MDIC completes). DMA addresses are virtual
  * (UNIC_DMA_VIRT), so the test writes receive write-backs and reads transmit
@@ -14,15 +14,19 @@
  * one line. Jumbo frames (mtu 9000): LPE, RLPML and the buffer size registers; a
  * 9018-byte frame in one buffer; chains without EOP dropped whole and counted once;
  * a length above the buffer is bad_device; tx takes 9018 bytes in one descriptor
- * and drops (counts) a frame above the chip's longest. Interrupts on the INTx line (uio:):
+ * and drops (counts) a frame above the chip's longest. The e1000 (82540EM) runs
+ * the same checks through its legacy receive write-back, and a byte-level one.
+ * Interrupts on the INTx line (uio:):
  * arm then look again (a frame that landed while arming is returned, not slept on), the
  * INTx-disable bit cleared in the config space, a link change read while arming still
  * reported by event_ack, a removed device refused.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -55,6 +59,7 @@ static uint32_t regs[REGS_SIZE / 4] __attribute__((aligned(4096)));
 static struct unic_mempool *pool, *jumbo_pool;
 static struct unic_dev *dev;
 static volatile bool fake_run;
+static atomic_bool fake_alive;   /* the fake device's thread has started polling */
 static int fake_config_fd = -1;   /* >= 0: the device is opened as through uio: (INTx, config file) */
 static char fake_uio[32];         /* a FIFO nobody writes: the /dev/uioN that never wakes */
 static pthread_t fake_thread;
@@ -75,6 +80,7 @@ static void *fake_device(void *arg)
 	struct timespec step = { .tv_nsec = 20000 };
 
 	(void)arg;
+	atomic_store(&fake_alive, true);
 	while (fake_run) {
 		uint32_t ctrl = reg(INTEL_CTRL), mdic = reg(INTEL_MDIC);
 		if (ctrl & INTEL_CTRL_RST)
@@ -125,7 +131,12 @@ static bool open_fake_mtu(const struct unic_driver *drv, uint16_t rx_queues, uin
 		dev->pool = jumbo_pool;
 	}
 	fake_run = true;
+	atomic_store(&fake_alive, false);
 	pthread_create(&fake_thread, NULL, fake_device, NULL);
+	/* On a loaded machine a new thread may wait long to run: the driver's 100 ms reset timeout
+	 * is for the device, not for the scheduler, so probe starts once the fake device runs. */
+	while (!atomic_load(&fake_alive))
+		sched_yield();
 	if (drv->probe(dev) || drv->start(dev)) {
 		printf("open %s: %s\n", drv->name, dev->err);
 		return false;
@@ -160,6 +171,15 @@ static void device_rx(struct intel_rxq *q, uint16_t i, uint32_t staterr, uint16_
 	uint8_t *buf = (uint8_t *)(uintptr_t)d->read.pkt_addr;
 
 	memset(buf, fill, len < q->buf_len ? len : q->buf_len);
+	if (q->dev->drv == &unic_driver_e1000) { /* legacy write-back: errors byte above the status byte */
+		d->legacy.length = len;
+		d->legacy.csum = 0;
+		d->legacy.special = 0;
+		unic_wmb();
+		d->legacy.staterr = (uint16_t)((staterr & INTEL_RXD_LEGACY_STATUS_MASK) |
+					       (staterr >> INTEL_RXD_LEGACY_ERR_SHIFT & ~INTEL_RXD_LEGACY_STATUS_MASK));
+		return;
+	}
 	d->wb.info = 0;
 	d->wb.rss_hash = 0;
 	d->wb.length = len;
@@ -484,6 +504,68 @@ static void test_jumbo_tx(const struct unic_driver *drv, uint16_t chip_max)
 	       drv->name, chip_max, chip_max + 1, (unsigned long long)st.tx_dropped);
 }
 
+/*
+ * The legacy write-back (8254x 3.2.3) at the byte level, as the 82540EM writes it: length in
+ * bytes 8-9, status in byte 12, errors in byte 13. Not through device_rx, so that a layout
+ * mistake shared by the driver and the fake cannot hide.
+ */
+static void legacy_wb(struct intel_rxq *q, uint16_t i, uint8_t status, uint8_t errors, uint16_t len)
+{
+	volatile uint8_t *d = (volatile uint8_t *)&q->ring[i];
+
+	d[8] = (uint8_t)len;
+	d[9] = (uint8_t)(len >> 8);
+	d[13] = errors;
+	unic_wmb();
+	d[12] = status;
+}
+
+static void test_rx_legacy_errors(void)
+{
+	struct unic_buf *bufs[RING];
+	struct unic_stats st;
+	struct intel_rxq *q;
+	uint16_t n;
+
+	CHECK(open_fake(&unic_driver_e1000));
+	q = dev->rxq[0];
+	legacy_wb(q, 0, 0x03, 0x00, 64);      /* DD | EOP */
+	legacy_wb(q, 1, 0x03, 0x01, 64);      /* CE: CRC error */
+	legacy_wb(q, 2, 0x03, 0x80, 64);      /* RXE */
+	legacy_wb(q, 3, 0x03, 0x10, 64);      /* CXE */
+	legacy_wb(q, 4, 0x03, 0x60, 70);      /* TCPE | IPE: checksum results, not frame errors */
+	legacy_wb(q, 5, 0x01, 0x00, 2048);    /* DD without EOP: the frame spans */
+	legacy_wb(q, 6, 0x03, 0x00, 10);      /* its end */
+	legacy_wb(q, 7, 0x03, 0x00, 2049);    /* longer than the buffer */
+	legacy_wb(q, 9, 0x03, 0x00, 60);      /* after a slot without DD: not reached */
+	n = unic_rx_burst(dev, 0, bufs, RING);
+	CHECK(n == 2 && bufs[0]->len == 64 && bufs[1]->len == 70);
+	unic_buf_free_bulk(bufs, n);
+	CHECK(unic_stats(dev, &st) == 0 && st.rx_packets == 2 && st.rx_errors == 3 && st.rx_dropped == 1 &&
+	      st.bad_device == 1);
+	CHECK(q->next == 8);
+	close_fake();
+	CHECK(unic_mempool_free_count(pool) == POOL_SIZE);
+	printf("rx e1000 legacy bytes: errors %llu, dropped %llu, bad_device %llu, stops at the first slot without DD\n",
+	       (unsigned long long)st.rx_errors, (unsigned long long)st.rx_dropped, (unsigned long long)st.bad_device);
+}
+
+/* One queue of each, no RSS: more is refused with one line; reset leaves the PCIe-only GIO master bit alone. */
+static void test_e1000_one_queue(void)
+{
+	struct unic_info info;
+
+	CHECK(open_fake(&unic_driver_e1000));
+	CHECK(!(reg(INTEL_CTRL) & (1u << 2))); /* GIO master disable: reserved on the 8254x, never written */
+	CHECK(unic_info(dev, &info) == 0 && info.rss_key_len == 0 && info.rss_reta_size == 0);
+	close_fake();
+	CHECK(!open_fake_queues(&unic_driver_e1000, 2));
+	CHECK(strstr(dev->err, "at most 1 rx and 1 tx queues") && !strchr(dev->err, '\n'));
+	printf("e1000 refused: %s\n", dev->err);
+	close_fake();
+	CHECK(unic_mempool_free_count(pool) == POOL_SIZE);
+}
+
 /* mtu 9000 with a pool whose buffers hold less than the chip needs: start refuses with one line. */
 static void test_jumbo_small_pool(const struct unic_driver *drv, const char *want)
 {
@@ -598,24 +680,32 @@ int main(void)
 	}
 	test_rx(&unic_driver_igb);
 	test_rx(&unic_driver_e1000e);
+	test_rx(&unic_driver_e1000);
+	test_rx_legacy_errors();
 	test_tx(&unic_driver_igb, INTEL_TXD_CMD_EOP | INTEL_TXD_CMD_IFCS | INTEL_TXD_CMD_DEXT |
 				  3u << INTEL_TXD_DTYP_SHIFT, 14);
 	test_tx(&unic_driver_e1000e, INTEL_TXD_CMD_EOP | INTEL_TXD_CMD_IFCS, 0);
+	test_tx(&unic_driver_e1000, INTEL_TXD_CMD_EOP | INTEL_TXD_CMD_IFCS, 0);
 	test_removed(&unic_driver_igb);
 	test_removed(&unic_driver_e1000e);
+	test_removed(&unic_driver_e1000);
 	test_hw_drops(&unic_driver_igb, 3 + 5 + 7);
 	test_hw_drops(&unic_driver_e1000e, 3);
+	test_e1000_one_queue();
 	test_rss(&unic_driver_igb, 8, 0);
 	test_rss(&unic_driver_igb, 4, 0);
 	test_rss(&unic_driver_e1000e, 2, 7);
 	test_jumbo_rx(&unic_driver_igb, 9216, 9728 - 22);
 	test_jumbo_rx(&unic_driver_e1000e, 16384, 9234 - 22);
+	test_jumbo_rx(&unic_driver_e1000, 16384, 16128 - 22);
 	test_jumbo_tx(&unic_driver_igb, 9728 - 4);
 	test_jumbo_tx(&unic_driver_e1000e, 9234 - 4);
+	test_jumbo_tx(&unic_driver_e1000, 16128 - 4);
 	test_intx(&unic_driver_igb);
 	test_intx(&unic_driver_e1000e);
 	test_jumbo_small_pool(&unic_driver_igb, "mtu 9000 needs receive buffers of 9216 bytes, the pool's hold 2048");
 	test_jumbo_small_pool(&unic_driver_e1000e, "mtu 9000 needs receive buffers of 16384 bytes, the pool's hold 2048");
+	test_jumbo_small_pool(&unic_driver_e1000, "mtu 9000 needs receive buffers of 16384 bytes, the pool's hold 2048");
 	free(dev);
 	unic_mempool_destroy(jumbo_pool);
 	unic_mempool_destroy(pool);

@@ -46,10 +46,6 @@
 #define E1000E_RFCTL 0x05008
 #define E1000E_RFCTL_EXSTEN (1u << 15)
 
-/* RCTL buffer size (82574 10.2.5.1): BSIZE bits 17:16, scaled by 16 with BSEX */
-#define E1000E_RCTL_BSIZE_SHIFT 16
-#define E1000E_RCTL_BSEX (1u << 25)
-
 /* TXDCTL bit 22 must be written 1 (82574 10.2.6.9; Linux e1000e does the same) */
 #define E1000E_TXDCTL_BIT22 (1u << 22)
 
@@ -73,31 +69,6 @@
  * them lower (no RLPML): a longer frame than the buffer spans descriptors and is dropped.
  */
 #define E1000E_MAX_FRAME 9234u
-
-/* RCTL.BSIZE/BSEX encodings, largest first (82574 10.2.5.1). */
-static const struct {
-	uint16_t bytes;
-	uint32_t rctl;
-} e1000e_buf_sizes[] = {
-	{ 16384, 1u << E1000E_RCTL_BSIZE_SHIFT | E1000E_RCTL_BSEX },
-	{ 8192, 2u << E1000E_RCTL_BSIZE_SHIFT | E1000E_RCTL_BSEX },
-	{ 4096, 3u << E1000E_RCTL_BSIZE_SHIFT | E1000E_RCTL_BSEX },
-	{ 2048, 0u },
-	{ 1024, 1u << E1000E_RCTL_BSIZE_SHIFT },
-	{ 512, 2u << E1000E_RCTL_BSIZE_SHIFT },
-	{ 256, 3u << E1000E_RCTL_BSIZE_SHIFT },
-};
-
-/* The smallest RCTL buffer size that holds frame (mtu 9000's 9018 bytes fit 16 KB, the largest). */
-static uint16_t e1000e_rx_buf_need(uint32_t frame)
-{
-	size_t i = UNIC_ARRAY_SIZE(e1000e_buf_sizes);
-
-	while (i-- > 0)
-		if (e1000e_buf_sizes[i].bytes >= frame)
-			return e1000e_buf_sizes[i].bytes;
-	return e1000e_buf_sizes[0].bytes;
-}
 
 /* Vector 0: link and other causes; vector q + 1: rx queue q (IMS RXQ0 << q). */
 static void e1000e_msix_setup(struct intel_priv *p)
@@ -138,7 +109,7 @@ static const struct intel_chip e1000e_chip = {
 	.eimc = 0,
 	.max_frame = E1000E_MAX_FRAME,
 	.rlpml = 0,
-	.rx_buf_need = e1000e_rx_buf_need,
+	.rx_buf_need = intel_rctl_buf_need,
 	.msix_setup = e1000e_msix_setup,
 };
 
@@ -157,17 +128,11 @@ static int e1000e_start(struct unic_dev *dev)
 	struct intel_priv *p = intel_priv(dev);
 	uint16_t cap = intel_rx_capacity(dev);
 	uint32_t bsize = 0;
-	uint16_t buf_len = 0;
-	size_t i;
+	uint16_t buf_len = intel_rctl_buf_pick(cap, &bsize);
 	int r;
 
 	if ((r = intel_check_config(dev)))
 		return r;
-	for (i = 0; i < UNIC_ARRAY_SIZE(e1000e_buf_sizes) && !buf_len; i++)
-		if (e1000e_buf_sizes[i].bytes <= cap) {
-			buf_len = e1000e_buf_sizes[i].bytes;
-			bsize = e1000e_buf_sizes[i].rctl;
-		}
 	if (!buf_len)
 		return unic_dev_error(dev, EINVAL, "e1000e: receive buffers need at least 256 bytes of data room");
 	if ((r = intel_check_rx_buf(dev, buf_len)))

@@ -19,6 +19,7 @@
 #define RESET_TIMEOUT_MS 100u
 #define MASTER_DISABLE_TIMEOUT_MS 80u
 #define AUTO_READ_TIMEOUT_MS 10u
+#define NVM_RELOAD_8254X_US 5000u
 #define MDIC_TIMEOUT_MS 10u
 #define POLL_STEP_US 100u
 #define CTRL_GIO_MASTER_DISABLE (1u << 2)   /* CTRL: stop new DMA before a reset (82576 8.2.1) */
@@ -162,12 +163,14 @@ int intel_reset(struct unic_dev *dev)
 	mask_interrupts(p);
 	intel_wr(p, INTEL_RCTL, 0);
 	intel_wr(p, INTEL_TCTL, INTEL_TCTL_PSP);
-	intel_wr(p, INTEL_CTRL, intel_rd(p, INTEL_CTRL) | CTRL_GIO_MASTER_DISABLE);
-	r = intel_wait_reg(dev, INTEL_STATUS, STATUS_GIO_MASTER_ENABLE, 0, MASTER_DISABLE_TIMEOUT_MS);
-	if (r == -ENODEV)
-		return r;
-	if (r)
-		UNIC_DEBUG("%s: DMA requests still pending before reset; resetting anyway", dev->spec.pci_addr);
+	if (!p->chip->conventional_pci) {
+		intel_wr(p, INTEL_CTRL, intel_rd(p, INTEL_CTRL) | CTRL_GIO_MASTER_DISABLE);
+		r = intel_wait_reg(dev, INTEL_STATUS, STATUS_GIO_MASTER_ENABLE, 0, MASTER_DISABLE_TIMEOUT_MS);
+		if (r == -ENODEV)
+			return r;
+		if (r)
+			UNIC_DEBUG("%s: DMA requests still pending before reset; resetting anyway", dev->spec.pci_addr);
+	}
 	intel_wr(p, INTEL_CTRL, intel_rd(p, INTEL_CTRL) | INTEL_CTRL_RST);
 	unic_usleep(RESET_SETTLE_US);
 	r = intel_wait_reg(dev, INTEL_CTRL, INTEL_CTRL_RST, 0, RESET_TIMEOUT_MS);
@@ -177,8 +180,14 @@ int intel_reset(struct unic_dev *dev)
 				      dev->spec.pci_addr, RESET_TIMEOUT_MS, dev->spec.pci_addr);
 	if (r)
 		return r;
-	/* The NVM reload after reset restores RAL0/RAH0; some parts without NVM never flag it (not an error). */
-	if (intel_wait_reg(dev, EECD, EECD_AUTO_RD, EECD_AUTO_RD, AUTO_READ_TIMEOUT_MS) == -ENODEV)
+	/*
+	 * The NVM reload after reset restores RAL0/RAH0; some parts without NVM never flag it (not an
+	 * error). The 8254x has no such flag (EECD bit 9 is EE_SIZE there, 8254x 13.4.3): it gets the
+	 * fixed time Linux e1000 gives the 82540 (e1000_get_auto_rd_done).
+	 */
+	if (p->chip->conventional_pci)
+		unic_usleep(NVM_RELOAD_8254X_US);
+	else if (intel_wait_reg(dev, EECD, EECD_AUTO_RD, EECD_AUTO_RD, AUTO_READ_TIMEOUT_MS) == -ENODEV)
 		return -ENODEV;
 	mask_interrupts(p);
 	return 0;
@@ -540,6 +549,44 @@ uint32_t intel_rctl_base(const struct unic_dev *dev)
 	return rctl;
 }
 
+/* RCTL.BSIZE/BSEX encodings, largest first (8254x 13.4.22, 82574 10.2.5.1). */
+static const struct {
+	uint16_t bytes;
+	uint32_t rctl;
+} rctl_buf_sizes[] = {
+	{ 16384, 1u << INTEL_RCTL_BSIZE_SHIFT | INTEL_RCTL_BSEX },
+	{ 8192, 2u << INTEL_RCTL_BSIZE_SHIFT | INTEL_RCTL_BSEX },
+	{ 4096, 3u << INTEL_RCTL_BSIZE_SHIFT | INTEL_RCTL_BSEX },
+	{ 2048, 0u },
+	{ 1024, 1u << INTEL_RCTL_BSIZE_SHIFT },
+	{ 512, 2u << INTEL_RCTL_BSIZE_SHIFT },
+	{ 256, 3u << INTEL_RCTL_BSIZE_SHIFT },
+};
+
+/* The smallest RCTL buffer size that holds frame (the largest when none does: start refuses). */
+uint16_t intel_rctl_buf_need(uint32_t frame)
+{
+	size_t i = UNIC_ARRAY_SIZE(rctl_buf_sizes);
+
+	while (i-- > 0)
+		if (rctl_buf_sizes[i].bytes >= frame)
+			return rctl_buf_sizes[i].bytes;
+	return rctl_buf_sizes[0].bytes;
+}
+
+/* The largest RCTL buffer size within cap bytes and its RCTL bits; 0 when even the smallest is too big. */
+uint16_t intel_rctl_buf_pick(uint16_t cap, uint32_t *rctl_bits)
+{
+	size_t i;
+
+	for (i = 0; i < UNIC_ARRAY_SIZE(rctl_buf_sizes); i++)
+		if (rctl_buf_sizes[i].bytes <= cap) {
+			*rctl_bits = rctl_buf_sizes[i].rctl;
+			return rctl_buf_sizes[i].bytes;
+		}
+	return 0;
+}
+
 uint32_t intel_tctl_value(void)
 {
 	return INTEL_TCTL_EN | INTEL_TCTL_PSP | INTEL_TCTL_RTLC | INTEL_TCTL_CT_DEFAULT << INTEL_TCTL_CT_SHIFT |
@@ -699,23 +746,37 @@ static inline bool rx_frame_ok(struct intel_rxq *q, uint32_t staterr, uint16_t l
 	return true;
 }
 
-uint16_t intel_rx_burst(void *rxq, struct unic_buf **out, uint16_t n)
+/*
+ * Status and errors of a write-back, read once, in the extended layout: the legacy descriptor
+ * (8254x 3.2.3.1/3.2.3.2) has DD and EOP at the same bits of its status byte, and its errors
+ * byte holds CE, SE, SEQ, CXE and RXE in the order of the extended errors 31:24.
+ */
+static inline uint32_t rx_staterr(volatile union intel_rx_desc *d, bool legacy)
 {
-	struct intel_rxq *q = rxq;
+	if (legacy) {
+		uint32_t w = d->legacy.staterr; /* one load: status and errors of the same write-back */
+		return (w & INTEL_RXD_LEGACY_STATUS_MASK) | (w & ~INTEL_RXD_LEGACY_STATUS_MASK) << INTEL_RXD_LEGACY_ERR_SHIFT;
+	}
+	return d->wb.staterr;
+}
+
+/* The receive loop for both write-back layouts; legacy is a constant in each caller, so each gets its own copy. */
+static inline uint16_t rx_burst(struct intel_rxq *q, struct unic_buf **out, uint16_t n, bool legacy)
+{
 	uint16_t got = 0, seen = 0, last = 0;
 
 	if (unic_unlikely(q->dev->removed))
 		return 0;
 	while (got < n && seen < q->size) {
 		volatile union intel_rx_desc *d = &q->ring[q->next];
-		uint32_t staterr = d->wb.staterr;
+		uint32_t staterr = rx_staterr(d, legacy);
 		struct unic_buf *b = q->bufs[q->next];
 		uint16_t len;
 
 		if (!(staterr & INTEL_RXD_STAT_DD))
 			break;
 		unic_rmb(); /* the rest of the write-back is valid once DD is seen */
-		len = d->wb.length;
+		len = legacy ? d->legacy.length : d->wb.length;
 		if (rx_frame_ok(q, staterr, len)) {
 			struct unic_buf *fresh = rx_spare(q);
 			if (unic_likely(fresh != NULL)) {
@@ -743,6 +804,16 @@ uint16_t intel_rx_burst(void *rxq, struct unic_buf **out, uint16_t n)
 		idle_check(q->dev, &q->idle);
 	}
 	return got;
+}
+
+uint16_t intel_rx_burst(void *rxq, struct unic_buf **out, uint16_t n)
+{
+	return rx_burst(rxq, out, n, false);
+}
+
+uint16_t intel_rx_burst_legacy(void *rxq, struct unic_buf **out, uint16_t n)
+{
+	return rx_burst(rxq, out, n, true);
 }
 
 /*

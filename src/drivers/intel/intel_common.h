@@ -1,5 +1,6 @@
 /*
- * intel_common.h - what the 82576 (igb) and the 82574L (e1000e) share.
+ * intel_common.h - what the 82576 (igb), the 82574L (e1000e) and the 82540EM
+ * (e1000) share.
  *
  * Both chips descend from the same PRO/1000 register file: the registers
  * below sit at the same offsets with the same bits on both, and the 82576's
@@ -8,9 +9,13 @@
  * hash in the write-back; DD in the transmit write-back). What differs (queue
  * register blocks, descriptor type codes, buffer sizing, RSS table format) is
  * described per chip by struct intel_chip and set up in igb.c / e1000e.c.
+ * The 82540EM, their ancestor, has the same register file for what is used
+ * here, but only the legacy receive descriptor (intel_rx_burst_legacy).
  *
  * References: Intel 82576EB GbE Controller Datasheet (rev 2.x), "82576";
- * Intel 82574 GbE Controller Family Datasheet (rev 3.x), "82574".
+ * Intel 82574 GbE Controller Family Datasheet (rev 3.x), "82574";
+ * PCI/PCI-X Family of Gigabit Ethernet Controllers Software Developer's
+ * Manual (8254x, rev 4.0), "8254x".
  */
 #ifndef UNIC_INTEL_COMMON_H
 #define UNIC_INTEL_COMMON_H
@@ -90,6 +95,10 @@
 #define INTEL_RCTL_MPE (1u << 4)         /* multicast promiscuous */
 #define INTEL_RCTL_LPE (1u << 5)         /* long packet enable: frames above 1522 bytes (jumbo) */
 #define INTEL_RCTL_BAM (1u << 15)        /* accept broadcast */
+/* Buffer size of the 8254x / 82574 (one for all queues): BSIZE 17:16, scaled by 16 with BSEX
+ * (8254x 13.4.22, 82574 10.2.5.1); the 82576 sizes its buffers per queue instead (SRRCTL). */
+#define INTEL_RCTL_BSIZE_SHIFT 16
+#define INTEL_RCTL_BSEX (1u << 25)
 #define INTEL_RCTL_SECRC (1u << 26)      /* strip the Ethernet CRC */
 
 /* TCTL (82576 8.12.1, 82574 10.2.6.1) */
@@ -158,6 +167,16 @@ union intel_rx_desc {
 		uint16_t length;     /* bytes written to this descriptor's buffer */
 		uint16_t vlan;
 	} wb;
+	/* 8254x legacy descriptor (8254x 3.2.3): same read format (address, then 0), write-back below */
+	struct {
+		uint64_t addr;
+		uint16_t length;
+		uint16_t csum;
+		uint16_t staterr;    /* status 7:0 (DD bit 0, EOP bit 1: where the extended status has
+				      * them), errors 15:8 (CE, SE, SEQ, -, CXE, TCPE, IPE, RXE: the
+				      * extended errors 31:24 in the same order) */
+		uint16_t special;
+	} legacy;
 };
 _Static_assert(sizeof(union intel_rx_desc) == 16, "receive descriptors are 16 bytes");
 
@@ -169,6 +188,8 @@ _Static_assert(sizeof(union intel_rx_desc) == 16, "receive descriptors are 16 by
 #define INTEL_RXD_ERR_SEQ (1u << 26)
 #define INTEL_RXD_ERR_CXE (1u << 28)
 #define INTEL_RXD_ERR_RXE (1u << 31)
+#define INTEL_RXD_LEGACY_STATUS_MASK 0xFFu /* legacy status byte */
+#define INTEL_RXD_LEGACY_ERR_SHIFT 16      /* legacy errors byte (15:8) << 16 = the extended error bits 31:24 */
 #define INTEL_RXD_ERR_FRAME (INTEL_RXD_ERR_CE | INTEL_RXD_ERR_SE | INTEL_RXD_ERR_SEQ | \
 			     INTEL_RXD_ERR_CXE | INTEL_RXD_ERR_RXE)
 
@@ -218,6 +239,9 @@ struct intel_chip {
 	uint16_t max_frame;              /* longest frame the chip takes with LPE, CRC included */
 	uint32_t rlpml;                  /* register bounding received frames under LPE, 0: none */
 	uint16_t (*rx_buf_need)(uint32_t frame); /* data bytes per buffer so that frame fits one */
+	bool conventional_pci;           /* 8254x: no GIO master disable before reset (CTRL bit 2 and
+					  * STATUS bit 19 are reserved there, 8254x 13.4.1/13.4.2), no
+					  * EECD auto-read-done flag: a fixed wait for the NVM reload */
 	/* MSI-X routing (intel_irq.c): vector 0 for link / other causes, vector q + 1 for rx
 	 * queue q; fills the arm / mask bits. NULL: the chip runs on one shared line (ICR). */
 	void (*msix_setup)(struct intel_priv *p);
@@ -332,6 +356,8 @@ uint32_t intel_rx_frame_max(const struct unic_dev *dev);
 int intel_check_rx_buf(struct unic_dev *dev, uint16_t buf_len);
 void intel_clear_filters(struct unic_dev *dev);
 uint32_t intel_rctl_base(const struct unic_dev *dev);
+uint16_t intel_rctl_buf_need(uint32_t frame);
+uint16_t intel_rctl_buf_pick(uint16_t cap, uint32_t *rctl_bits);
 uint32_t intel_tctl_value(void);
 void intel_stats_fold(struct intel_priv *p);
 void intel_describe(struct unic_dev *dev, const char *desc_kind);
@@ -348,6 +374,7 @@ uint16_t intel_tx_reclaim(void *txq);
 
 /* Driver ops both chips use as they are. */
 uint16_t intel_rx_burst(void *rxq, struct unic_buf **bufs, uint16_t n);
+uint16_t intel_rx_burst_legacy(void *rxq, struct unic_buf **bufs, uint16_t n);
 uint16_t intel_tx_burst(void *txq, struct unic_buf **bufs, uint16_t n);
 int intel_stats(struct unic_dev *dev, struct unic_stats *st);
 int intel_link(struct unic_dev *dev, struct unic_link *link);

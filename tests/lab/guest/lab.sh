@@ -52,6 +52,7 @@ lab_model_ids() {
 	virtio-modern|virtio-packed) echo 1af4:1041 ;;
 	igb) echo 8086:10c9 ;;
 	e1000e) echo 8086:10d3 ;;
+	e1000) echo 8086:100e ;;
 	vmxnet3) echo 15ad:07b0 ;;
 	*) echo unknown ;;
 	esac
