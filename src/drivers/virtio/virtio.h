@@ -243,6 +243,17 @@ uint16_t virtq_get_batch(struct virtq *vq, void **tokens, uint32_t *lens, uint16
 /* Takes back every buffer still given to the device (after a reset), for freeing. */
 uint16_t virtq_drain(struct virtq *vq, void **tokens, uint16_t n);
 
+/*
+ * Used buffer notifications (interrupts), off after virtq_init. virtq_intr_enable asks
+ * the device for one, then looks at the ring again: 1 a used buffer already waits
+ * (take it: it will not interrupt for it), 0 none (sleep), -EIO the queue is broken
+ * (now or by a bad used index seen here). virtq_intr_disable asks for none again; the
+ * split ring without EVENT_IDX makes that a hint only (2.7.7): the caller consumes
+ * interrupts that come anyway.
+ */
+int virtq_intr_enable(struct virtq *vq);
+void virtq_intr_disable(struct virtq *vq);
+
 /* ---- transport ops ---- */
 struct virtio_transport {
 	const char *name;                  /* "legacy", "modern", "vhost-user" */
@@ -284,7 +295,49 @@ struct virtio_transport {
 	 * pair k and sends no VQ_PAIRS_SET.
 	 */
 	uint16_t (*queue_pairs)(void *t);
+	/*
+	 * Interrupts, all optional (NULL: the device cannot interrupt this way).
+	 * intr_setup: after negotiation, before the first queue_enable: get ready to
+	 * interrupt for the first rx_queues receive queues and for config changes (PCI:
+	 * MSI-X vector 0 for config, k + 1 for receiveq k+1). A device that cannot is not
+	 * an error (it is polled): queue_intr_fd then says why.
+	 * queue_intr_fd: the descriptor that becomes readable when queue index interrupts
+	 * (an eventfd: the caller reads its 8-byte counter to consume it), or -ENOTSUP,
+	 * with one line in dev->err when say is true (a control call, or the failing one).
+	 * config_intr_fd: the same for config changes (link) and for the device going away.
+	 */
+	int (*intr_setup)(void *t, uint16_t rx_queues);
+	int (*queue_intr_fd)(void *t, uint16_t index, bool say);
+	int (*config_intr_fd)(void *t, bool say);
 };
+
+/*
+ * MSI-X for the PCI transports, through VFIO: vector 0 for config changes, vector k + 1
+ * for receive queue k (DPDK's and Linux's layout); transmit and control queues get
+ * none (VIRTIO_MSI_NO_VECTOR, spec 4.1.5.1.2).
+ */
+#define VIRTIO_MSI_NO_VECTOR 0xffff   /* spec 4.1.4.3 / 4.1.5.1.2: no vector, or the device refused one */
+#define VIRTIO_MSIX_CONFIG_VECTOR 0
+#define VIRTIO_MSIX_MAX_VECTORS (1 + UNIC_MAX_QUEUES)
+struct virtio_msix {
+	unsigned n;                          /* vectors enabled (0: none, polled) */
+	uint16_t rx_queues;                  /* receive queues that have a vector */
+	int fd[VIRTIO_MSIX_MAX_VECTORS];     /* eventfd per vector */
+	char why[200];                       /* when n is 0: why the device cannot interrupt */
+};
+void virtio_msix_init(struct virtio_msix *m);
+/* Enables MSI-X with 1 + rx_queues vectors. 0, or -errno with m->why set (the device is then polled). */
+int virtio_msix_enable(struct unic_dev *dev, struct virtio_msix *m, uint16_t rx_queues);
+/* The vector of virtqueue index: receiveq k (index 2k, k < rx_queues) gets k + 1, others none. */
+uint16_t virtio_msix_queue_vector(const struct virtio_msix *m, uint16_t index);
+/* The eventfd of vector (VIRTIO_MSIX_CONFIG_VECTOR or a queue's), or -ENOTSUP with a line when say. */
+int virtio_msix_fd(struct unic_dev *dev, const struct virtio_msix *m, uint16_t vector, bool say);
+/*
+ * The device refused a vector (it read back VIRTIO_MSI_NO_VECTOR): the reason goes to
+ * m->why (and a warning), and no queue of the device interrupts; it is polled.
+ */
+void virtio_msix_refused(struct unic_dev *dev, struct virtio_msix *m, const char *what, uint16_t vector);
+void virtio_msix_close(struct virtio_msix *m);
 
 /* PCI capabilities: at most one per dword of config space after the 64-byte header (PCI 3.0 6.7). */
 #define VIRTIO_PCI_CAP_MAX 48

@@ -62,7 +62,6 @@
 #define COMMON_Q_USEDLO 48
 #define COMMON_Q_USEDHI 52
 #define COMMON_CFG_MIN_LEN 56
-#define VIRTIO_MSI_NO_VECTOR 0xffff  /* 4.1.5.1.2 */
 
 #define RESET_WAIT_US 1000
 #define RESET_TRIES 1000
@@ -75,6 +74,7 @@ struct modern {
 	struct unic_dev *dev;
 	volatile uint8_t *common, *notify, *device;
 	uint32_t common_len, notify_len, device_len, notify_mult;
+	struct virtio_msix msix;
 };
 
 static int bad_pointer(struct unic_dev *dev, uint8_t from, uint8_t pos, const char *what)
@@ -376,6 +376,45 @@ static void write64(volatile uint8_t *base, uint32_t lo_off, uint32_t hi_off, ui
 	unic_write32(base, hi_off, (uint32_t)(v >> 32));
 }
 
+/*
+ * 4.1.4.3 / 4.1.5.1.2: write a vector (msix_config, or queue_msix_vector of the selected
+ * queue) and read it back: VIRTIO_MSI_NO_VECTOR means the device refused it; then no
+ * queue interrupts (m->msix.why says why) and the device is polled. 0, or -EIO refused.
+ */
+static int modern_bind_vector(struct modern *m, uint32_t reg, uint16_t vector, const char *what)
+{
+	unic_write16(m->common, reg, vector);
+	if (vector == VIRTIO_MSI_NO_VECTOR || unic_read16(m->common, reg) == vector)
+		return 0;
+	virtio_msix_refused(m->dev, &m->msix, what, vector);
+	return -EIO;
+}
+
+/* MSI-X on (VFIO) before any vector is written (4.1.5.1.2); vector 0 for config changes. */
+static int modern_intr_setup(void *ctx, uint16_t rx_queues)
+{
+	struct modern *m = ctx;
+
+	if (virtio_msix_enable(m->dev, &m->msix, rx_queues))
+		return 0; /* polled: m->msix.why says why */
+	modern_bind_vector(m, COMMON_MSIX, VIRTIO_MSIX_CONFIG_VECTOR, "config changes");
+	return 0;
+}
+
+static int modern_queue_intr_fd(void *ctx, uint16_t index, bool say)
+{
+	struct modern *m = ctx;
+
+	return virtio_msix_fd(m->dev, &m->msix, virtio_msix_queue_vector(&m->msix, index), say);
+}
+
+static int modern_config_intr_fd(void *ctx, bool say)
+{
+	struct modern *m = ctx;
+
+	return virtio_msix_fd(m->dev, &m->msix, VIRTIO_MSIX_CONFIG_VECTOR, say);
+}
+
 static int modern_queue_enable(void *ctx, struct virtq *vq)
 {
 	struct modern *m = ctx;
@@ -385,7 +424,8 @@ static int modern_queue_enable(void *ctx, struct virtq *vq)
 		return unic_dev_error(m->dev, EINVAL, "virtio queue %u: size %u is larger than the device allows",
 				      vq->index, vq->size);
 	unic_write16(m->common, COMMON_Q_SIZE, vq->size);
-	unic_write16(m->common, COMMON_Q_MSIX, VIRTIO_MSI_NO_VECTOR); /* we poll */
+	if (modern_bind_vector(m, COMMON_Q_MSIX, virtio_msix_queue_vector(&m->msix, vq->index), "a queue"))
+		unic_write16(m->common, COMMON_Q_MSIX, VIRTIO_MSI_NO_VECTOR);
 	write64(m->common, COMMON_Q_DESCLO, COMMON_Q_DESCHI, vq->desc_iova);
 	write64(m->common, COMMON_Q_AVAILLO, COMMON_Q_AVAILHI, vq->driver_iova);
 	write64(m->common, COMMON_Q_USEDLO, COMMON_Q_USEDHI, vq->device_iova);
@@ -400,7 +440,13 @@ static int modern_queue_enable(void *ctx, struct virtq *vq)
 	return 0;
 }
 
-static void modern_close(void *ctx) { free(ctx); }
+static void modern_close(void *ctx)
+{
+	struct modern *m = ctx;
+
+	virtio_msix_close(&m->msix);
+	free(m);
+}
 
 /* The data path stops when the device is gone (see modern_check). */
 static const atomic_bool *modern_gone_flag(void *ctx) { return &((struct modern *)ctx)->dev->removed; }
@@ -432,6 +478,9 @@ static const struct virtio_transport modern_ops = {
 	.close = modern_close,
 	.gone_flag = modern_gone_flag,
 	.check = modern_check,
+	.intr_setup = modern_intr_setup,
+	.queue_intr_fd = modern_queue_intr_fd,
+	.config_intr_fd = modern_config_intr_fd,
 };
 
 int virtio_pci_modern_open(struct unic_dev *dev, const struct virtio_transport **t, void **ctx)
@@ -442,6 +491,7 @@ int virtio_pci_modern_open(struct unic_dev *dev, const struct virtio_transport *
 	if (!m)
 		return unic_dev_error(dev, ENOMEM, "out of memory");
 	m->dev = dev;
+	virtio_msix_init(&m->msix);
 	if ((r = parse_caps(m))) {
 		free(m);
 		return r; /* -ENODEV / -ENXIO: a transitional device may still speak legacy */
