@@ -309,25 +309,6 @@ static int vnet_rx_intr_fd(struct unic_dev *dev, void *rxq)
 	return rx_intr_fd(rxq, true);
 }
 
-/*
- * Arm, then look again (virtq_intr_enable): 1 when a frame landed meanwhile. The ring
- * is refilled first: a ring the pool left empty would wait for a frame that cannot come.
- */
-static int vnet_rx_intr_enable(void *rxq)
-{
-	struct vnet_queue *q = rxq;
-	int fd;
-
-	if (unic_unlikely(atomic_load_explicit(q->gone, memory_order_relaxed))) {
-		queue_gone(q);
-		return -ENODEV;
-	}
-	if (unic_unlikely((fd = rx_intr_fd(q, false)) < 0))
-		return rx_intr_fd(q, true); /* the failing call says why */
-	rx_refill(q);
-	return virtq_intr_enable(&q->vq);
-}
-
 /* Reads an eventfd's counter (non-blocking): how many signals it held, 0 for none. */
 static uint64_t eventfd_take(int fd)
 {
@@ -336,6 +317,32 @@ static uint64_t eventfd_take(int fd)
 	if (read(fd, &n, sizeof n) != sizeof n)
 		return 0;
 	return n;
+}
+
+/*
+ * Arm, then look again (virtq_intr_enable): 1 when a frame landed meanwhile; then the
+ * queue is disarmed again (the caller goes on polling, often without a disable call).
+ * The ring is refilled first: a ring the pool left empty would wait for a frame that
+ * cannot come.
+ */
+static int vnet_rx_intr_enable(void *rxq)
+{
+	struct vnet_queue *q = rxq;
+	int fd, r;
+
+	if (unic_unlikely(atomic_load_explicit(q->gone, memory_order_relaxed))) {
+		queue_gone(q);
+		return -ENODEV;
+	}
+	if (unic_unlikely((fd = rx_intr_fd(q, false)) < 0))
+		return rx_intr_fd(q, true); /* the failing call says why */
+	rx_refill(q);
+	r = virtq_intr_enable(&q->vq);
+	if (r == 1) { /* the caller receives instead of sleeping: disarmed, or every frame would interrupt */
+		virtq_intr_disable(&q->vq);
+		eventfd_take(fd);
+	}
+	return r;
 }
 
 static int vnet_rx_intr_disable(void *rxq)
