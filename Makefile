@@ -107,11 +107,11 @@ $(BUILD)/bin/%: apps/%.c $(APP_COMMON) $(APP_HDR) $(BUILD)/libunic.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD   $@",true)
 	$(Q)$(CC) $(BASE) -Iapps $(CFLAGS) -o $@ $< $(APP_COMMON) $(BUILD)/libunic.a -lm
-$(BUILD)/lab/bin/unic-pcap: apps/unic-pcap.c $(APP_COMMON) apps/static/sd-daemon-stub.c $(BUILD)/libunic.a
+$(BUILD)/lab/bin/unic-pcap: apps/unic-pcap.c $(APP_COMMON) $(APP_HDR) apps/static/sd-daemon-stub.c $(BUILD)/libunic.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD   $@",true)
 	$(Q)$(CC) $(BASE) -Iapps $(CFLAGS) -static -o $@ $< $(APP_COMMON) apps/static/sd-daemon-stub.c $(BUILD)/libunic.a $(PCAP_STATIC) -lm -Wl,--no-warnings
-$(BUILD)/lab/bin/unic-%: apps/unic-%.c $(APP_COMMON) $(BUILD)/libunic.a
+$(BUILD)/lab/bin/unic-%: apps/unic-%.c $(APP_COMMON) $(APP_HDR) $(BUILD)/libunic.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD   $@",true)
 	$(Q)$(CC) $(BASE) -Iapps $(CFLAGS) -static -o $@ $< $(APP_COMMON) $(BUILD)/libunic.a -lm
@@ -137,6 +137,13 @@ $(BUILD)/tests/test_pkt: tests/unit/test_pkt.c tests/unit/check.h apps/common/pk
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD   $@",true)
 	$(Q)$(CC) $(BASE) $(SANFLAGS) -Itests/unit -Iapps -o $@ $< apps/common/pkt.c
+
+# test_tools: the tools' --cpus parser and check (apps/common/cpulist.c), --verify's per-flow
+# accounting (apps/common/verify.c) on frames unic-pktgen's code writes, and nested --json (tool.c).
+$(BUILD)/tests/test_tools: tests/unit/test_tools.c tests/unit/check.h $(APP_COMMON) $(APP_HDR) $(BUILD)/libunic-san.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD   $@",true)
+	$(Q)$(CC) $(BASE) $(SANFLAGS) -Itests/unit -Iapps -o $@ $< apps/common/cpulist.c apps/common/verify.c apps/common/pkt.c apps/common/tool.c apps/common/idle.c $(BUILD)/libunic-san.a
 
 # test_echo races a rewriting device against unic-echo's frame handler (apps/common/echo.c).
 $(BUILD)/tests/test_echo: tests/unit/test_echo.c tests/unit/check.h apps/common/echo.c apps/common/echo.h apps/common/pkt.c apps/common/pkt.h

@@ -19,14 +19,15 @@ static const char usage_text[] =
 	"Answer ARP, ICMP echo (ping) and UDP echo (port 7) for ADDR on DEVICE.\n"
 	"\n"
 	"  -i, --ip ADDR/LEN  our IPv4 address and prefix length, e.g. 10.0.0.2/24 (required)\n"
-	"      --idle S       stop after S seconds without a received frame\n"
+	"      --stop-idle S  stop after S seconds without a received frame\n"
+	TOOL_IDLE_USAGE("hybrid")
 	TOOL_COMMON_USAGE
 	"Exit status: 0 success, 1 runtime failure, 2 bad usage.\n";
 
-enum { OPT_IDLE = 256 };
+enum { OPT_STOP_IDLE = 256 };
 
 static const struct option long_opts[] = {
-	{ "ip", required_argument, NULL, 'i' }, { "idle", required_argument, NULL, OPT_IDLE },
+	{ "ip", required_argument, NULL, 'i' }, { "stop-idle", required_argument, NULL, OPT_STOP_IDLE },
 	TOOL_COMMON_LONG_OPTS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -52,7 +53,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 				tool_usage_error("--ip wants ADDR/LEN like 10.0.0.2/24, not '%s'", optarg);
 			o->ip_text = optarg;
 			break;
-		case OPT_IDLE: o->idle = tool_parse_u64("--idle", optarg, 1, 1000000); break;
+		case OPT_STOP_IDLE: o->idle = tool_parse_u64("--stop-idle", optarg, 1, 1000000); break;
 		default: tool_common_option(c, argv, usage_text, &o->common);
 		}
 	}
@@ -148,12 +149,13 @@ int main(int argc, char **argv)
 	static const char *const labels[] = { "rx" };
 	uint64_t verdicts[ECHO_VERDICTS] = { 0 }, deadline, last_rx, elapsed;
 	char addr[INET_ADDRSTRLEN];
+	struct tool_idle idle;
 	int round;
 
 	tool_init("unic-echo");
 	parse_args(argc, argv, &o);
 	unic_config_init(&cfg);
-	cfg.force = o.common.force;
+	tool_common_config(&o.common, &cfg); /* --force, --mtu; one queue */
 	dev = tool_open(o.device, &cfg);
 	unic_mac(dev, ec.mac);
 	ec.ip = o.ip;
@@ -164,12 +166,18 @@ int main(int argc, char **argv)
 	deadline = tool_deadline(o.common.seconds);
 	tool_meter_start(&meter);
 	last_rx = meter.start_ns;
+	tool_idle_init(&idle, o.common.idle, TOOL_IDLE_HYBRID);
+	tool_idle_add(&idle, dev, 0);
+	tool_idle_watch(&idle, dev, o.device); /* a link change or an unplug wakes it too */
 	while (tool_running(deadline)) {
-		if (echo_burst(dev, &ec, o.common.batch, verdicts))
+		uint16_t got = echo_burst(dev, &ec, o.common.batch, verdicts);
+		if (got)
 			last_rx = tool_now_ns();
 		else if (o.idle && tool_now_ns() - last_rx > o.idle * NS_PER_SEC)
 			break;
+		tool_idle_round(&idle, got);
 		if (tool_meter_due(&meter)) {
+			tool_events_check(dev, o.device);
 			tool_dev_count(dev, true, &live[0]);
 			tool_meter_print(&meter, 1, labels, live);
 		}

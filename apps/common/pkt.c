@@ -134,20 +134,36 @@ void pkt_gen_template_init(struct pkt_gen_template *t, uint16_t len, const uint8
 	t->fill_sum = pkt_sum(fill, fill_len, 0);
 }
 
-void pkt_gen_write(const struct pkt_gen_template *t, uint8_t *out, uint16_t sport, uint64_t seq, uint64_t tx_ns)
+void pkt_gen_flow_init(const struct pkt_gen_template *t, uint32_t i, struct pkt_gen_flow *f)
 {
-	struct pkt_udp *udp = (struct pkt_udp *)(out + sizeof(struct pkt_eth) + sizeof(struct pkt_ipv4));
+	struct pkt_ipv4 ip;
+
+	memcpy(&ip, t->frame + sizeof(struct pkt_eth), sizeof ip);
+	ip.src = htonl(ntohl(ip.src) + i);
+	ip.csum = 0;
+	f->src_ip = ip.src;
+	f->sport = (uint16_t)(t->sport + i);
+	f->ip_csum = pkt_fold(pkt_sum(&ip, sizeof ip, 0));
+}
+
+void pkt_gen_write(const struct pkt_gen_template *t, const struct pkt_gen_flow *f, uint8_t *out, uint64_t seq,
+		   uint64_t tx_ns)
+{
+	struct pkt_ipv4 *ip = (struct pkt_ipv4 *)(out + sizeof(struct pkt_eth));
+	struct pkt_udp *udp = (struct pkt_udp *)(ip + 1);
 	struct pkt_gen *g = (struct pkt_gen *)(udp + 1);
 
 	memcpy(out, t->frame, t->len);
-	udp->sport = htons(sport);
+	ip->src = f->src_ip;
+	ip->csum = f->ip_csum;
+	udp->sport = htons(f->sport);
 	g->seq = htobe64(seq);
 	g->tx_ns = htobe64(tx_ns);
 	/* The fill is at an even offset from g, so its sum adds to the header's. */
 	g->csum = pkt_fold(t->fill_sum + sum_u64(seq) + sum_u64(tx_ns));
 }
 
-enum pkt_gen_check pkt_gen_check(const uint8_t *frame, size_t len, uint64_t *seq)
+enum pkt_gen_check pkt_gen_check(const uint8_t *frame, size_t len, uint64_t *seq, struct pkt_flow_key *key)
 {
 	const struct pkt_eth *eth = (const struct pkt_eth *)frame;
 	const struct pkt_ipv4 *ip = (const struct pkt_ipv4 *)(eth + 1);
@@ -159,6 +175,10 @@ enum pkt_gen_check pkt_gen_check(const uint8_t *frame, size_t len, uint64_t *seq
 	    ip->ver_ihl != (PKT_IP_VERSION << 4 | PKT_IP_MIN_IHL) || ip->proto != PKT_IPPROTO_UDP ||
 	    udp->dport != htons(PKT_GEN_UDP_PORT))
 		return PKT_GEN_OTHER;
+	key->src = ip->src;
+	key->dst = ip->dst;
+	key->sport = udp->sport;
+	key->dport = udp->dport;
 	ip_len = ntohs(ip->tot_len);
 	udp_len = ntohs(udp->len);
 	if (ip_len + sizeof *eth > len || udp_len + sizeof *ip != ip_len || udp_len < sizeof *udp + sizeof *g ||

@@ -16,6 +16,7 @@
 #define PKT_IP4_LEN 4
 #define PKT_ETH_MIN_FRAME 60     /* IEEE 802.3 minimum frame, without the 4-byte FCS */
 #define PKT_ETH_MAX_FRAME 1514   /* 1500-byte MTU + Ethernet header, without FCS */
+#define PKT_JUMBO_MAX_FRAME 9014 /* 9000-byte MTU + Ethernet header, without FCS */
 
 /* IEEE 802.3 / RFC 894 EtherTypes */
 #define PKT_ETHERTYPE_IPV4 0x0800
@@ -105,7 +106,7 @@ struct pkt_gen {
 #define PKT_GEN_MIN_FRAME (PKT_HDRS_LEN + sizeof(struct pkt_gen))
 
 struct pkt_gen_template {
-	uint8_t frame[PKT_ETH_MAX_FRAME];
+	uint8_t frame[PKT_JUMBO_MAX_FRAME];
 	uint16_t len;
 	uint16_t sport;          /* first UDP source port */
 	uint32_t fill_sum;       /* pkt_sum of the fill bytes */
@@ -113,15 +114,35 @@ struct pkt_gen_template {
 /* Builds Ethernet/IPv4/UDP headers and the fill for frames of len bytes. */
 void pkt_gen_template_init(struct pkt_gen_template *t, uint16_t len, const uint8_t src_mac[PKT_MAC_LEN],
 			   const uint8_t dst_mac[PKT_MAC_LEN], uint32_t src_ip, uint32_t dst_ip);
-/* Writes one frame into out (t->len bytes): template, source port sport, seq, time, checksum. */
-void pkt_gen_write(const struct pkt_gen_template *t, uint8_t *out, uint16_t sport, uint64_t seq, uint64_t tx_ns);
+
+/*
+ * Flow number i of a run (0, 1, ...): the template's source address + i and UDP source port
+ * + i, so that every RSS hash (IPv4 addresses only, or with the ports) tells flows apart.
+ * Each flow numbers its frames from 0: a receiver checks order per flow.
+ */
+struct pkt_gen_flow {
+	uint32_t src_ip;         /* network order */
+	uint16_t sport;          /* host order */
+	uint16_t ip_csum;        /* the IPv4 header checksum with this source, network order */
+};
+void pkt_gen_flow_init(const struct pkt_gen_template *t, uint32_t i, struct pkt_gen_flow *f);
+/* Writes one frame into out (t->len bytes): template, flow f's addresses, seq, time, checksum. */
+void pkt_gen_write(const struct pkt_gen_template *t, const struct pkt_gen_flow *f, uint8_t *out, uint64_t seq,
+		   uint64_t tx_ns);
+
+/* What tells flows apart: the IPv4 addresses and UDP ports, as in the frame (network order). */
+struct pkt_flow_key {
+	uint32_t src, dst;
+	uint16_t sport, dport;
+};
 
 enum pkt_gen_check {
 	PKT_GEN_OK,
 	PKT_GEN_OTHER,     /* not a unic-pktgen frame */
 	PKT_GEN_CORRUPT,   /* a unic-pktgen frame whose lengths or checksum are wrong */
 };
-/* Classifies a received frame; on PKT_GEN_OK *seq is its sequence number. */
-enum pkt_gen_check pkt_gen_check(const uint8_t *frame, size_t len, uint64_t *seq);
+/* Classifies a received frame; on PKT_GEN_OK *seq is its sequence number; unless PKT_GEN_OTHER,
+ * *key is its flow as the headers say (which a corrupt frame may have wrong). */
+enum pkt_gen_check pkt_gen_check(const uint8_t *frame, size_t len, uint64_t *seq, struct pkt_flow_key *key);
 
 #endif

@@ -72,6 +72,7 @@ static struct unic_dev *dev_new(void)
 	for (i = 0; i < UNIC_MAX_BARS; i++)
 		dev->bars[i].io_fd = -1;
 	pthread_mutex_init(&dev->ctl_lock, NULL); /* default attributes: cannot fail (glibc, musl) */
+	unic_irq_init(&dev->irq);
 	return dev;
 }
 
@@ -195,6 +196,7 @@ static void release(struct unic_dev *dev)
 		dev->drv->close(dev); /* returns ring buffers to their pools, this one's or others' */
 	unic_mempool_detach(dev); /* the last owner gone: freed when its last buffer is home */
 	pthread_mutex_unlock(&close_lock);
+	unic_irq_close(dev); /* after the driver masked the device's interrupts */
 	if (dev->config_fd >= 0 || dev->vfio_device_fd >= 0)
 		unic_pci_enable_bus_master(dev, false);
 	unic_pci_unmap_bars(dev);
@@ -548,7 +550,7 @@ int unic_rx_fd(struct unic_dev *dev, uint16_t queue)
 {
 	if (!dev || queue >= dev->num_rxq)
 		return -EINVAL;
-	if (!dev->drv->rx_intr_fd)
+	if (!dev->drv->rx_intr_fd || dev->spec.access == UNIC_ACCESS_SYSFS)
 		return no_interrupts(dev);
 	return dev->drv->rx_intr_fd(dev, dev->rxq[queue]);
 }
@@ -557,8 +559,10 @@ int unic_rx_intr_enable(struct unic_dev *dev, uint16_t queue)
 {
 	if (unic_unlikely(!dev || queue >= dev->num_rxq))
 		return -EINVAL;
-	if (!dev->drv->rx_intr_enable)
+	if (!dev->drv->rx_intr_enable || dev->spec.access == UNIC_ACCESS_SYSFS)
 		return no_interrupts(dev);
+	if (unic_irq_unplug_check(dev)) /* a sleep now would be on a device that is going away */
+		return -ENODEV;
 	return dev->drv->rx_intr_enable(dev->rxq[queue]);
 }
 
@@ -566,27 +570,31 @@ int unic_rx_intr_disable(struct unic_dev *dev, uint16_t queue)
 {
 	if (unic_unlikely(!dev || queue >= dev->num_rxq))
 		return -EINVAL;
-	if (!dev->drv->rx_intr_disable)
+	if (!dev->drv->rx_intr_disable || dev->spec.access == UNIC_ACCESS_SYSFS)
 		return no_interrupts(dev);
 	return dev->drv->rx_intr_disable(dev->rxq[queue]);
 }
 
+/* Sleeps on the queue's descriptor and on the device's removal request (when it has one). */
 int unic_rx_wait(struct unic_dev *dev, uint16_t queue, int timeout_ms)
 {
-	struct pollfd pfd = { .events = POLLIN };
+	struct pollfd pfd[2] = { { .events = POLLIN }, { .events = POLLIN } };
 	int r = unic_rx_fd(dev, queue);
 
 	if (r < 0)
 		return r;
-	pfd.fd = r;
+	pfd[0].fd = r;
+	pfd[1].fd = dev->irq.req_fd; /* -1: poll skips it */
 	r = unic_rx_intr_enable(dev, queue);
 	if (r)
 		return r; /* 1: a frame is waiting; or an error */
-	r = poll(&pfd, 1, timeout_ms);
+	r = poll(pfd, 2, timeout_ms);
 	if (r < 0)
 		r = -errno;
 	unic_rx_intr_disable(dev, queue);
-	if (r > 0 && (pfd.revents & (POLLERR | POLLNVAL)))
+	if (unic_irq_unplug_check(dev))
+		return -ENODEV;
+	if (r > 0 && (pfd[0].revents & (POLLERR | POLLNVAL)))
 		return -EIO;
 	return r > 0 ? 1 : r;
 }
@@ -598,30 +606,39 @@ uint16_t unic_tx_reclaim(struct unic_dev *dev, uint16_t queue)
 	return dev->drv->tx_reclaim(dev->txq[queue]);
 }
 
+/* One descriptor for link changes (the driver's) and removal (the core's VFIO device request). */
 int unic_event_fd(struct unic_dev *dev)
 {
-	int r;
+	int r = -1;
 
 	if (!dev)
 		return -EINVAL;
-	if (!dev->drv->event_fd)
+	if ((!dev->drv->event_fd && dev->irq.req_fd < 0) || dev->spec.access == UNIC_ACCESS_SYSFS)
 		return no_interrupts(dev);
 	pthread_mutex_lock(&dev->ctl_lock);
-	r = dev->drv->event_fd(dev);
+	if (dev->drv->event_fd)
+		r = dev->drv->event_fd(dev);
+	if (r >= 0 || !dev->drv->event_fd)
+		r = unic_irq_event_fd(dev, r);
 	pthread_mutex_unlock(&dev->ctl_lock);
 	return r;
 }
 
 int unic_event_ack(struct unic_dev *dev)
 {
-	int r;
+	int r = 0;
 
 	if (!dev)
 		return -EINVAL;
-	if (!dev->drv->event_ack)
+	if ((!dev->drv->event_ack && dev->irq.req_fd < 0) || dev->spec.access == UNIC_ACCESS_SYSFS)
 		return no_interrupts(dev);
 	pthread_mutex_lock(&dev->ctl_lock);
-	r = dev->drv->event_ack(dev);
+	if (unic_irq_unplug_check(dev)) {
+		unic_irq_unplug_error(dev);
+		r = UNIC_EVENT_REMOVED;
+	} else if (dev->drv->event_ack) {
+		r = dev->drv->event_ack(dev);
+	}
 	pthread_mutex_unlock(&dev->ctl_lock);
 	return r;
 }

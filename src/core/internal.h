@@ -225,10 +225,46 @@ int unic_vfio_dma_unmap(uint64_t iova, size_t size);
 /* DMA domain of the current container (a new one each time the container is created). */
 uint64_t unic_vfio_domain(void);
 int unic_vfio_reset(struct unic_dev *dev);
-/* MSI-X vectors as eventfds, for interrupt mode: fds[0..n) get one eventfd each. */
-int unic_vfio_msix_eventfds(struct unic_dev *dev, int *fds, unsigned n);
 /* IOMMU group number of a device, or -1 when it has none. */
 int unic_pci_iommu_group(const char *bdf);
+
+/* ---- interrupts (irq.c): wake-up descriptors per vector, owned by the device ---- */
+#define UNIC_IRQ_MAX (UNIC_MAX_QUEUES + 1) /* one per rx queue and one for link / other causes */
+enum unic_irq_kind {
+	UNIC_IRQ_NONE = 0,
+	UNIC_IRQ_MSIX,   /* VFIO: one eventfd per MSI-X vector */
+	UNIC_IRQ_MSI,    /* VFIO: MSI, one eventfd per vector (the device may offer only one) */
+	UNIC_IRQ_INTX,   /* UIO: the one INTx line; each "vector" is a listener that sees every interrupt */
+};
+struct unic_irq {
+	enum unic_irq_kind kind;
+	unsigned n;                 /* vectors set up */
+	int fds[UNIC_IRQ_MAX];      /* per vector: an eventfd (VFIO) or an open file of /dev/uioN (UIO) */
+	int req_fd;                 /* VFIO device request (unplug) eventfd, or -1 */
+	int event_epoll;            /* unic_event_fd: the driver's event fd and req_fd in one set, or -1 */
+	atomic_bool unplugged;      /* the device request fired: the device is going away */
+};
+void unic_irq_init(struct unic_irq *irq);
+/* Vectors of kind this device's access offers (0: none; VFIO_DEVICE_GET_IRQ_INFO). */
+unsigned unic_irq_vectors(struct unic_dev *dev, enum unic_irq_kind kind);
+/*
+ * After the driver set the device up: n vectors of kind, each with its descriptor (unic_irq_fd).
+ * 0 or -errno with dev->err set. Freed by unic_irq_free or at close.
+ */
+int unic_irq_setup(struct unic_dev *dev, enum unic_irq_kind kind, unsigned n);
+int unic_irq_fd(struct unic_dev *dev, unsigned vec);       /* -ENOTSUP when vec is not set up */
+void unic_irq_drain(struct unic_dev *dev, unsigned vec);   /* consumes a pending wake-up, never blocks */
+/* INTx: clear the PCI INTx-disable bit the kernel's handler set (after the cause is cleared). */
+int unic_irq_unmask(struct unic_dev *dev);
+void unic_irq_free(struct unic_dev *dev);
+/* VFIO device request interrupt as the removal channel (unic_vfio_open). 0 or -errno. */
+int unic_irq_request_setup(struct unic_dev *dev);
+/* Data path, cheap enough for idle polls: has the kernel asked for the device back? Sets removed. */
+bool unic_irq_unplug_check(struct unic_dev *dev);
+int unic_irq_unplug_error(struct unic_dev *dev);           /* the error line: being unplugged */
+/* The device's event descriptor: driver_fd (link; -1: none) and the removal request together. */
+int unic_irq_event_fd(struct unic_dev *dev, int driver_fd);
+void unic_irq_close(struct unic_dev *dev);                 /* everything above, at close */
 
 /*
  * record.c: RUN_DIR/BDF ($UNIC_RUN_DIR, else /run/unic/dev) holds what a PCI device
@@ -382,6 +418,8 @@ struct unic_dev {
 	uint64_t vfio_config_offset;         /* VFIO config region offset */
 	int dma_mode;                        /* enum unic_dma_mode for this device */
 	atomic_bool removed;                 /* device reads all-ones: surprise removal (any thread sets it) */
+	struct unic_irq irq;                 /* interrupt descriptors (irq.c) */
+	char uio_path[32];                   /* UIO access: /dev/uioN, "" otherwise */
 	bool record_saved;                   /* this open wrote the crash record (record.c) */
 
 	/* non-PCI backends (vhost-user) keep their transport here */

@@ -77,7 +77,9 @@ const char *unic_last_error(struct unic_dev *dev)
 {
 	if (!dev)
 		return "no device";
-	if (dev->drv && dev->drv->check)
+	if (atomic_load(&dev->irq.unplugged))
+		unic_irq_unplug_error(dev); /* the device request fired: the kernel wants it back */
+	else if (dev->drv && dev->drv->check)
 		dev->drv->check(dev); /* a device gone under the data path: the message is made here */
 	return dev->err;
 }

@@ -12,7 +12,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -249,7 +248,7 @@ int unic_vfio_open(struct unic_dev *dev, bool noiommu)
 	if (dev->vfio_device_fd < 0)
 		return unic_dev_error(dev, errno, "cannot get the VFIO device fd of %s: %s", dev->spec.pci_addr, strerror(errno));
 	dev->dma_mode = noiommu ? UNIC_DMA_PHYS : UNIC_DMA_VFIO;
-	return map_regions(dev);
+	return map_regions(dev) ?: unic_irq_request_setup(dev);
 }
 
 void unic_vfio_close(struct unic_dev *dev)
@@ -336,34 +335,4 @@ int unic_vfio_reset(struct unic_dev *dev)
 	if (!(info.flags & VFIO_DEVICE_FLAGS_RESET))
 		return -ENOTSUP;
 	return ioctl(dev->vfio_device_fd, VFIO_DEVICE_RESET) ? -errno : 0;
-}
-
-int unic_vfio_msix_eventfds(struct unic_dev *dev, int *fds, unsigned n)
-{
-	size_t sz = sizeof(struct vfio_irq_set) + n * sizeof(int);
-	struct vfio_irq_set *set;
-	unsigned i;
-	int r = 0;
-
-	if (dev->vfio_device_fd < 0 || n == 0)
-		return -ENODEV;
-	set = calloc(1, sz);
-	if (!set)
-		return -ENOMEM;
-	for (i = 0; i < n; i++)
-		fds[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	set->argsz = (uint32_t)sz;
-	set->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
-	set->index = VFIO_PCI_MSIX_IRQ_INDEX;
-	set->start = 0;
-	set->count = n;
-	memcpy(set->data, fds, n * sizeof(int));
-	if (ioctl(dev->vfio_device_fd, VFIO_DEVICE_SET_IRQS, set))
-		r = -errno;
-	free(set);
-	if (r)
-		for (i = 0; i < n; i++)
-			if (fds[i] >= 0)
-				close(fds[i]);
-	return r;
 }

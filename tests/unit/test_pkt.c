@@ -43,20 +43,29 @@ static void test_sum(void)
 static void test_gen(uint16_t size)
 {
 	static const uint8_t src[PKT_MAC_LEN] = { 0x52, 0x54, 0, 0, 0, 1 }, dst[PKT_MAC_LEN] = { 2, 0, 0, 0, 0, 0 };
+	static uint8_t frame[PKT_JUMBO_MAX_FRAME];
 	struct pkt_gen_template t;
-	uint8_t frame[PKT_ETH_MAX_FRAME];
+	struct pkt_gen_flow f0, f;
+	struct pkt_flow_key key;
 	uint64_t seq = 0, want = 0xfedcba9876543210ull;
 	size_t i;
 	int missed = 0;
 
-	pkt_gen_template_init(&t, size, src, dst, htonl(0x0a000001), htonl(0x0a000002));
-	pkt_gen_write(&t, frame, 4242, want, 0xffffffffffffffffull);
-	CHECK(pkt_gen_check(frame, size, &seq) == PKT_GEN_OK && seq == want);
-	pkt_gen_write(&t, frame, 1, 0, 0);
-	CHECK(pkt_gen_check(frame, size, &seq) == PKT_GEN_OK && seq == 0);
+	pkt_gen_template_init(&t, size, src, dst, htonl(0x0a0000ff), htonl(0x0a000002));
+	pkt_gen_flow_init(&t, 0, &f0);
+	pkt_gen_flow_init(&t, 4242, &f);
+	pkt_gen_write(&t, &f, frame, want, 0xffffffffffffffffull);
+	/* flow 4242: source address and port moved by 4242 (the address carries into the next byte),
+	 * and the IPv4 header checksum still right (pkt_gen_check refuses a wrong one) */
+	CHECK(pkt_gen_check(frame, size, &seq, &key) == PKT_GEN_OK && seq == want);
+	CHECK(key.src == htonl(0x0a0000ff + 4242) && key.dst == htonl(0x0a000002));
+	CHECK(key.sport == htons(PKT_GEN_UDP_PORT + 4242) && key.dport == htons(PKT_GEN_UDP_PORT));
+	pkt_gen_write(&t, &f0, frame, 0, 0);
+	CHECK(pkt_gen_check(frame, size, &seq, &key) == PKT_GEN_OK && seq == 0);
+	CHECK(key.src == htonl(0x0a0000ff) && key.sport == htons(PKT_GEN_UDP_PORT));
 	for (i = PKT_HDRS_LEN; i < size; i++) { /* payload: seq, time, checksum, fill */
 		frame[i] ^= 0x10;
-		missed += pkt_gen_check(frame, size, &seq) != PKT_GEN_CORRUPT;
+		missed += pkt_gen_check(frame, size, &seq, &key) != PKT_GEN_CORRUPT;
 		frame[i] ^= 0x10;
 	}
 	CHECK(missed == 0);
@@ -68,5 +77,6 @@ int main(void)
 	test_gen(PKT_GEN_MIN_FRAME);
 	test_gen(64);
 	test_gen(PKT_ETH_MAX_FRAME);
+	test_gen(PKT_JUMBO_MAX_FRAME);
 	return check_summary("test_pkt");
 }

@@ -26,6 +26,22 @@
 #define E1000E_MAX_RX_QUEUES 2
 #define E1000E_MAX_TX_QUEUES 1
 
+/*
+ * MSI-X on the 82574 (82574 7.4, 10.2.4): IVAR routes each cause to a vector (4-bit entries,
+ * valid bit 3); the causes are ICR/IMS bits RXQ0, RXQ1, OTHER; EIAC clears them when their
+ * message goes out (with CTRL_EXT.EIAME); EITR(n) throttles vector n (0: off).
+ */
+#define E1000E_IVAR 0x000E4
+#define E1000E_IVAR_VALID 0x8u
+#define E1000E_IVAR_BITS 4u          /* rx0 3:0, rx1 7:4, tx0 11:8, tx1 15:12, other 19:16 */
+#define E1000E_IVAR_OTHER_SHIFT 16
+#define E1000E_EITR0 0x000E8         /* + 4n */
+#define E1000E_EIAC 0x000DC
+#define E1000E_ICR_RXQ0 (1u << 20)   /* rx queue n: RXQ0 << n */
+#define E1000E_ICR_OTHER (1u << 24)
+#define E1000E_CTRL_EXT_EIAME (1u << 24)
+#define E1000E_CTRL_EXT_PBA_CLR (1u << 31)
+
 /* RFCTL (82574 10.2.5.3): extended receive descriptors */
 #define E1000E_RFCTL 0x05008
 #define E1000E_RFCTL_EXSTEN (1u << 15)
@@ -83,6 +99,30 @@ static uint16_t e1000e_rx_buf_need(uint32_t frame)
 	return e1000e_buf_sizes[0].bytes;
 }
 
+/* Vector 0: link and other causes; vector q + 1: rx queue q (IMS RXQ0 << q). */
+static void e1000e_msix_setup(struct intel_priv *p)
+{
+	uint32_t ivar = (0u | E1000E_IVAR_VALID) << E1000E_IVAR_OTHER_SHIFT, eiac = E1000E_ICR_OTHER;
+	uint16_t q;
+
+	for (q = 0; q < p->nrx; q++) {
+		uint32_t vec = q + 1u, bit = E1000E_ICR_RXQ0 << q;
+
+		ivar |= (vec | E1000E_IVAR_VALID) << (E1000E_IVAR_BITS * q);
+		p->rxq[q].irq = (struct intel_irq_bits){ .arm = INTEL_IMS, .mask = INTEL_IMC, .ack = INTEL_ICR,
+							 .bit = bit, .vec = (uint16_t)vec };
+		eiac |= bit;
+	}
+	p->other = (struct intel_irq_bits){ .arm = INTEL_IMS, .mask = INTEL_IMC, .ack = INTEL_ICR,
+					    .bit = E1000E_ICR_OTHER, .vec = 0 };
+	intel_wr(p, E1000E_IVAR, ivar);
+	for (q = 0; q <= p->nrx; q++)
+		intel_wr(p, E1000E_EITR0 + 4u * q, 0);
+	intel_wr(p, INTEL_ITR, 0);
+	intel_wr(p, E1000E_EIAC, eiac);
+	intel_wr(p, INTEL_CTRL_EXT, intel_rd(p, INTEL_CTRL_EXT) | E1000E_CTRL_EXT_EIAME | E1000E_CTRL_EXT_PBA_CLR);
+}
+
 static const struct intel_chip e1000e_chip = {
 	.name = "e1000e (82574L)",
 	.max_rx_queues = E1000E_MAX_RX_QUEUES,
@@ -99,6 +139,7 @@ static const struct intel_chip e1000e_chip = {
 	.max_frame = E1000E_MAX_FRAME,
 	.rlpml = 0,
 	.rx_buf_need = e1000e_rx_buf_need,
+	.msix_setup = e1000e_msix_setup,
 };
 
 static bool e1000e_match(uint16_t vendor, uint16_t device)
@@ -148,6 +189,7 @@ static int e1000e_start(struct unic_dev *dev)
 	if ((r = intel_link_setup(dev, E1000E_LINK_TIMEOUT_MS)))
 		return r;
 	intel_describe(dev, "extended rx / legacy tx");
+	intel_irq_start(dev);
 	return 0;
 }
 
@@ -163,4 +205,10 @@ const struct unic_driver unic_driver_e1000e = {
 	.link = intel_link,
 	.set_promisc = intel_set_promisc,
 	.set_rss = intel_set_rss,
+	.rx_intr_fd = intel_rx_intr_fd,
+	.rx_intr_enable = intel_rx_intr_enable,
+	.rx_intr_disable = intel_rx_intr_disable,
+	.tx_reclaim = intel_tx_reclaim,
+	.event_fd = intel_event_fd,
+	.event_ack = intel_event_ack,
 };

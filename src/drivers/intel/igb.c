@@ -18,8 +18,22 @@
 #define IGB_DEV_82576_QUAD_COPPER_ET2 0x1526
 #define IGB_DEV_82576_NS 0x150A
 
-/* Extended interrupt mask clear (82576 8.8.8) */
-#define IGB_EIMC 0x01528
+/* MSI-X registers (82576 7.3, 8.8): extended causes per vector, bit n = MSI-X vector n */
+#define IGB_GPIE 0x01514           /* general purpose interrupt enable (8.8.15) */
+#define IGB_GPIE_NSICR (1u << 0)   /* non-selective ICR clear on read */
+#define IGB_GPIE_MSIX_MODE (1u << 4) /* EICR bits are MSI-X vectors (QEMU routes per vector only then) */
+#define IGB_GPIE_EIAME (1u << 30)  /* extended interrupt auto mask enable */
+#define IGB_GPIE_PBA_SUPPORT (1u << 31) /* MSI-X pending bits array */
+#define IGB_EICR 0x01580           /* extended interrupt cause (write 1 clears, 8.8.1) */
+#define IGB_EIMS 0x01524           /* extended interrupt mask set (8.8.6) */
+#define IGB_EIMC 0x01528           /* extended interrupt mask clear (8.8.8) */
+#define IGB_EIAC 0x0152C           /* extended interrupt auto clear (8.8.4) */
+#define IGB_EITR0 0x01680          /* interrupt throttle of vector n at + 4n (8.8.12); 0: none */
+#define IGB_IVAR0 0x01700          /* rx queue q (q < 8) in bits 7:0 of IVAR0 + 4q (8.8.17) */
+#define IGB_IVAR_MISC 0x01740      /* other causes in bits 15:8 (8.8.18) */
+#define IGB_IVAR_VALID 0x80u
+#define IGB_IVAR_RX_MASK 0xFFu
+#define IGB_IVAR_OTHER_SHIFT 8
 
 /* Queue register blocks: receive 0xC000 + 0x40 * n, transmit 0xE000 + 0x40 * n (82576 8.10, 8.12) */
 #define IGB_RXQ_BASE 0x0C000
@@ -67,6 +81,32 @@ static uint16_t igb_rx_buf_need(uint32_t frame)
 	return (uint16_t)((frame + IGB_SRRCTL_BSIZEPKT_UNIT - 1) / IGB_SRRCTL_BSIZEPKT_UNIT * IGB_SRRCTL_BSIZEPKT_UNIT);
 }
 
+/* Vector 0: link and other causes; vector q + 1: rx queue q; throttling off; EICR bits clear
+ * themselves when their message is sent (EIAC), queue bits are armed by rx_intr_enable. */
+static void igb_msix_setup(struct intel_priv *p)
+{
+	uint32_t all = 0;
+	uint16_t q;
+
+	intel_wr(p, IGB_GPIE, IGB_GPIE_NSICR | IGB_GPIE_MSIX_MODE | IGB_GPIE_EIAME | IGB_GPIE_PBA_SUPPORT);
+	for (q = 0; q < p->nrx; q++) {
+		uint32_t ivar = IGB_IVAR0 + 4u * q, vec = q + 1u;
+
+		intel_wr(p, ivar, (intel_rd(p, ivar) & ~IGB_IVAR_RX_MASK) | vec | IGB_IVAR_VALID);
+		p->rxq[q].irq = (struct intel_irq_bits){ .arm = IGB_EIMS, .mask = IGB_EIMC, .ack = IGB_EICR,
+							 .bit = 1u << vec, .vec = (uint16_t)vec };
+		all |= 1u << vec;
+	}
+	intel_wr(p, IGB_IVAR_MISC, (0u | IGB_IVAR_VALID) << IGB_IVAR_OTHER_SHIFT);
+	p->other = (struct intel_irq_bits){ .arm = IGB_EIMS, .mask = IGB_EIMC, .ack = IGB_EICR, .bit = 1u, .vec = 0 };
+	all |= 1u;
+	for (q = 0; q <= p->nrx; q++)
+		intel_wr(p, IGB_EITR0 + 4u * q, 0);
+	intel_wr(p, IGB_EIAC, all);
+	intel_wr(p, IGB_EIMC, ~0u);
+	intel_wr(p, IGB_EICR, all);
+}
+
 static const struct intel_chip igb_chip = {
 	.name = "igb (82576)",
 	.max_rx_queues = IGB_MAX_QUEUES,
@@ -85,6 +125,7 @@ static const struct intel_chip igb_chip = {
 	.max_frame = IGB_MAX_FRAME,
 	.rlpml = IGB_RLPML,
 	.rx_buf_need = igb_rx_buf_need,
+	.msix_setup = igb_msix_setup,
 };
 
 static bool igb_match(uint16_t vendor, uint16_t device)
@@ -183,6 +224,7 @@ static int igb_start(struct unic_dev *dev)
 	if ((r = intel_link_setup(dev, IGB_LINK_TIMEOUT_MS)))
 		return r;
 	intel_describe(dev, "advanced");
+	intel_irq_start(dev);
 	return 0;
 }
 
@@ -198,4 +240,10 @@ const struct unic_driver unic_driver_igb = {
 	.link = intel_link,
 	.set_promisc = intel_set_promisc,
 	.set_rss = intel_set_rss,
+	.rx_intr_fd = intel_rx_intr_fd,
+	.rx_intr_enable = intel_rx_intr_enable,
+	.rx_intr_disable = intel_rx_intr_disable,
+	.tx_reclaim = intel_tx_reclaim,
+	.event_fd = intel_event_fd,
+	.event_ack = intel_event_ack,
 };

@@ -633,7 +633,8 @@ static void idle_check(struct unic_dev *dev, uint32_t *idle)
 	if (unic_likely(++*idle < INTEL_IDLE_CHECK))
 		return;
 	*idle = 0;
-	intel_check_removed(dev, intel_rd(intel_priv(dev), INTEL_STATUS));
+	if (!unic_irq_unplug_check(dev)) /* the kernel asking for the device back stops us too */
+		intel_check_removed(dev, intel_rd(intel_priv(dev), INTEL_STATUS));
 }
 
 /* Replacement buffers come from the pool INTEL_RX_REFILL_BATCH at a time. */
@@ -743,8 +744,10 @@ static inline void tx_push_rs(struct intel_txq *q, uint16_t slot)
 	q->since_rs = 0;
 }
 
-static void tx_reclaim(struct intel_txq *q)
+static uint16_t tx_reclaim(struct intel_txq *q)
 {
+	uint16_t freed = 0;
+
 	while (q->rs_count) {
 		uint16_t slot = q->rs[q->rs_head];
 		uint16_t done = (uint16_t)((slot >= q->clean ? slot - q->clean : slot + q->size - q->clean) + 1u);
@@ -760,7 +763,19 @@ static void tx_reclaim(struct intel_txq *q)
 		q->inflight = (uint16_t)(q->inflight - done);
 		q->rs_head = (uint16_t)(q->rs_head + 1 == q->size ? 0 : q->rs_head + 1);
 		q->rs_count--;
+		freed = (uint16_t)(freed + done);
 	}
+	return freed;
+}
+
+/* unic_tx_reclaim: completed buffers back to their pools without sending. */
+uint16_t intel_tx_reclaim(void *txq)
+{
+	struct intel_txq *q = txq;
+
+	if (unic_unlikely(q->dev->removed))
+		return 0;
+	return tx_reclaim(q);
 }
 
 uint16_t intel_tx_burst(void *txq, struct unic_buf **bufs, uint16_t n)

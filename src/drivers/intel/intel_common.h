@@ -26,7 +26,9 @@
 #define INTEL_STATUS 0x00008     /* device status */
 #define INTEL_CTRL_EXT 0x00018   /* extended device control */
 #define INTEL_MDIC 0x00020       /* MDI control: PHY register access */
-#define INTEL_ICR 0x000C0        /* interrupt cause read (clear on read) */
+#define INTEL_ICR 0x000C0        /* interrupt cause read (clear on read; a write clears the bits set) */
+#define INTEL_ITR 0x000C4        /* interrupt throttling (82576 8.8.x, 82574 10.2.4.2) */
+#define INTEL_IMS 0x000D0        /* interrupt mask set */
 #define INTEL_IMC 0x000D8        /* interrupt mask clear */
 #define INTEL_RCTL 0x00100       /* receive control */
 #define INTEL_TCTL 0x00400       /* transmit control */
@@ -77,6 +79,10 @@
 #define PHY_BMCR 0
 #define PHY_BMCR_ANRESTART (1u << 9)
 #define PHY_BMCR_ANENABLE (1u << 12)
+
+/* ICR / IMS cause bits, same on both (82576 8.8.3, 82574 10.2.4.1) */
+#define INTEL_ICR_LSC (1u << 2)          /* link status change */
+#define INTEL_ICR_RXT0 (1u << 7)         /* receive timer / descriptor written back (82576: RXDW) */
 
 /* RCTL (82576 8.10.1, 82574 10.2.5.1) */
 #define INTEL_RCTL_EN (1u << 1)
@@ -194,6 +200,8 @@ _Static_assert(sizeof(struct intel_tx_desc) == 16, "transmit descriptors are 16 
 #define INTEL_TX_RS_INTERVAL 32u         /* at most this many descriptors between two RS bits */
 #define INTEL_IDLE_CHECK 4096u           /* empty polls between removal checks */
 
+struct intel_priv;
+
 /* What one chip needs the shared code to know. */
 struct intel_chip {
 	const char *name;
@@ -209,6 +217,16 @@ struct intel_chip {
 	uint16_t max_frame;              /* longest frame the chip takes with LPE, CRC included */
 	uint32_t rlpml;                  /* register bounding received frames under LPE, 0: none */
 	uint16_t (*rx_buf_need)(uint32_t frame); /* data bytes per buffer so that frame fits one */
+	/* MSI-X routing (intel_irq.c): vector 0 for link / other causes, vector q + 1 for rx
+	 * queue q; fills the arm / mask bits. NULL: the chip runs on one shared line (ICR). */
+	void (*msix_setup)(struct intel_priv *p);
+};
+
+/* How one interrupt source is armed, masked and its stale cause cleared (intel_irq.c). */
+struct intel_irq_bits {
+	uint32_t arm, mask, ack;         /* registers: set mask (EIMS/IMS), clear mask (EIMC/IMC), W1C cause */
+	uint32_t bit;
+	uint16_t vec;                    /* unic_irq vector whose descriptor wakes */
 };
 
 struct intel_rxq {
@@ -224,6 +242,7 @@ struct intel_rxq {
 	bool discarding;                 /* inside a frame that spans descriptors */
 	bool rss;
 	uint32_t idle;
+	struct intel_irq_bits irq;
 	struct unic_qcounters stats;
 };
 
@@ -259,6 +278,13 @@ struct intel_priv {
 	struct intel_hw_stats hw;
 	uint8_t rss_key[INTEL_RSSRK_BYTES];     /* in effect (unic_set_rss), as the Toeplitz key bytes */
 	uint8_t reta[INTEL_RETA_ENTRIES];       /* in effect: an rx queue number per entry */
+	/* interrupts (intel_irq.c) */
+	bool irq_on;                     /* descriptors set up: the interrupt ops work */
+	bool icr_mode;                   /* one shared line (INTx, MSI): causes read from ICR */
+	struct intel_irq_bits other;     /* link and other causes */
+	_Atomic uint32_t icr_seen;       /* ICR bits read (clear on read) and not yet taken by event_ack */
+	bool link_seen;                  /* STATUS.LU at the last event_ack */
+	char irq_err[96];                /* why interrupts are off, for the -ENOTSUP line */
 };
 
 static inline struct intel_priv *intel_priv(struct unic_dev *dev)
@@ -308,6 +334,15 @@ uint32_t intel_tctl_value(void);
 void intel_stats_fold(struct intel_priv *p);
 void intel_describe(struct unic_dev *dev, const char *desc_kind);
 void intel_close(struct unic_dev *dev);
+
+/* Interrupts (intel_irq.c): set up at the end of start; ops both chips use. */
+void intel_irq_start(struct unic_dev *dev);
+int intel_rx_intr_fd(struct unic_dev *dev, void *rxq);
+int intel_rx_intr_enable(void *rxq);
+int intel_rx_intr_disable(void *rxq);
+int intel_event_fd(struct unic_dev *dev);
+int intel_event_ack(struct unic_dev *dev);
+uint16_t intel_tx_reclaim(void *txq);
 
 /* Driver ops both chips use as they are. */
 uint16_t intel_rx_burst(void *rxq, struct unic_buf **bufs, uint16_t n);

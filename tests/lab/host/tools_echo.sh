@@ -31,7 +31,7 @@ echo_host() {
 	drop0=$(tap_stat tx_dropped)
 	host_check "ping-100-of-100" ping_all 100
 	host_check "arping" arping -c 3 -w 5 -i "$LAB_TAP" "$ECHO_IP"
-	# unic-echo ends after --idle quiet seconds: a slow host can take that long to start Python and
+	# unic-echo ends after --stop-idle quiet seconds: a slow host can take that long to start Python and
 	# scapy, so a ping a second keeps the guest listening until the last check has begun.
 	ping -q -i 1 -w 300 "$ECHO_IP" >/dev/null 2>&1 &
 	keepalive=$!

@@ -4,9 +4,10 @@
 Takes the captures the guest printed base64-encoded between "TOOLS-PCAP-BEGIN NAME" and
 "TOOLS-PCAP-END NAME" in LOG, checks their md5, writes them to OUTDIR/tools-NAME, and checks:
   - tshark reads each file and counts the expected number of frames of the expected length;
-  - each frame is byte-identical to what unic-pktgen builds for its sequence number (rebuilt
-    here from the generator's definition in apps/common/pkt.c; only the send time is taken
-    from the frame), and the sequence numbers run 0, 1, 2, ... without a gap.
+  - each frame is byte-identical to what unic-pktgen builds for its flow and sequence number
+    (rebuilt here from the generator's definition in apps/common/pkt.c: flow i has source
+    address and UDP source port + i and numbers its own frames 0, 1, 2, ...; only the send
+    time is taken from the frame), and every flow's numbers run 0, 1, 2, ... without a gap.
 Prints PASS/FAIL lines; exits non-zero if any check failed.
 """
 import base64
@@ -16,7 +17,7 @@ import struct
 import subprocess
 import sys
 
-# name: (frames, frame length, UDP source ports) as tools-pcap.guest sends them
+# name: (frames, frame length, flows) as tools-pcap.guest sends them
 CAPTURES = {"cap1.pcap": (2000, 100, 4), "cap2.pcapng": (500, 1514, 1)}
 PKTGEN_PORT = 9000
 SRC_IP, DST_IP = bytes([198, 18, 0, 1]), bytes([198, 18, 0, 2])
@@ -31,11 +32,12 @@ def csum(data):
     return ~s & 0xFFFF
 
 
-def pktgen_frame(src_mac, size, flows, seq, tx_ns):
+def pktgen_frame(src_mac, size, flow, seq, tx_ns):
     eth = b"\xff" * 6 + src_mac + b"\x08\x00"
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, size - 14, 0, 0x4000, 64, 17, 0, SRC_IP, DST_IP)
+    src_ip = struct.pack("!I", struct.unpack("!I", SRC_IP)[0] + flow)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, size - 14, 0, 0x4000, 64, 17, 0, src_ip, DST_IP)
     ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
-    udp = struct.pack("!HHHH", PKTGEN_PORT + seq % flows, PKTGEN_PORT, size - 34, 0)
+    udp = struct.pack("!HHHH", PKTGEN_PORT + flow, PKTGEN_PORT, size - 34, 0)
     fill = bytes(i & 0xFF for i in range(size - 60))
     payload = struct.pack("!QQH", seq, tx_ns, 0) + fill
     payload = payload[:16] + struct.pack("!H", csum(payload)) + payload[18:]
@@ -71,18 +73,21 @@ def check(name, path, count, size, flows, src_mac):
     lens = out.stdout.split()
     if out.returncode or len(lens) != count or any(int(n) != size for n in lens):
         return "tshark read %d frames (exit %d), wanted %d of %d bytes" % (len(lens), out.returncode, count, size)
-    # Each frame must be byte for byte the one unic-pktgen sends with its sequence number, and
-    # every number must be there once. Order is not required: a QEMU hub delivers a frame late
-    # when the receiving NIC ran out of buffers (see tests/lab/scenarios/virtio-2proc.conf).
+    # Each frame must be byte for byte the one unic-pktgen sends with its flow and sequence number,
+    # and every (flow, number) must be there once. Order is not required: a QEMU hub delivers a
+    # frame late when the receiving NIC ran out of buffers (see tests/lab/scenarios/virtio-2proc.conf).
+    # One queue: unic-pktgen sends frame k of the run as flow k % flows, number k // flows.
     seen, late = set(), 0
     for i, frame in enumerate(frames(path)):
+        sport = struct.unpack("!H", frame[34:36])[0] if len(frame) >= 36 else 0
         seq, tx_ns = struct.unpack("!QQ", frame[42:58]) if len(frame) >= 58 else (count, 0)
-        if seq >= count or seq in seen:
-            return "frame %d carries sequence number %d: out of range or seen before" % (i + 1, seq)
-        if frame != pktgen_frame(src_mac, size, flows, seq, tx_ns):
-            return "frame %d differs from what unic-pktgen sends as sequence number %d" % (i + 1, seq)
-        late += seq != i
-        seen.add(seq)
+        flow = sport - PKTGEN_PORT
+        if not 0 <= flow < flows or seq * flows + flow >= count or (flow, seq) in seen:
+            return "frame %d carries flow %d sequence number %d: out of range or seen before" % (i + 1, flow, seq)
+        if frame != pktgen_frame(src_mac, size, flow, seq, tx_ns):
+            return "frame %d differs from what unic-pktgen sends as flow %d number %d" % (i + 1, flow, seq)
+        late += seq * flows + flow != i
+        seen.add((flow, seq))
     if late:
         print("host: %s: %d frames captured out of sending order (QEMU hub), all present" % (name, late))
     return None

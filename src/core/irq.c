@@ -1,0 +1,257 @@
+/*
+ * irq.c - the interrupt layer drivers use: wake-up descriptors per vector, owned by the
+ * device (made by unic_irq_setup after the driver set the device up, freed at close).
+ *
+ * Three kinds, one interface:
+ *   - VFIO MSI-X / MSI: one eventfd per vector (VFIO_DEVICE_SET_IRQS, DATA_EVENTFD |
+ *     ACTION_TRIGGER); edge-triggered, so masking is the driver's job (EIMC, IMC, ...), and
+ *     a wake-up is consumed by reading the eventfd's 8-byte counter.
+ *   - UIO INTx (uio_pci_generic): one line for the whole device. Every vector is its own open
+ *     file of /dev/uioN: each open file is a listener with its own event count, so an rx queue
+ *     and the link event each see every interrupt. uio_pci_generic masks the line in its
+ *     handler (PCI command INTx-disable, bit 10) and has no irqcontrol: unic_irq_unmask clears
+ *     the bit again through the sysfs config file, after the driver cleared the cause.
+ * Device removal: VFIO's device request interrupt (VFIO_PCI_REQ_IRQ_INDEX) on an eventfd of
+ * its own; when it fires the device is being unplugged: the data path stops (dev->removed)
+ * and unic_last_error says so.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/vfio.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* PCI Local Bus Spec 3.0, 6.2.2: command register, bit 10 masks the device's INTx */
+#define PCI_COMMAND 0x04
+#define PCI_COMMAND_INTX_DISABLE 0x400
+
+void unic_irq_init(struct unic_irq *irq)
+{
+	unsigned i;
+
+	memset(irq, 0, sizeof *irq);
+	for (i = 0; i < UNIC_IRQ_MAX; i++)
+		irq->fds[i] = -1;
+	irq->req_fd = irq->event_epoll = -1;
+}
+
+static int vfio_index(enum unic_irq_kind kind)
+{
+	return kind == UNIC_IRQ_MSIX ? VFIO_PCI_MSIX_IRQ_INDEX : VFIO_PCI_MSI_IRQ_INDEX;
+}
+
+/* Vectors VFIO offers at index (VFIO_DEVICE_GET_IRQ_INFO), 0 when none. */
+static unsigned vfio_irq_count(struct unic_dev *dev, uint32_t index)
+{
+	struct vfio_irq_info info = { .argsz = sizeof info, .index = index };
+
+	if (dev->vfio_device_fd < 0 || ioctl(dev->vfio_device_fd, VFIO_DEVICE_GET_IRQ_INFO, &info))
+		return 0;
+	return info.count;
+}
+
+unsigned unic_irq_vectors(struct unic_dev *dev, enum unic_irq_kind kind)
+{
+	unsigned n = 0;
+
+	if (kind == UNIC_IRQ_INTX)
+		n = dev->uio_path[0] ? UNIC_IRQ_MAX : 0; /* one line, as many listeners as wanted */
+	else if (kind == UNIC_IRQ_MSIX || kind == UNIC_IRQ_MSI)
+		n = vfio_irq_count(dev, (uint32_t)vfio_index(kind));
+	return n > UNIC_IRQ_MAX ? UNIC_IRQ_MAX : n;
+}
+
+/* Hands fds[0..n) (or none: n = 0, DATA_NONE) to VFIO at index. 0 or -errno. */
+static int vfio_set_irqs(struct unic_dev *dev, uint32_t index, const int *fds, unsigned n)
+{
+	size_t sz = sizeof(struct vfio_irq_set) + n * sizeof(int);
+	struct vfio_irq_set *set = calloc(1, sz);
+	int r = 0;
+
+	if (!set)
+		return -ENOMEM;
+	set->argsz = (uint32_t)sz;
+	set->flags = VFIO_IRQ_SET_ACTION_TRIGGER | (n ? VFIO_IRQ_SET_DATA_EVENTFD : VFIO_IRQ_SET_DATA_NONE);
+	set->index = index;
+	set->count = n;
+	if (n)
+		memcpy(set->data, fds, n * sizeof(int));
+	if (ioctl(dev->vfio_device_fd, VFIO_DEVICE_SET_IRQS, set))
+		r = -errno;
+	free(set);
+	return r;
+}
+
+static int open_listeners(struct unic_dev *dev, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		dev->irq.fds[i] = open(dev->uio_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (dev->irq.fds[i] < 0)
+			return unic_dev_error(dev, errno, "cannot open %s: %s", dev->uio_path, strerror(errno));
+	}
+	return 0;
+}
+
+static int make_eventfds(struct unic_dev *dev, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		dev->irq.fds[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (dev->irq.fds[i] < 0)
+			return unic_dev_error(dev, errno, "cannot make an eventfd: %s", strerror(errno));
+	}
+	return 0;
+}
+
+int unic_irq_setup(struct unic_dev *dev, enum unic_irq_kind kind, unsigned n)
+{
+	unsigned have = unic_irq_vectors(dev, kind);
+	int r;
+
+	if (dev->irq.kind)
+		return unic_dev_error(dev, EBUSY, "%s: interrupts are set up already", dev->spec.pci_addr);
+	if (n == 0 || n > have)
+		return unic_dev_error(dev, ENOTSUP, "%s: %u interrupt vectors wanted, the device offers %u here",
+				      dev->spec.pci_addr, n, have);
+	r = kind == UNIC_IRQ_INTX ? open_listeners(dev, n) : make_eventfds(dev, n);
+	dev->irq.kind = kind;
+	dev->irq.n = n;
+	if (!r && kind != UNIC_IRQ_INTX && (r = vfio_set_irqs(dev, (uint32_t)vfio_index(kind), dev->irq.fds, n)))
+		r = unic_dev_error(dev, -r, "%s: VFIO_DEVICE_SET_IRQS for %u %s vectors failed: %s", dev->spec.pci_addr,
+				   n, kind == UNIC_IRQ_MSIX ? "MSI-X" : "MSI", strerror(-r));
+	if (r)
+		unic_irq_free(dev);
+	return r;
+}
+
+int unic_irq_fd(struct unic_dev *dev, unsigned vec)
+{
+	if (vec >= dev->irq.n)
+		return -ENOTSUP;
+	return dev->irq.fds[vec];
+}
+
+void unic_irq_drain(struct unic_dev *dev, unsigned vec)
+{
+	uint64_t count; /* eventfd: 8 bytes; uio: 4 (the interrupt count) */
+
+	if (vec < dev->irq.n && read(dev->irq.fds[vec], &count, dev->irq.kind == UNIC_IRQ_INTX ? 4 : 8) < 0)
+		(void)0; /* EAGAIN: nothing pending */
+}
+
+int unic_irq_unmask(struct unic_dev *dev)
+{
+	uint16_t cmd;
+
+	if (dev->irq.kind != UNIC_IRQ_INTX)
+		return 0; /* MSI / MSI-X: masked and unmasked on the device */
+	if (unic_pci_config_read(dev, &cmd, sizeof cmd, PCI_COMMAND))
+		return -EIO;
+	if (!(cmd & PCI_COMMAND_INTX_DISABLE))
+		return 0;
+	cmd = (uint16_t)(cmd & ~PCI_COMMAND_INTX_DISABLE);
+	return unic_pci_config_write(dev, &cmd, sizeof cmd, PCI_COMMAND);
+}
+
+void unic_irq_free(struct unic_dev *dev)
+{
+	unsigned i;
+
+	if (dev->irq.kind && dev->irq.kind != UNIC_IRQ_INTX && dev->vfio_device_fd >= 0)
+		vfio_set_irqs(dev, (uint32_t)vfio_index(dev->irq.kind), NULL, 0);
+	for (i = 0; i < UNIC_IRQ_MAX; i++) {
+		if (dev->irq.fds[i] >= 0)
+			close(dev->irq.fds[i]);
+		dev->irq.fds[i] = -1;
+	}
+	dev->irq.kind = UNIC_IRQ_NONE;
+	dev->irq.n = 0;
+}
+
+/* ---- removal: VFIO's device request ---- */
+
+int unic_irq_request_setup(struct unic_dev *dev)
+{
+	int fd;
+
+	if (vfio_irq_count(dev, VFIO_PCI_REQ_IRQ_INDEX) == 0)
+		return 0; /* an old kernel: removal shows only as all-ones reads */
+	fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (fd < 0)
+		return unic_dev_error(dev, errno, "cannot make an eventfd: %s", strerror(errno));
+	if (vfio_set_irqs(dev, VFIO_PCI_REQ_IRQ_INDEX, &fd, 1)) {
+		close(fd);
+		UNIC_DEBUG("%s: no VFIO device request channel", dev->spec.pci_addr);
+		return 0;
+	}
+	dev->irq.req_fd = fd;
+	return 0;
+}
+
+bool unic_irq_unplug_check(struct unic_dev *dev)
+{
+	struct pollfd pfd = { .fd = dev->irq.req_fd, .events = POLLIN };
+
+	if (dev->irq.req_fd < 0)
+		return false;
+	/* looked at, never read: it stays readable for every waiter (rx_wait, the event set) */
+	if (!atomic_load_explicit(&dev->irq.unplugged, memory_order_relaxed) && poll(&pfd, 1, 0) == 1) {
+		atomic_store(&dev->irq.unplugged, true);
+		dev->removed = true; /* the data path stops: every burst returns 0 */
+	}
+	return atomic_load_explicit(&dev->irq.unplugged, memory_order_relaxed);
+}
+
+int unic_irq_unplug_error(struct unic_dev *dev)
+{
+	return unic_dev_error(dev, ENODEV, "%s is being unplugged (the kernel asked for it back): close it now",
+			      dev->spec.pci_addr[0] ? dev->spec.pci_addr : "the device");
+}
+
+/* ---- the device's event descriptor: the driver's (link) and the removal request in one set ---- */
+
+static int epoll_add(int ep, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return fd < 0 ? 0 : epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int unic_irq_event_fd(struct unic_dev *dev, int driver_fd)
+{
+	if (dev->irq.event_epoll >= 0)
+		return dev->irq.event_epoll;
+	dev->irq.event_epoll = epoll_create1(EPOLL_CLOEXEC);
+	if (dev->irq.event_epoll < 0)
+		return unic_dev_error(dev, errno, "epoll_create1: %s", strerror(errno));
+	if (epoll_add(dev->irq.event_epoll, driver_fd) || epoll_add(dev->irq.event_epoll, dev->irq.req_fd)) {
+		int e = errno;
+		close(dev->irq.event_epoll);
+		dev->irq.event_epoll = -1;
+		return unic_dev_error(dev, e, "epoll_ctl: %s", strerror(e));
+	}
+	return dev->irq.event_epoll;
+}
+
+void unic_irq_close(struct unic_dev *dev)
+{
+	unic_irq_free(dev);
+	if (dev->irq.event_epoll >= 0)
+		close(dev->irq.event_epoll);
+	if (dev->irq.req_fd >= 0) {
+		if (dev->vfio_device_fd >= 0)
+			vfio_set_irqs(dev, VFIO_PCI_REQ_IRQ_INDEX, NULL, 0);
+		close(dev->irq.req_fd);
+	}
+	dev->irq.event_epoll = dev->irq.req_fd = -1;
+}
