@@ -337,6 +337,7 @@ static bool setup(enum kind kind)
 	notify_owner = &fk;
 
 	memset(dev, 0, sizeof *dev);
+	unic_irq_init(&dev->irq);
 	unic_config_init(&dev->cfg);
 	dev->cfg.rx_ring_size = RING;
 	dev->cfg.tx_ring_size = RING;
@@ -365,6 +366,7 @@ static void teardown(void)
 	struct unic_mempool *p = dev->pool;
 
 	dev->drv->close(dev);
+	unic_irq_close(dev);
 	/* every buffer the rings held is back */
 	CHECK(unic_mempool_free_count(p) == unic_mempool_size(p));
 }
@@ -1618,6 +1620,7 @@ static void test_reclaim_and_events(enum kind kind)
 	uint16_t id, flags, i;
 	uint64_t addr, one = 1;
 	uint32_t len, free_before;
+	int efd;
 
 	if (!setup(kind)) {
 		CHECK(!"setup");
@@ -1636,10 +1639,13 @@ static void test_reclaim_and_events(enum kind kind)
 	CHECK(unic_tx_reclaim(dev, 0) == 0);
 	/* config change (the device's vector 0): one UNIC_EVENT_LINK, consumed */
 	fd_take(config_fd);
-	CHECK(unic_event_fd(dev) == config_fd);
+	CHECK((efd = unic_event_fd(dev)) >= 0);
+	CHECK(!fd_ready(efd));
 	CHECK(unic_event_ack(dev) == 0);
 	CHECK(write(config_fd, &one, sizeof one) == sizeof one);
+	CHECK(fd_ready(efd));
 	CHECK(unic_event_ack(dev) == (int)UNIC_EVENT_LINK);
+	CHECK(!fd_ready(efd));
 	CHECK(unic_event_ack(dev) == 0);
 	teardown();
 }

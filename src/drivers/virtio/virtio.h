@@ -318,11 +318,9 @@ struct virtio_transport {
  */
 #define VIRTIO_MSI_NO_VECTOR 0xffff   /* spec 4.1.4.3 / 4.1.5.1.2: no vector, or the device refused one */
 #define VIRTIO_MSIX_CONFIG_VECTOR 0
-#define VIRTIO_MSIX_MAX_VECTORS (1 + UNIC_MAX_QUEUES)
 struct virtio_msix {
-	unsigned n;                          /* vectors enabled (0: none, polled) */
+	unsigned n;                          /* vectors enabled (0: none, polled); their fds: unic_irq_fd */
 	uint16_t rx_queues;                  /* receive queues that have a vector */
-	int fd[VIRTIO_MSIX_MAX_VECTORS];     /* eventfd per vector */
 	char why[200];                       /* when n is 0: why the device cannot interrupt */
 };
 void virtio_msix_init(struct virtio_msix *m);
@@ -337,7 +335,8 @@ int virtio_msix_fd(struct unic_dev *dev, const struct virtio_msix *m, uint16_t v
  * m->why (and a warning), and no queue of the device interrupts; it is polled.
  */
 void virtio_msix_refused(struct unic_dev *dev, struct virtio_msix *m, const char *what, uint16_t vector);
-void virtio_msix_close(struct virtio_msix *m);
+/* MSI-X off again (the vectors' eventfds freed). */
+void virtio_msix_close(struct unic_dev *dev, struct virtio_msix *m);
 
 /* PCI capabilities: at most one per dword of config space after the 64-byte header (PCI 3.0 6.7). */
 #define VIRTIO_PCI_CAP_MAX 48

@@ -114,8 +114,10 @@ static void legacy_notify(struct virtq *vq)
 static void legacy_bind_vector(struct legacy *l, uint32_t reg, uint16_t vector, const char *what)
 {
 	unic_io_write16(l->dev, LEGACY_BAR, reg, vector);
-	if (vector != VIRTIO_MSI_NO_VECTOR && unic_io_read16(l->dev, LEGACY_BAR, reg) != vector)
-		virtio_msix_refused(l->dev, &l->msix, what, vector);
+	if (vector == VIRTIO_MSI_NO_VECTOR || unic_io_read16(l->dev, LEGACY_BAR, reg) == vector)
+		return;
+	virtio_msix_refused(l->dev, &l->msix, what, vector); /* MSI-X off again: */
+	l->config_off = VIRTIO_PCI_CONFIG_NO_MSIX;              /* the config moves back */
 }
 
 /*
@@ -171,7 +173,7 @@ static void legacy_close(void *ctx)
 {
 	struct legacy *l = ctx;
 
-	virtio_msix_close(&l->msix);
+	virtio_msix_close(l->dev, &l->msix);
 	free(l);
 }
 

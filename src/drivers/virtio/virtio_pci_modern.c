@@ -444,7 +444,7 @@ static void modern_close(void *ctx)
 {
 	struct modern *m = ctx;
 
-	virtio_msix_close(&m->msix);
+	virtio_msix_close(m->dev, &m->msix);
 	free(m);
 }
 
