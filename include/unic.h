@@ -174,6 +174,10 @@ void unic_config_init(struct unic_config *cfg);
  *   vfio:0000:00:03.0        VFIO with an IOMMU
  *   vfio-noiommu:0000:00:03.0  VFIO in no-IOMMU mode (root; DMA is not confined)
  *   sysfs:0000:00:03.0       sysfs resource0 + /proc/self/pagemap (root; DMA is not confined)
+ *   uio:0000:00:03.0         bound to uio_pci_generic ('modprobe uio_pci_generic' first): as
+ *                            sysfs: (root, pagemap, not confined) plus the device's INTx line
+ *                            through /dev/uioN, so it can sleep when idle (unic_rx_wait); all
+ *                            its queues share that one line
  *   vhost-user:/path/sock    virtio-net over vhost-user (no root, no device): unic connects
  *                            to a backend listening on the socket (e.g. DPDK net_vhost,
  *                            QEMU's vhost-user-* daemons, a vswitch) and shares its DMA

@@ -30,6 +30,7 @@ static const struct unic_backend backends[] = {
 	{ "vfio", UNIC_ACCESS_VFIO, UNIC_SPEC_PCI, 0, NULL, "vfio:BDF" },
 	{ "vfio-noiommu", UNIC_ACCESS_VFIO_NOIOMMU, UNIC_SPEC_PCI, 0, NULL, "vfio-noiommu:BDF" },
 	{ "sysfs", UNIC_ACCESS_SYSFS, UNIC_SPEC_PCI, 0, NULL, "sysfs:BDF" },
+	{ "uio", UNIC_ACCESS_UIO, UNIC_SPEC_PCI, 0, NULL, "uio:BDF" },
 	/* everything else: the probe binds a driver (dev->drv) to its transport */
 	{ "vhost-user", UNIC_ACCESS_VHOST_USER, UNIC_SPEC_PATH, 0, unic_vhost_user_probe,
 	  "vhost-user:PATH[,server[,uid=N]]" },

@@ -6,6 +6,7 @@
  * uses it (another unic process, or the kernel with an address on it), take it
  * through the chosen access method, identify it, then give it memory and start.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -147,6 +148,65 @@ static int open_sysfs(struct unic_dev *dev)
 	return unic_pci_map_bars_sysfs(dev);
 }
 
+#define UIO_DRIVER "uio_pci_generic"
+
+/* The /dev/uioN of a device bound to uio_pci_generic: sysfs lists it under the device's uio/. */
+static int find_uio_node(struct unic_dev *dev)
+{
+	char path[128];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/uio", dev->spec.pci_addr);
+	d = opendir(path);
+	if (!d)
+		return unic_dev_error(dev, ENODEV, "%s is bound to " UIO_DRIVER " but has no uio device in %s",
+				      dev->spec.pci_addr, path);
+	while ((e = readdir(d)) && strncmp(e->d_name, "uio", 3))
+		;
+	if (e)
+		snprintf(dev->uio_path, sizeof dev->uio_path, "/dev/%.20s", e->d_name);
+	closedir(d);
+	if (!dev->uio_path[0])
+		return unic_dev_error(dev, ENODEV, "%s: no uioN entry in %s", dev->spec.pci_addr, path);
+	return 0;
+}
+
+/*
+ * uio:BDF: uio_pci_generic holds the device and its INTx line (the interrupt layer reads
+ * /dev/uioN); registers through sysfs resourceN, the config space through sysfs config, DMA
+ * by physical address (pagemap): root, as sysfs: mode. Loading the driver is the user's job.
+ */
+static int open_uio(struct unic_dev *dev)
+{
+	char path[128], drv[64];
+	int r;
+
+	if (geteuid() != 0)
+		return unic_dev_error(dev, EPERM, "uio mode needs root (physical addresses, resource files); "
+				      "use vfio: with an IOMMU as a user");
+	if (access("/sys/bus/pci/drivers/" UIO_DRIVER, F_OK))
+		return unic_dev_error(dev, ENODEV, "the " UIO_DRIVER " driver is not loaded: run 'modprobe "
+				      UIO_DRIVER "' as root");
+	unic_pci_driver(dev->spec.pci_addr, drv, sizeof drv);
+	if (strcmp(drv, UIO_DRIVER)) {
+		if (!dev->orig_driver[0]) /* else the record of an owner that died named it */
+			snprintf(dev->orig_driver, sizeof dev->orig_driver, "%s", drv);
+		if ((r = unic_pci_bind(dev->spec.pci_addr, UIO_DRIVER)))
+			return unic_dev_error(dev, -r, "cannot bind %s to " UIO_DRIVER ": %s%s", dev->spec.pci_addr,
+					      strerror(-r), r == -ENODEV ? " (a device without an INTx pin is refused "
+					      "by it: use vfio:)" : "");
+	}
+	if ((r = find_uio_node(dev)))
+		return r;
+	snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/config", dev->spec.pci_addr);
+	dev->config_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (dev->config_fd < 0)
+		return unic_dev_error(dev, errno, "cannot open %s: %s", path, strerror(errno));
+	dev->dma_mode = UNIC_DMA_PHYS;
+	return unic_pci_map_bars_sysfs(dev);
+}
+
 /* A bare PCI address: VFIO when the device has an IOMMU group, sysfs only when allowed. */
 static int resolve_access(struct unic_dev *dev)
 {
@@ -172,6 +232,7 @@ static int open_access(struct unic_dev *dev)
 	case UNIC_ACCESS_VFIO: return unic_vfio_open(dev, false);
 	case UNIC_ACCESS_VFIO_NOIOMMU: return unic_vfio_open(dev, true);
 	case UNIC_ACCESS_SYSFS: return open_sysfs(dev);
+	case UNIC_ACCESS_UIO: return open_uio(dev);
 	default: return unic_dev_error(dev, ENOTSUP, "access method %s is not available in this build",
 				       unic_access_name(dev->spec.access));
 	}

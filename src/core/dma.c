@@ -4,7 +4,7 @@
  * Memory comes from memfd_create(MFD_HUGETLB): no hugetlbfs mount is needed, no
  * file is left behind, and the fd can be shared with a vhost-user backend.
  * Addresses the device sees depend on the device's access mode:
- *   PHYS  physical addresses from /proc/self/pagemap (sysfs, vfio-noiommu; root)
+ *   PHYS  physical addresses from /proc/self/pagemap (sysfs, uio, vfio-noiommu; root)
  *   VFIO  mapped with VFIO_IOMMU_MAP_DMA into the process-wide container, at
  *         IOVA = physical address when root (see map_vfio), else at allocated IOVAs
  *   VIRT  the virtual address itself (vhost-user: the backend maps our fd)
@@ -94,7 +94,7 @@ uint64_t unic_virt_to_phys(const void *virt, char *err, size_t errlen)
 		return 0;
 	}
 	if ((entry & PAGEMAP_PFN_MASK) == 0) {
-		unic_fmt(err, errlen, "/proc/self/pagemap hides physical addresses: sysfs and vfio-noiommu "
+		unic_fmt(err, errlen, "/proc/self/pagemap hides physical addresses: sysfs, uio and vfio-noiommu "
 			 "modes need root (CAP_SYS_ADMIN); use vfio: with an IOMMU instead");
 		errno = EPERM;
 		return 0;
@@ -310,7 +310,7 @@ int unic_dma_bind(struct unic_dev *dev, struct unic_dma *d)
 	/* Pages the kernel may move (4 KiB shmem: compaction, swap) keep no physical address. */
 	if (dev->dma_mode == UNIC_DMA_PHYS && d->page_size != UNIC_HUGEPAGE_SIZE)
 		return unic_dev_error(dev, EINVAL, "the pool is in 4 KiB pages, whose physical addresses the kernel "
-				      "may change: sysfs: and vfio-noiommu: devices need it in 2 MiB hugepages (reserve "
+				      "may change: sysfs:, uio: and vfio-noiommu: devices need it in 2 MiB hugepages (reserve "
 				      "hugepages before unic_mempool_create)");
 	r = assign_iovas(dev, d);
 	if (r)

@@ -454,7 +454,7 @@ static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *reach_name(int mode)
 {
 	switch (mode) {
-	case UNIC_DMA_PHYS: return "sysfs:/vfio-noiommu: devices (physical addresses)";
+	case UNIC_DMA_PHYS: return "sysfs:/uio:/vfio-noiommu: devices (physical addresses)";
 	case UNIC_DMA_VFIO: return "vfio: devices (this process's VFIO container)";
 	case UNIC_DMA_VIRT: return "vhost-user devices (their backends' memory tables)";
 	default: return "no device";

@@ -199,10 +199,10 @@ int unic_record_adopt(struct unic_dev *dev)
 	}
 	snprintf(rec.access, sizeof rec.access, "%s", unic_access_name(dev->spec.access));
 	r = unic_record_save(bdf, &rec);
-	if (r && dev->spec.access == UNIC_ACCESS_SYSFS)
-		return unic_dev_error(dev, -r, "cannot record %s in %s: %s; sysfs mode needs it to recover the device "
+	if (r && (dev->spec.access == UNIC_ACCESS_SYSFS || dev->spec.access == UNIC_ACCESS_UIO))
+		return unic_dev_error(dev, -r, "cannot record %s in %s: %s; %s mode needs it to recover the device "
 				      "after a crash (root, or set " RUN_DIR_ENV " to a writable directory)", bdf,
-				      run_dir(), strerror(-r));
+				      run_dir(), strerror(-r), unic_access_name(dev->spec.access));
 	if (r)
 		UNIC_DEBUG("%s: no record in %s (%s): unic-devbind --restore will not know its driver", bdf, run_dir(),
 			   strerror(-r));

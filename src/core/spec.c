@@ -205,7 +205,7 @@ int unic_parse_spec(const char *spec, struct unic_spec *out, char *err, size_t e
 	if (parse_bdf(rest, out->pci_addr, sizeof out->pci_addr)) {
 		unic_fmt(err, errlen,
 			 "bad device spec '%s': expected a PCI address like 0000:00:03.0, optionally prefixed "
-			 "vfio:, vfio-noiommu:, sysfs: (or vhost-user:PATH, af_xdp:IFNAME, af_packet:IFNAME, tap:NAME)",
+			 "vfio:, vfio-noiommu:, sysfs:, uio: (or vhost-user:PATH, af_xdp:IFNAME, af_packet:IFNAME, tap:NAME)",
 			 spec);
 		return -EINVAL;
 	}

@@ -14,13 +14,18 @@
  * one line. Jumbo frames (mtu 9000): LPE, RLPML and the buffer size registers; a
  * 9018-byte frame in one buffer; chains without EOP dropped whole and counted once;
  * a length above the buffer is bad_device; tx takes 9018 bytes in one descriptor
- * and drops (counts) a frame above the chip's longest.
+ * and drops (counts) a frame above the chip's longest. Interrupts on the INTx line (uio:):
+ * arm then look again (a frame that landed while arming is returned, not slept on), the
+ * INTx-disable bit cleared in the config space, a link change read while arming still
+ * reported by event_ack, a removed device refused.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "internal.h"
@@ -48,6 +53,8 @@ static uint32_t regs[REGS_SIZE / 4] __attribute__((aligned(4096)));
 static struct unic_mempool *pool, *jumbo_pool;
 static struct unic_dev *dev;
 static volatile bool fake_run;
+static int fake_config_fd = -1;   /* >= 0: the device is opened as through uio: (INTx, config file) */
+static char fake_uio[32];         /* a FIFO nobody writes: the /dev/uioN that never wakes */
 static pthread_t fake_thread;
 
 static double now(void)
@@ -86,6 +93,12 @@ static void new_dev(const struct unic_driver *drv)
 	dev->cfg.buf_size = 2048;
 	dev->cfg.mtu = 1500; /* as unic_open leaves it */
 	dev->config_fd = dev->lock_fd = dev->vfio_group_fd = dev->vfio_device_fd = -1;
+	unic_irq_init(&dev->irq);
+	if (fake_config_fd >= 0) { /* uio: every listener is a FIFO that never wakes; INTx through config */
+		dev->spec.access = UNIC_ACCESS_UIO;
+		dev->config_fd = fake_config_fd;
+		snprintf(dev->uio_path, sizeof dev->uio_path, "%s", fake_uio);
+	}
 	dev->dma_mode = UNIC_DMA_VIRT;
 	dev->drv = drv;
 	dev->pool = pool;
@@ -131,6 +144,7 @@ static bool open_fake(const struct unic_driver *drv)
 static void close_fake(void)
 {
 	dev->drv->close(dev);
+	unic_irq_close(dev);
 	if (fake_run) {
 		fake_run = false;
 		pthread_join(fake_thread, NULL);
@@ -490,6 +504,73 @@ static void test_jumbo_tx(const struct unic_driver *drv, uint16_t chip_max)
 	       drv->name, chip_max, chip_max + 1, (unsigned long long)st.tx_dropped);
 }
 
+/* PCI command register (PCI 3.0 6.2.2) in the fake config file: bit 10 masks INTx. */
+#define PCI_COMMAND 0x04
+#define PCI_COMMAND_INTX_DISABLE 0x400
+#define PCI_COMMAND_SET (0x0006u | PCI_COMMAND_INTX_DISABLE) /* memory, bus master; masked as the kernel leaves it */
+
+static uint16_t config_command(void)
+{
+	uint16_t cmd = 0;
+
+	CHECK(pread(fake_config_fd, &cmd, sizeof cmd, PCI_COMMAND) == sizeof cmd);
+	return cmd;
+}
+
+/*
+ * Interrupts on the shared INTx line (uio:): arming clears the stale causes (ICR read), sets
+ * IMS.RXT0, unmasks INTx in the config space, then looks at the ring again: a frame already
+ * written back is reported (1), not slept on. Disarming clears IMS.RXT0. A link change read from
+ * ICR while arming is not lost: event_ack reports it; so does STATUS.LU changing alone. A device
+ * that reads all-ones cannot be armed.
+ */
+static void test_intx(const struct unic_driver *drv)
+{
+	const uint16_t cmd0 = PCI_COMMAND_SET;
+	struct intel_rxq *q;
+	struct unic_buf *b[4];
+	struct unic_link link;
+	FILE *f = tmpfile();
+
+	fake_config_fd = f ? fileno(f) : -1;
+	snprintf(fake_uio, sizeof fake_uio, "/tmp/unic-uio-%d", (int)getpid());
+	CHECK(mkfifo(fake_uio, 0600) == 0);
+	CHECK(fake_config_fd >= 0 && pwrite(fake_config_fd, &cmd0, sizeof cmd0, PCI_COMMAND) == sizeof cmd0);
+	CHECK(open_fake(drv));
+	q = dev->rxq[0];
+	CHECK(unic_rx_fd(dev, 0) >= 0);
+	CHECK(unic_event_fd(dev) >= 0);
+	set_reg(INTEL_ICR, INTEL_ICR_LSC);           /* a link change waits in ICR */
+	set_reg(INTEL_IMS, 0);
+	CHECK(unic_rx_intr_enable(dev, 0) == 0);      /* empty ring: sleep */
+	CHECK(reg(INTEL_IMS) == INTEL_ICR_RXT0);
+	CHECK(!(config_command() & PCI_COMMAND_INTX_DISABLE));
+	CHECK((config_command() & 0x6) == 0x6);       /* memory and bus master untouched */
+	set_reg(INTEL_ICR, 0);                        /* as if the read cleared it */
+	CHECK(unic_event_ack(dev) == UNIC_EVENT_LINK);  /* the LSC read while arming */
+	CHECK(unic_event_ack(dev) == 0);
+	CHECK(unic_rx_intr_disable(dev, 0) == 0);
+	CHECK(reg(INTEL_IMC) == INTEL_ICR_RXT0);
+	device_rx(q, q->next, INTEL_RXD_STAT_DD | INTEL_RXD_STAT_EOP, 60, 0x5A);
+	CHECK(unic_rx_intr_enable(dev, 0) == 1);      /* landed before the arm: receive it, do not sleep */
+	CHECK(unic_rx_burst(dev, 0, b, 4) == 1 && data_is(b[0], 60, 0x5A));
+	unic_buf_free_bulk(b, 1);
+	CHECK(unic_rx_intr_enable(dev, 0) == 0);
+	set_reg(INTEL_STATUS, 0);                     /* link down, no LSC in ICR: STATUS tells */
+	CHECK(unic_event_ack(dev) == UNIC_EVENT_LINK);
+	CHECK(unic_link(dev, &link) == 0 && !link.up);
+	set_reg(INTEL_STATUS, UINT32_MAX);            /* removed */
+	CHECK(unic_rx_intr_enable(dev, 0) == -ENODEV);
+	close_fake();
+	CHECK(unic_mempool_free_count(pool) == POOL_SIZE);
+	printf("intx %s: arm clears INTx-disable, re-check returns the frame that landed, LSC kept for "
+	       "event_ack, removed refused\n", drv->name);
+	fake_config_fd = -1;
+	unlink(fake_uio);
+	if (f)
+		fclose(f);
+}
+
 int main(void)
 {
 	struct unic_dev scratch;
@@ -521,6 +602,8 @@ int main(void)
 	test_jumbo_rx(&unic_driver_e1000e, 16384, 9234 - 22);
 	test_jumbo_tx(&unic_driver_igb, 9728 - 4);
 	test_jumbo_tx(&unic_driver_e1000e, 9234 - 4);
+	test_intx(&unic_driver_igb);
+	test_intx(&unic_driver_e1000e);
 	free(dev);
 	unic_mempool_destroy(jumbo_pool);
 	unic_mempool_destroy(pool);

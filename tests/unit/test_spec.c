@@ -32,6 +32,8 @@ int main(void)
 	CHECK(parses("vfio:0000:00:04.0", UNIC_ACCESS_VFIO, "0000:00:04.0"));
 	CHECK(parses("vfio-noiommu:0000:00:04.0", UNIC_ACCESS_VFIO_NOIOMMU, "0000:00:04.0"));
 	CHECK(parses("sysfs:01:00.1", UNIC_ACCESS_SYSFS, "0000:01:00.1"));
+	CHECK(parses("uio:0000:00:04.0", UNIC_ACCESS_UIO, "0000:00:04.0"));
+	CHECK(parses("uio:02:00.0", UNIC_ACCESS_UIO, "0000:02:00.0"));
 	CHECK(unic_parse_spec("vhost-user:/tmp/sock", &sp, err, sizeof err) == 0 &&
 	      sp.access == UNIC_ACCESS_VHOST_USER && !strcmp(sp.path, "/tmp/sock") && !sp.server);
 	CHECK(unic_parse_spec("vhost-user:/tmp/sock,server", &sp, err, sizeof err) == 0 &&

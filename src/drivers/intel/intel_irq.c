@@ -173,6 +173,8 @@ int intel_event_ack(struct unic_dev *dev)
 	intel_wr(p, INTEL_ICR, icr & INTEL_ICR_LSC); /* MSI-X keeps ICR: clear what was taken */
 	icr |= atomic_exchange(&p->icr_seen, 0);
 	lu = status & INTEL_STATUS_LU;
+	/* the 82574 under MSI-X auto-clears IMS.OTHER and the causes behind it (LSC) when it fires */
+	intel_wr(p, INTEL_IMS, INTEL_ICR_LSC);
 	intel_wr(p, p->other.arm, p->other.bit);
 	unic_irq_unmask(dev);
 	if (!(icr & INTEL_ICR_LSC) && lu == p->link_seen)

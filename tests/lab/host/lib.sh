@@ -11,3 +11,32 @@ lab_wait_guest() {
 }
 # lab_ns CMD...: run CMD in the lab namespace.
 lab_ns() { ip netns exec "$LAB_NS" "$@"; }
+# lab_monitor CMD: one HMP command to the guest's QEMU (set_link n0 off, device_del nic0);
+# prints QEMU's answer.
+lab_monitor() {
+	/usr/bin/python3 - "$LAB_MONITOR" "$*" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.settimeout(2)
+time.sleep(0.2)
+try:
+    s.recv(4096)  # the banner and first prompt
+except socket.timeout:
+    pass
+s.sendall((sys.argv[2] + "\n").encode())
+time.sleep(0.5)
+out = b""
+try:
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        out += d
+        if out.rstrip().endswith(b"(qemu)"):
+            break
+except socket.timeout:
+    pass
+print(out.decode(errors="replace").replace("\r", "").strip())
+PY
+}
