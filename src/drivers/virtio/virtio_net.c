@@ -319,6 +319,15 @@ static uint64_t eventfd_take(int fd)
 	return n;
 }
 
+/* Consumes the queue's wake-up: the transport's way (INTx: acknowledge, unmask), or the eventfd's counter. */
+static void rx_intr_ack(struct vnet_queue *q, int fd)
+{
+	if (q->vn->t->queue_intr_ack)
+		q->vn->t->queue_intr_ack(q->vn->tctx, q->vq.index);
+	else
+		eventfd_take(fd);
+}
+
 /*
  * Arm, then look again (virtq_intr_enable): 1 when a frame landed meanwhile; then the
  * queue is disarmed again (the caller goes on polling, often without a disable call).
@@ -337,10 +346,12 @@ static int vnet_rx_intr_enable(void *rxq)
 	if (unic_unlikely((fd = rx_intr_fd(q, false)) < 0))
 		return rx_intr_fd(q, true); /* the failing call says why */
 	rx_refill(q);
+	if (q->vn->t->intr_rearm) /* a shared line left masked by an earlier interrupt would never wake us */
+		q->vn->t->intr_rearm(q->vn->tctx);
 	r = virtq_intr_enable(&q->vq);
 	if (r == 1) { /* the caller receives instead of sleeping: disarmed, or every frame would interrupt */
 		virtq_intr_disable(&q->vq);
-		eventfd_take(fd);
+		rx_intr_ack(q, fd);
 	}
 	return r;
 }
@@ -353,7 +364,7 @@ static int vnet_rx_intr_disable(void *rxq)
 	if (fd < 0)
 		return rx_intr_fd(q, true);
 	virtq_intr_disable(&q->vq);
-	eventfd_take(fd);
+	rx_intr_ack(q, fd);
 	return 0;
 }
 
@@ -597,7 +608,7 @@ static int vnet_event_ack(struct unic_dev *dev)
 
 	if ((fd = vnet_event_fd(dev)) < 0)
 		return fd;
-	if (eventfd_take(fd))
+	if (vn->t->config_intr_ack ? vn->t->config_intr_ack(vn->tctx) : eventfd_take(fd) > 0)
 		ev |= UNIC_EVENT_LINK;
 	if (vn->t->check && vn->t->check(vn->tctx))
 		ev |= UNIC_EVENT_REMOVED;

@@ -129,8 +129,8 @@ static int legacy_intr_setup(void *ctx, uint16_t rx_queues)
 {
 	struct legacy *l = ctx;
 
-	if (virtio_msix_enable(l->dev, &l->msix, rx_queues))
-		return 0; /* polled: l->msix.why says why */
+	if (virtio_msix_enable(l->dev, &l->msix, rx_queues) || l->msix.intx)
+		return 0; /* polled (l->msix.why says why), or INTx: no vector, the config stays at 20 */
 	l->config_off = VIRTIO_PCI_CONFIG_MSIX;
 	legacy_bind_vector(l, VIRTIO_MSI_CONFIG_VECTOR, VIRTIO_MSIX_CONFIG_VECTOR, "config changes");
 	return 0;
@@ -140,7 +140,36 @@ static int legacy_queue_intr_fd(void *ctx, uint16_t index, bool say)
 {
 	struct legacy *l = ctx;
 
-	return virtio_msix_fd(l->dev, &l->msix, virtio_msix_queue_vector(&l->msix, index), say);
+	return virtio_msix_fd(l->dev, &l->msix, virtio_msix_queue_slot(&l->msix, index), say);
+}
+
+/* 0.9.5 2.2.2: reading the ISR status lowers the INTx line */
+static uint8_t legacy_read_isr(void *ctx)
+{
+	struct legacy *l = ctx;
+
+	return unic_io_read8(l->dev, LEGACY_BAR, VIRTIO_PCI_ISR);
+}
+
+static void legacy_intr_rearm(void *ctx)
+{
+	struct legacy *l = ctx;
+
+	virtio_intx_rearm(l->dev, &l->msix, legacy_read_isr, l);
+}
+
+static void legacy_queue_intr_ack(void *ctx, uint16_t index)
+{
+	struct legacy *l = ctx;
+
+	virtio_msix_ack(l->dev, &l->msix, virtio_msix_queue_slot(&l->msix, index), legacy_read_isr, l);
+}
+
+static bool legacy_config_intr_ack(void *ctx)
+{
+	struct legacy *l = ctx;
+
+	return virtio_msix_config_ack(l->dev, &l->msix, legacy_read_isr, l);
 }
 
 static int legacy_config_intr_fd(void *ctx, bool say)
@@ -161,7 +190,7 @@ static int legacy_queue_enable(void *ctx, struct virtq *vq)
 	if (legacy_queue_max(ctx, vq->index) != vq->size)
 		return unic_dev_error(l->dev, EINVAL, "legacy virtio queue %u: size %u is not the device's", vq->index, vq->size);
 	/* queue_max selected the queue: its vector (only with MSI-X on: the register exists only then) */
-	if (l->msix.n)
+	if (l->msix.n && !l->msix.intx)
 		legacy_bind_vector(l, VIRTIO_MSI_QUEUE_VECTOR, virtio_msix_queue_vector(&l->msix, vq->index), "a queue");
 	unic_io_write32(l->dev, LEGACY_BAR, VIRTIO_PCI_QUEUE_PFN, (uint32_t)pfn);
 	vq->notify = legacy_notify;
@@ -208,6 +237,9 @@ static const struct virtio_transport legacy_ops = {
 	.intr_setup = legacy_intr_setup,
 	.queue_intr_fd = legacy_queue_intr_fd,
 	.config_intr_fd = legacy_config_intr_fd,
+	.intr_rearm = legacy_intr_rearm,
+	.queue_intr_ack = legacy_queue_intr_ack,
+	.config_intr_ack = legacy_config_intr_ack,
 };
 
 /* 0.9.5 2.2.2: with MSI-X on, two vector registers come before the device config. 0 or -errno (dev->err). */
