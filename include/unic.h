@@ -310,10 +310,11 @@ int unic_queue_stats(struct unic_dev *dev, uint16_t queue, struct unic_queue_sta
 
 /*
  * Receive side scaling: which rx queue a flow lands on. key: the Toeplitz hash key (key_len
- * bytes; unic_info's rss_key_len, 40 on Intel), NULL to keep it; reta: the redirection table
- * (reta_len entries, unic_info's rss_reta_size, each an rx queue number), NULL to keep it.
- * unic_open sets a default key and spreads the table over the rx queues. 0, -EINVAL (wrong
- * length, queue out of range), -ENOTSUP (the device has no RSS).
+ * bytes; unic_info's rss_key_len, 40 on Intel and virtio-net), NULL to keep it; reta: the
+ * redirection table (reta_len entries, unic_info's rss_reta_size, each an rx queue number),
+ * NULL to keep it. unic_open sets a default key and spreads the table over the rx queues.
+ * 0, -EINVAL (wrong length, queue out of range), -ENOTSUP (the device has no RSS: a virtio-net
+ * device without VIRTIO_NET_F_RSS spreads flows over its queue pairs by itself).
  */
 int unic_set_rss(struct unic_dev *dev, const uint8_t *key, size_t key_len, const uint16_t *reta, size_t reta_len);
 

@@ -69,6 +69,8 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 /* 5.1.2: receiveqN is virtqueue 2(N-1), transmitqN 2(N-1)+1 */
 #define VIRTIO_NET_RXQ_INDEX(pair) ((uint16_t)(2 * (pair)))
 #define VIRTIO_NET_TXQ_INDEX(pair) ((uint16_t)(2 * (pair) + 1))
+/* 5.1.2: controlq is 2N, N = max_virtqueue_pairs with MQ or RSS negotiated, else 1 */
+#define VIRTIO_NET_CTRLQ_INDEX(max_pairs) ((uint16_t)(2 * (max_pairs)))
 
 /* ---- split virtqueue, spec 2.7 ---- */
 #define VRING_DESC_F_NEXT 1u      /* 2.7.5: chain continues at next */

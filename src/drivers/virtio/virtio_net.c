@@ -900,10 +900,8 @@ static void plan_queues(struct vnet *vn, struct vq_plan *p)
 		p->want[p->n++] = c->tx_ring_size;
 	}
 	if (has(vn, VIRTIO_NET_F_CTRL_VQ)) {
-		/* 5.1.2: controlq is 2N, N = max_virtqueue_pairs with MQ or RSS, else 1 */
 		p->vq[p->n] = &vn->ctrl;
-		p->index[p->n] = has(vn, VIRTIO_NET_F_MQ) || has(vn, VIRTIO_NET_F_RSS) ? VIRTIO_NET_RXQ_INDEX(vn->max_pairs)
-										   : VIRTIO_NET_RXQ_INDEX(1);
+		p->index[p->n] = VIRTIO_NET_CTRLQ_INDEX(has(vn, VIRTIO_NET_F_MQ) || has(vn, VIRTIO_NET_F_RSS) ? vn->max_pairs : 1);
 		p->want[p->n++] = CTRL_QUEUE_SIZE;
 	}
 }

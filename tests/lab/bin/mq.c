@@ -2,7 +2,8 @@
  * unic-lab-mq - several queue pairs of one NIC wired to a multi-queue host tap
  * (host side: tests/lab/host/mq.py).
  *
- *   unic-lab-mq [--queues Q] [--mtu MTU] [--size B] [--tx N] [--rx N] [--rss [--rss-max B]] [--timeout S] SPEC
+ *   unic-lab-mq [--queues Q] [--mtu MTU] [--size B] [--tx N] [--rx N] [--dropped D] [--rss [--rss-max B]]
+ *               [--timeout S] SPEC
  *
  * Opens SPEC with Q rx and Q tx queues (default 2), promiscuous, unic_config.mtu MTU
  * (default 1500), prints "MQ READY <mac> <unic_info features>", then in one loop:
@@ -15,10 +16,13 @@
  * the queue that table gives for the Toeplitz hash of its IPv4 addresses and UDP ports
  * under the default key (spec 5.1.6.4.3.1 / Microsoft's RSS hash); with --rss-max, only frames of
  * at most B bytes are checked (the others are counted as "unchecked").
- * Then, per queue, "MQ queue q rx_packets=... rx_bytes=... tx_packets=... tx_dropped=...
- * bad_device=..." (unic_queue_stats), and "MQ OK" or "MQ FAIL <why>": every tx frame
- * taken, every host frame received once, every queue carried frames both ways, counters
- * equal to the frames counted here, bad_device 0.
+ * With --dropped D the host also sends D frames longer than the buffers (mtu + 18): the device
+ * spreads each over several (MRG_RXBUF, num_buffers > 1), and the rx queues must drop and count
+ * them all (rx_dropped summed over the queues == D) and deliver none.
+ * Then, per queue, "MQ queue q rx_packets=... rx_bytes=... rx_dropped=... tx_packets=...
+ * tx_dropped=... bad_device=..." (unic_queue_stats), and "MQ OK" or "MQ FAIL <why>": every tx
+ * frame taken, every host frame received once, every queue carried frames both ways, counters
+ * equal to the frames counted here, rx_dropped as said, bad_device 0.
  *
  * The tx pattern (tests/lab/host/mq.py regenerates it byte by byte), queue q, frame i:
  *   bytes 0-5    ff:ff:ff:ff:ff:ff
@@ -63,7 +67,7 @@ static const uint8_t rss_key[RSS_KEY_LEN] = {
 };
 
 struct opts {
-	unsigned queues, mtu, size, tx, rx;
+	unsigned queues, mtu, size, tx, rx, dropped;
 	double timeout;
 	bool rss;
 	unsigned rss_max;
@@ -91,13 +95,13 @@ static void parse(int argc, char **argv, struct opts *o)
 	static const struct option lo[] = {
 		{ "queues", 1, 0, 'q' }, { "mtu", 1, 0, 'm' }, { "size", 1, 0, 's' }, { "tx", 1, 0, 't' },
 		{ "rx", 1, 0, 'r' }, { "rss", 0, 0, 'R' }, { "rss-max", 1, 0, 'M' }, { "timeout", 1, 0, 'T' },
-		{ 0, 0, 0, 0 },
+		{ "dropped", 1, 0, 'D' }, { 0, 0, 0, 0 },
 	};
 	int c;
 
 	*o = (struct opts){ .queues = 2, .mtu = 1500, .size = ETH_MIN, .tx = 64, .rx = 128, .timeout = 30,
 			    .rss_max = UINT16_MAX };
-	while ((c = getopt_long(argc, argv, "q:m:s:t:r:RM:T:", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "q:m:s:t:r:RM:T:D:", lo, NULL)) != -1) {
 		switch (c) {
 		case 'q': o->queues = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'm': o->mtu = (unsigned)strtoul(optarg, NULL, 0); break;
@@ -107,6 +111,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'R': o->rss = true; break;
 		case 'M': o->rss_max = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'T': o->timeout = strtod(optarg, NULL); break;
+		case 'D': o->dropped = (unsigned)strtoul(optarg, NULL, 0); break;
 		default: usage();
 		}
 	}
@@ -274,29 +279,45 @@ static struct unic_dev *open_dev(const struct opts *o)
 	return d;
 }
 
-/* Per-queue counters against what was counted here; 0 when every queue carried both ways. */
-static int report(struct state *s, const struct opts *o)
+static unsigned long long rx_dropped(struct state *s, const struct opts *o)
 {
-	unsigned q, bad = 0;
+	unsigned long long n = 0;
+	unsigned q;
 
 	for (q = 0; q < o->queues; q++) {
 		struct unic_queue_stats st;
 		unic_queue_stats(s->d, (uint16_t)q, &st);
-		printf("MQ queue %u rx_packets=%llu rx_bytes=%llu host_frames=%lu other=%lu tx_packets=%llu tx_bytes=%llu "
-		       "tx_dropped=%llu bad_device=%llu\n", q, (unsigned long long)st.rx_packets,
-		       (unsigned long long)st.rx_bytes, s->rx_frames[q], s->rx_other[q], (unsigned long long)st.tx_packets,
-		       (unsigned long long)st.tx_bytes, (unsigned long long)st.tx_dropped,
-		       (unsigned long long)st.bad_device);
+		n += st.rx_dropped;
+	}
+	return n;
+}
+
+/* Per-queue counters against what was counted here; 0 when every queue carried both ways. */
+static int report(struct state *s, const struct opts *o)
+{
+	unsigned q, bad = 0;
+	unsigned long long dropped = 0;
+
+	for (q = 0; q < o->queues; q++) {
+		struct unic_queue_stats st;
+		unic_queue_stats(s->d, (uint16_t)q, &st);
+		printf("MQ queue %u rx_packets=%llu rx_bytes=%llu rx_dropped=%llu host_frames=%lu other=%lu tx_packets=%llu "
+		       "tx_bytes=%llu tx_dropped=%llu bad_device=%llu\n", q, (unsigned long long)st.rx_packets,
+		       (unsigned long long)st.rx_bytes, (unsigned long long)st.rx_dropped, s->rx_frames[q], s->rx_other[q],
+		       (unsigned long long)st.tx_packets, (unsigned long long)st.tx_bytes,
+		       (unsigned long long)st.tx_dropped, (unsigned long long)st.bad_device);
+		dropped += st.rx_dropped;
 		if (!s->rx_frames[q] || s->tx_taken[q] != o->tx || st.tx_packets != o->tx || st.tx_dropped ||
 		    st.rx_packets != s->rx_frames[q] + s->rx_other[q] || st.bad_device)
 			bad++;
 	}
-	if (s->rx_total != o->rx || bad || s->misplaced) {
-		printf("MQ FAIL host frames %lu of %u, %u queues short or miscounted, %lu misplaced\n", s->rx_total, o->rx,
-		       bad, s->misplaced);
+	if (s->rx_total != o->rx || bad || s->misplaced || dropped != o->dropped) {
+		printf("MQ FAIL host frames %lu of %u, %u queues short or miscounted, %lu misplaced, rx_dropped %llu of %u\n",
+		       s->rx_total, o->rx, bad, s->misplaced, dropped, o->dropped);
 		return 1;
 	}
-	printf("MQ OK %u queues: %u host frames received, %u sent per queue", o->queues, o->rx, o->tx);
+	printf("MQ OK %u queues: %u host frames received, %u sent per queue, %llu too long for a buffer dropped",
+	       o->queues, o->rx, o->tx, dropped);
 	if (o->rss)
 		printf("; RSS: %lu frames on the queue the table gives, %lu above --rss-max unchecked",
 		       s->rx_total - s->unchecked, s->unchecked);
@@ -333,7 +354,7 @@ int main(int argc, char **argv)
 			tx_done &= s.tx_taken[q] == o.tx;
 			receive(&s, &o, q);
 		}
-		if ((tx_done && s.rx_total >= o.rx) || now() - t0 > o.timeout)
+		if ((tx_done && s.rx_total >= o.rx && rx_dropped(&s, &o) >= o.dropped) || now() - t0 > o.timeout)
 			break;
 		sleep_us(TX_PACE_US);
 	}

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """mq.py - host side of the multi-queue tap proofs (tests/lab/bin/mq.c, scenarios/virtio-mq.guest).
 
-  mq.py send IFACE DST COUNT MAX                 scapy: COUNT IPv4/UDP frames to DST over 64 flows
+  mq.py send IFACE DST COUNT MAX [LONG]          scapy: COUNT IPv4/UDP frames to DST over 64 flows, then
+                                                 LONG frames of 9014 bytes (more than the guest's buffers
+                                                 hold at mtu 1500: it must drop them all, print none)
   mq.py check-rx LOG TAG DST COUNT MAX QUEUES    the guest's "MQRX <queue> <len> <fnv1a-64>" lines
                                                  between "MQ-BEGIN TAG" and "MQ-END TAG": every frame
                                                  sent arrived exactly once, byte for byte (length and
@@ -18,6 +20,7 @@ Guest frame (queue q, frame i): see tests/lab/bin/mq.c.
 import sys
 
 FLOWS = 64
+LONG_FRAME = 9014
 HOST_SRC = "02:00:00:00:00:01"
 LOCAL_TYPE = b"\x88\xb5"
 
@@ -44,23 +47,19 @@ def guest_frame(src, q, i, size):
     return head + bytes((q * 101 + i * 31 + k) & 0xFF for k in range(19, size))
 
 
-def send(iface, dst, count, max_len):
+def send(iface, dst, count, max_len, long_count=0):
     from scapy.all import sendp
-    sendp([host_frame(dst, i, max_len) for i in range(count)], iface=iface, verbose=False)
+    frames = [host_frame(dst, i, max_len) for i in range(count)]
+    frames += [host_frame(dst, count + 2 * i, LONG_FRAME) for i in range(long_count)]
+    sendp(frames, iface=iface, verbose=False)
 
 
 def check_rx(log, tag, dst, count, max_len, queues):
-    got, inside = [], False
-    with open(log, errors="replace") as f:
-        for line in f:
-            line = line.strip().replace("\r", "")
-            if line == f"MQ-BEGIN {tag}":
-                inside, got = True, []
-            elif line == f"MQ-END {tag}":
-                inside = False
-            elif inside and line.startswith("MQRX "):
-                _, q, n, h = line.split()
-                got.append((int(q), int(n), int(h, 16)))
+    from tapframes import guest_lines  # the same directory
+    got = []
+    for line in guest_lines(log, f"MQ-BEGIN {tag}", f"MQ-END {tag}", "MQRX "):
+        q, n, h = line.split()
+        got.append((int(q), int(n), int(h, 16)))
     want = {}
     for i in range(count):
         fr = host_frame(dst, i, max_len)
@@ -108,8 +107,8 @@ def check_tx(pcap, src, queues, count, size, tag):
 
 def main(argv):
     cmd = argv[1] if len(argv) > 1 else ""
-    if cmd == "send" and len(argv) == 6:
-        send(argv[2], argv[3], int(argv[4]), int(argv[5]))
+    if cmd == "send" and len(argv) in (6, 7):
+        send(argv[2], argv[3], int(argv[4]), int(argv[5]), int(argv[6]) if len(argv) == 7 else 0)
         return 0
     if cmd == "check-rx" and len(argv) == 8:
         return 0 if check_rx(argv[2], argv[3], argv[4], int(argv[5]), int(argv[6]), int(argv[7])) else 1

@@ -71,17 +71,24 @@ def send(iface, dst, count, maxsize):
     sendp([Raw(rx_frame(dst, i, maxsize)) for i in range(count)], iface=iface, verbose=False)
 
 
-def check_rx(log, tag, dst, count, maxsize):
+def guest_lines(log, begin, end, prefix):
+    """The guest's lines starting with prefix (prefix cut off) between the last begin line and
+    the end line after it, in LOG."""
     got, inside = [], False
     with open(log, errors="replace") as f:
         for line in f:
             line = line.strip().replace("\r", "")
-            if line == f"TAPRX-BEGIN {tag}":
+            if line == begin:
                 inside, got = True, []
-            elif line == f"TAPRX-END {tag}":
+            elif line == end:
                 inside = False
-            elif inside and line.startswith("FRAME "):
-                got.append(bytes.fromhex(line[6:]))
+            elif inside and line.startswith(prefix):
+                got.append(line[len(prefix):])
+    return got
+
+
+def check_rx(log, tag, dst, count, maxsize):
+    got = [bytes.fromhex(h) for h in guest_lines(log, f"TAPRX-BEGIN {tag}", f"TAPRX-END {tag}", "FRAME ")]
     return compare(f"tap-rx-{tag} (scapy -> guest)", got, [rx_frame(dst, i, maxsize) for i in range(count)])
 
 
