@@ -8,6 +8,10 @@
  *        queue and apply the promiscuous setting through the control queue.
  * Data path: one descriptor per buffer; the virtio header sits in the buffer's
  * headroom right in front of the frame, so the frame stays at UNIC_HEADROOM.
+ * Interrupts: queues start with used buffer notifications suppressed (polling);
+ * rx_intr_enable asks for them and looks at the ring again, rx_intr_disable
+ * suppresses them and consumes the wake-up; the descriptors are the transport's
+ * (MSI-X eventfds, UIO INTx listeners, vhost-user call fds).
  */
 #include <errno.h>
 #include <pthread.h>

@@ -8,7 +8,10 @@
  * Notifications go through eventfds; the ring code asks for a kick only when the
  * backend wants one (EVENT_IDX / NO_NOTIFY), so the data path makes no system
  * call per packet. The ring logic is virtio_ring.c, shared with the PCI
- * transports: this file is only the control plane.
+ * transports: this file is only the control plane. Interrupts: each ring's call
+ * eventfd is its wake-up descriptor (the backend writes it when the ring asks for
+ * notifications, under the same suppression rules); when the backend is gone the
+ * transport writes every call fd and its event fd itself, so no sleeper stays asleep.
  *
  * The session (vhost-user.rst, "Communication"), as QEMU and DPDK's virtio-user do it:
  *   connect (or listen + accept with ",server"), SET_OWNER, GET_FEATURES,
