@@ -1,6 +1,7 @@
 /*
- * unic-lab-idle DEVICE SECONDS: the driver's own cost of an idle rx queue, apart from any
- * tool. Queue 0 sleeps in unic_rx_wait (1 s at most per call) for SECONDS; prints the
+ * unic-lab-idle DEVICE SECONDS [WAIT_MS]: the driver's own cost of an idle rx queue, apart
+ * from any tool. Queue 0 sleeps in unic_rx_wait (WAIT_MS at most per call, 1000 unless
+ * given: a tool that wakes more often to look at its clock pays per wake) for SECONDS; prints the
  * process's CPU (utime+stime from /proc/self/stat), how many waits ended by a wake-up
  * rather than the timeout, and how many frames came. A driver whose suppression leaks
  * shows as wake-ups without frames. Exit 0 when no wait failed.
@@ -13,7 +14,7 @@
 #include "labbin.h"
 #include "unic.h"
 
-#define WAIT_MS 1000
+#define WAIT_MS_DEFAULT 1000
 #define BURST 32
 
 /* utime + stime in seconds: /proc/self/stat fields 14 and 15, after the ")" of comm */
@@ -41,10 +42,10 @@ int main(int argc, char **argv)
 	char err[UNIC_ERR_LEN];
 	unsigned long wakes = 0, timeouts = 0, frames = 0;
 	double secs, t0, c0;
-	int r = 0;
+	int r = 0, wait_ms = argc == 4 ? atoi(argv[3]) : WAIT_MS_DEFAULT;
 
-	if (argc != 3 || (secs = atof(argv[2])) <= 0) {
-		fprintf(stderr, "usage: unic-lab-idle DEVICE SECONDS\n");
+	if (argc < 3 || argc > 4 || (secs = atof(argv[2])) <= 0 || wait_ms <= 0) {
+		fprintf(stderr, "usage: unic-lab-idle DEVICE SECONDS [WAIT_MS]\n");
 		return 2;
 	}
 	unic_config_init(&cfg);
@@ -58,15 +59,15 @@ int main(int argc, char **argv)
 		frames += got;
 		if (got)
 			continue;
-		if ((r = unic_rx_wait(dev, 0, WAIT_MS)) < 0) {
+		if ((r = unic_rx_wait(dev, 0, wait_ms)) < 0) {
 			printf("unic_rx_wait: %s\n", unic_last_error(dev));
 			break;
 		}
 		wakes += r == 1;
 		timeouts += r == 0;
 	}
-	printf("idle-driver: %s %.1f s in unic_rx_wait: cpu %.2f s, %lu wake-ups, %lu timeouts, %lu frames\n", argv[1],
-	       now() - t0, cpu_s() - c0, wakes, timeouts, frames);
+	printf("idle-driver: %s %.1f s in unic_rx_wait (%d ms each): cpu %.2f s, %lu wake-ups, %lu timeouts, %lu frames\n",
+	       argv[1], now() - t0, wait_ms, cpu_s() - c0, wakes, timeouts, frames);
 	unic_close(dev);
 	return r < 0;
 }
