@@ -153,7 +153,9 @@ struct unic_config {
 	uint16_t mtu;           /* largest frame payload (IP packet) in bytes, 68..9000 and at most
 				   unic_info's max_mtu; 0: 1500. The device takes frames of up to
 				   mtu + 18 bytes (Ethernet header and one VLAN tag, no FCS), each in
-				   one buffer: buf_size, when 0, grows to fit (and must fit when set) */
+				   one buffer: buf_size, when 0, grows to fit (and must fit when set;
+				   a device that sizes buffers in steps needs the next step: igb 1 KB
+				   units, 9216 for mtu 9000; e1000e 2/4/8/16 KB, 16384 for 9000) */
 	struct unic_mempool *pool; /* NULL: unic_open makes the device's own pool (pool_size,
 				   buf_size). Else the device receives into this pool, made by
 				   unic_mempool_create and shared with other devices and queues

@@ -16,7 +16,9 @@
 #include "unic.h"
 
 #define TOOL_IDLE_EMPTY_ROUNDS 64  /* empty rounds before sleeping: tens of microseconds of polling */
-#define TOOL_IDLE_SLEEP_MS 100     /* the longest sleep: a stop request or deadline is seen this often */
+#define TOOL_IDLE_SLEEP_MS 250     /* the longest sleep: a stop request or deadline is seen this often
+                                      (each timeout costs an arm and a disarm: under uio: config
+                                      space writes, slow under TCG: 100 ms cost 1.9 % of a CPU) */
 #define TOOL_IDLE_MAX 32           /* queues one thread sleeps on */
 
 enum tool_idle_mode { TOOL_IDLE_DEFAULT = 0, TOOL_IDLE_HYBRID, TOOL_IDLE_POLL };

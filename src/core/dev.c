@@ -645,7 +645,7 @@ int unic_rx_wait(struct unic_dev *dev, uint16_t queue, int timeout_ms)
 	if (r < 0)
 		return r;
 	pfd[0].fd = r;
-	pfd[1].fd = dev->irq.req_fd; /* -1: poll skips it */
+	pfd[1].fd = dev->irq.ready ? dev->irq.req_fd : -1; /* -1: poll skips it */
 	r = unic_rx_intr_enable(dev, queue);
 	if (r)
 		return r; /* 1: a frame is waiting; or an error */

@@ -237,6 +237,7 @@ enum unic_irq_kind {
 	UNIC_IRQ_INTX,   /* UIO: the one INTx line; each "vector" is a listener that sees every interrupt */
 };
 struct unic_irq {
+	bool ready;                 /* unic_irq_init ran: a zeroed (calloc'ed) handle has no descriptors */
 	enum unic_irq_kind kind;
 	unsigned n;                 /* vectors set up */
 	int fds[UNIC_IRQ_MAX];      /* per vector: an eventfd (VFIO) or an open file of /dev/uioN (UIO) */

@@ -40,6 +40,7 @@ void unic_irq_init(struct unic_irq *irq)
 	for (i = 0; i < UNIC_IRQ_MAX; i++)
 		irq->fds[i] = -1;
 	irq->req_fd = irq->event_epoll = -1;
+	irq->ready = true;
 }
 
 static int vfio_index(enum unic_irq_kind kind)
@@ -202,7 +203,7 @@ bool unic_irq_unplug_check(struct unic_dev *dev)
 {
 	struct pollfd pfd = { .fd = dev->irq.req_fd, .events = POLLIN };
 
-	if (dev->irq.req_fd < 0)
+	if (!dev->irq.ready || dev->irq.req_fd < 0)
 		return false;
 	/* looked at, never read: it stays readable for every waiter (rx_wait, the event set) */
 	if (!atomic_load_explicit(&dev->irq.unplugged, memory_order_relaxed) && poll(&pfd, 1, 0) == 1) {
@@ -245,6 +246,8 @@ int unic_irq_event_fd(struct unic_dev *dev, int driver_fd)
 
 void unic_irq_close(struct unic_dev *dev)
 {
+	if (!dev->irq.ready)
+		return; /* a handle made without dev_new (tests): nothing was opened */
 	unic_irq_free(dev);
 	if (dev->irq.event_epoll >= 0)
 		close(dev->irq.event_epoll);

@@ -19,6 +19,7 @@ static inline struct unic_dev *fake_dev(uint32_t n)
 	dev->config_fd = dev->lock_fd = dev->vfio_group_fd = dev->vfio_device_fd = -1;
 	for (i = 0; i < UNIC_MAX_BARS; i++)
 		dev->bars[i].io_fd = -1;
+	unic_irq_init(&dev->irq); /* no interrupt descriptors: unic_close must close none (fd 0 is not one) */
 	dev->dma_mode = UNIC_DMA_VIRT; /* no hugepages, no IOMMU needed */
 	dev->pool = unic_mempool_make(dev, n, 2048);
 	if (!dev->pool) {

@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -504,6 +505,25 @@ static void test_jumbo_tx(const struct unic_driver *drv, uint16_t chip_max)
 	       drv->name, chip_max, chip_max + 1, (unsigned long long)st.tx_dropped);
 }
 
+/* mtu 9000 with a pool whose buffers hold less than the chip needs: start refuses with one line. */
+static void test_jumbo_small_pool(const struct unic_driver *drv, const char *want)
+{
+	memset(regs, 0, sizeof regs);
+	set_reg(INTEL_STATUS, STATUS_UP_1000_FD);
+	set_reg(EECD, EECD_AUTO_RD);
+	set_reg(INTEL_RAL0, FAKE_MAC_LO);
+	set_reg(INTEL_RAH0, FAKE_MAC_HI | INTEL_RAH_AV);
+	new_dev(drv);
+	dev->cfg.mtu = MTU_JUMBO; /* the 2048-byte pool stays */
+	fake_run = true;
+	pthread_create(&fake_thread, NULL, fake_device, NULL);
+	CHECK(drv->probe(dev) == 0);
+	CHECK(drv->start(dev) == -EINVAL && strstr(dev->err, want) && !strchr(dev->err, '\n'));
+	printf("jumbo %s, 2048-byte pool: %s\n", drv->name, dev->err);
+	close_fake();
+	CHECK(unic_mempool_free_count(pool) == POOL_SIZE);
+}
+
 /* PCI command register (PCI 3.0 6.2.2) in the fake config file: bit 10 masks INTx. */
 #define PCI_COMMAND 0x04
 #define PCI_COMMAND_INTX_DISABLE 0x400
@@ -559,8 +579,21 @@ static void test_intx(const struct unic_driver *drv)
 	set_reg(INTEL_STATUS, 0);                     /* link down, no LSC in ICR: STATUS tells */
 	CHECK(unic_event_ack(dev) == UNIC_EVENT_LINK);
 	CHECK(unic_link(dev, &link) == 0 && !link.up);
-	set_reg(INTEL_STATUS, UINT32_MAX);            /* removed */
-	CHECK(unic_rx_intr_enable(dev, 0) == -ENODEV);
+	if (drv == &unic_driver_igb) {                /* the kernel asks for the device back (unplug) */
+		uint64_t one = 1;
+		dev->irq.req_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		CHECK(dev->irq.req_fd >= 0 && write(dev->irq.req_fd, &one, sizeof one) == sizeof one);
+		CHECK(unic_event_ack(dev) == UNIC_EVENT_REMOVED);
+		CHECK(strstr(unic_last_error(dev), "is being unplugged") != NULL);
+		CHECK(unic_rx_intr_enable(dev, 0) == -ENODEV);
+		CHECK(unic_rx_wait(dev, 0, 1000) == -ENODEV);
+		device_rx(q, q->next, INTEL_RXD_STAT_DD | INTEL_RXD_STAT_EOP, 60, 0x5A);
+		CHECK(unic_rx_burst(dev, 0, b, 4) == 0); /* the data path stopped */
+		printf("intx %s: unplug request: event REMOVED, '%s', rx stopped\n", drv->name, unic_last_error(dev));
+	} else {
+		set_reg(INTEL_STATUS, UINT32_MAX);    /* removed */
+		CHECK(unic_rx_intr_enable(dev, 0) == -ENODEV);
+	}
 	close_fake();
 	CHECK(unic_mempool_free_count(pool) == POOL_SIZE);
 	printf("intx %s: arm clears INTx-disable, re-check returns the frame that landed, LSC kept for "
@@ -604,6 +637,8 @@ int main(void)
 	test_jumbo_tx(&unic_driver_e1000e, 9234 - 4);
 	test_intx(&unic_driver_igb);
 	test_intx(&unic_driver_e1000e);
+	test_jumbo_small_pool(&unic_driver_igb, "mtu 9000 needs receive buffers of 9216 bytes, the pool's hold 2048");
+	test_jumbo_small_pool(&unic_driver_e1000e, "mtu 9000 needs receive buffers of 16384 bytes, the pool's hold 2048");
 	free(dev);
 	unic_mempool_destroy(jumbo_pool);
 	unic_mempool_destroy(pool);

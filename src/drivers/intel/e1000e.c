@@ -88,7 +88,7 @@ static const struct {
 	{ 256, 3u << E1000E_RCTL_BSIZE_SHIFT },
 };
 
-/* The smallest RCTL buffer size that holds frame (the largest when none does: start refuses). */
+/* The smallest RCTL buffer size that holds frame (mtu 9000's 9018 bytes fit 16 KB, the largest). */
 static uint16_t e1000e_rx_buf_need(uint32_t frame)
 {
 	size_t i = UNIC_ARRAY_SIZE(e1000e_buf_sizes);
@@ -170,6 +170,8 @@ static int e1000e_start(struct unic_dev *dev)
 		}
 	if (!buf_len)
 		return unic_dev_error(dev, EINVAL, "e1000e: receive buffers need at least 256 bytes of data room");
+	if ((r = intel_check_rx_buf(dev, buf_len)))
+		return r;
 
 	intel_wr(p, INTEL_CTRL_EXT, intel_rd(p, INTEL_CTRL_EXT) | INTEL_CTRL_EXT_DRV_LOAD);
 	intel_clear_filters(dev);

@@ -215,6 +215,8 @@ static int igb_start(struct unic_dev *dev)
 	if (!buf_len)
 		return unic_dev_error(dev, EINVAL, "igb: receive buffers need at least %u bytes of data room "
 				      "(buf_size)", IGB_SRRCTL_BSIZEPKT_UNIT);
+	if ((r = intel_check_rx_buf(dev, buf_len)))
+		return r;
 	intel_wr(p, INTEL_CTRL_EXT, intel_rd(p, INTEL_CTRL_EXT) | INTEL_CTRL_EXT_DRV_LOAD);
 	intel_clear_filters(dev);
 	intel_wr(p, INTEL_RCTL, intel_rctl_base(dev));

@@ -82,6 +82,22 @@ uint32_t intel_rx_frame_max(const struct unic_dev *dev)
 }
 
 /*
+ * Jumbo frames asked for (mtu above 1500) must land whole in the buffer size the chip was given:
+ * a pool made elsewhere (cfg.pool) may be too small for it, or in between two sizes the chip can
+ * express. Up to mtu 1500 small buffers stay allowed (longer frames are dropped and counted).
+ */
+int intel_check_rx_buf(struct unic_dev *dev, uint16_t buf_len)
+{
+	const struct intel_chip *c = intel_priv(dev)->chip;
+
+	if (dev->cfg.mtu <= INTEL_STD_MTU || buf_len >= intel_rx_frame_max(dev))
+		return 0;
+	return unic_dev_error(dev, EINVAL, "%s: mtu %u needs receive buffers of %u bytes, the pool's hold %u: use a "
+			      "pool of such buffers, or a lower mtu", c->name, dev->cfg.mtu,
+			      c->rx_buf_need(intel_rx_frame_max(dev)), intel_rx_capacity(dev));
+}
+
+/*
  * Identification: take the registers, reset the device, read its MAC address. Also what the
  * core asks of a driver before it sizes the pool: the largest mtu (the chip's longest frame
  * less header, tag and CRC) and the buffer size in which a frame of cfg.mtu lands whole.

@@ -139,6 +139,7 @@
 #define INTEL_FRAME_OVERHEAD 18          /* Ethernet header (14) and one 802.1Q tag (4): frame = mtu + 18 */
 #define INTEL_FCS_LEN 4                  /* the CRC the chip checks and strips (RCTL.SECRC) or inserts (IFCS) */
 #define INTEL_STD_FRAME 1522             /* the longest frame, with a tag and CRC, taken without RCTL.LPE */
+#define INTEL_STD_MTU 1500               /* Ethernet's payload: above it the application asked for jumbo frames */
 
 /* ---- descriptors ---- */
 /*
@@ -328,6 +329,7 @@ void intel_queues_free(struct unic_dev *dev);
 int intel_rss_setup(struct unic_dev *dev);
 int intel_set_rss(struct unic_dev *dev, const uint8_t *key, const uint16_t *reta);
 uint32_t intel_rx_frame_max(const struct unic_dev *dev);
+int intel_check_rx_buf(struct unic_dev *dev, uint16_t buf_len);
 void intel_clear_filters(struct unic_dev *dev);
 uint32_t intel_rctl_base(const struct unic_dev *dev);
 uint32_t intel_tctl_value(void);

@@ -1,10 +1,11 @@
 /*
  * unic-lab-b2b - two NICs wired back to back, driven by one process.
  *
- *   unic-lab-b2b [--count N] [--size BYTES] [--mtu MTU] [--batch N] [--window N] [--timeout S] TXSPEC RXSPEC
+ *   unic-lab-b2b [--count N] [--size BYTES] [--mtu MTU] [--buf-size B] [--batch N] [--window N] [--timeout S]
+ *                TXSPEC RXSPEC
  *
  * Sends N frames of SIZE bytes (without FCS, 60..1514, or up to MTU + 14 with --mtu:
- * both devices are opened with unic_config.mtu = MTU) from TXSPEC to RXSPEC's MAC
+ * both devices are opened with unic_config.mtu = MTU, and buf_size = B when given) from TXSPEC to RXSPEC's MAC
  * and polls RXSPEC in the same loop. Each frame carries a magic, a sequence
  * number and a checksum of its payload. At most WINDOW frames are in flight,
  * so a slow emulated receiver is not flooded. Checks: every frame received,
@@ -38,7 +39,7 @@ struct b2b_hdr {
 
 struct opts {
 	uint64_t count;
-	unsigned size, batch, window, mtu;
+	unsigned size, batch, window, mtu, buf_size;
 	double timeout;
 	const char *tx_spec, *rx_spec;
 };
@@ -85,8 +86,8 @@ static int check_frame(const uint8_t *f, unsigned len, unsigned size, uint64_t *
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: unic-lab-b2b [--count N] [--size BYTES] [--mtu MTU] [--batch N] [--window N] "
-			"[--timeout S] TXSPEC RXSPEC\n");
+	fprintf(stderr, "usage: unic-lab-b2b [--count N] [--size BYTES] [--mtu MTU] [--buf-size B] [--batch N] "
+			"[--window N] [--timeout S] TXSPEC RXSPEC\n");
 	exit(2);
 }
 
@@ -94,12 +95,13 @@ static void parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
 		{ "count", 1, 0, 'c' }, { "size", 1, 0, 's' }, { "batch", 1, 0, 'b' },
-		{ "window", 1, 0, 'w' }, { "timeout", 1, 0, 't' }, { "mtu", 1, 0, 'm' }, { 0, 0, 0, 0 },
+		{ "window", 1, 0, 'w' }, { "timeout", 1, 0, 't' }, { "mtu", 1, 0, 'm' }, { "buf-size", 1, 0, 'B' },
+		{ 0, 0, 0, 0 },
 	};
 	int c;
 
 	*o = (struct opts){ .count = 1000, .size = 64, .batch = 32, .window = 192, .timeout = 120 };
-	while ((c = getopt_long(argc, argv, "c:s:b:w:t:m:", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:s:b:w:t:m:B:", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->count = strtoull(optarg, NULL, 0); break;
 		case 's': o->size = (unsigned)strtoul(optarg, NULL, 0); break;
@@ -107,11 +109,12 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'w': o->window = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 't': o->timeout = strtod(optarg, NULL); break;
 		case 'm': o->mtu = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'B': o->buf_size = (unsigned)strtoul(optarg, NULL, 0); break;
 		default: usage();
 		}
 	}
 	if (argc - optind != 2 || o->size < ETH_MIN || o->size > (o->mtu ? o->mtu + ETH_HLEN : ETH_MAX) ||
-	    o->mtu > UINT16_MAX || o->batch == 0 || o->batch > 256 ||
+	    o->mtu > UINT16_MAX || o->buf_size > UINT16_MAX || o->batch == 0 || o->batch > 256 ||
 	    o->window < o->batch || o->count == 0)
 		usage();
 	o->tx_spec = argv[optind];
@@ -176,14 +179,15 @@ static void transmit(struct unic_dev *tx, const struct opts *o, const uint8_t ds
 	r->sent += taken;
 }
 
-static struct unic_dev *open_dev(const char *spec, unsigned mtu)
+static struct unic_dev *open_dev(const char *spec, const struct opts *o)
 {
 	struct unic_config cfg;
 	char err[UNIC_ERR_LEN];
 	struct unic_dev *d;
 
 	unic_config_init(&cfg);
-	cfg.mtu = (uint16_t)mtu;
+	cfg.mtu = (uint16_t)o->mtu;
+	cfg.buf_size = (uint16_t)o->buf_size;
 	d = unic_open(spec, &cfg, err, sizeof err);
 	if (!d)
 		fprintf(stderr, "b2b: %s: %s\n", spec, err);
@@ -205,8 +209,8 @@ int main(int argc, char **argv)
 
 	parse(argc, argv, &o);
 	r.seen = calloc(o.count / 8 + 1, 1);
-	tx = open_dev(o.tx_spec, o.mtu);
-	rx = tx ? open_dev(o.rx_spec, o.mtu) : NULL;
+	tx = open_dev(o.tx_spec, &o);
+	rx = tx ? open_dev(o.rx_spec, &o) : NULL;
 	if (!tx || !rx || !r.seen) {
 		printf("b2b FAIL: cannot open the devices\n");
 		if (tx)

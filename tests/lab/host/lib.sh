@@ -37,6 +37,10 @@ try:
             break
 except socket.timeout:
     pass
-print(out.decode(errors="replace").replace("\r", "").strip())
+import re
+text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.decode(errors="replace")).replace("\r", "")
+# QEMU echoes the command keystroke by keystroke: keep its answer only
+lines = [l for l in text.split("\n") if l.strip() and not l.startswith("(qemu)") and sys.argv[2][:3] not in l]
+print("monitor: " + sys.argv[2] + (": " + " / ".join(lines) if lines else ""))
 PY
 }
