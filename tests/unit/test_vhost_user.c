@@ -742,6 +742,47 @@ static void test_hangup_after_open(void)
 	fb_join(&f);
 }
 
+/*
+ * Interrupts: a queue asleep on its call eventfd when the backend hangs up is woken (the
+ * transport writes the call fds it owns), its next arm says the device is gone, and the
+ * event descriptor reports the link down and the device removed.
+ */
+static void test_sleep_then_hangup(void)
+{
+	struct unic_config cfg;
+	struct pollfd p[2] = { { .events = POLLIN }, { .events = POLLIN } };
+	struct unic_dev *dev;
+	struct fb f;
+	char err[UNIC_ERR_LEN];
+	int ev;
+
+	small_config(&cfg);
+	fb_init(&f, GOOD_FEATURES, -1, NONE);
+	dev = open_fb(&f, &cfg, err, sizeof err);
+	CHECK(dev != NULL);
+	if (!dev) {
+		fb_join(&f);
+		return;
+	}
+	p[0].fd = unic_rx_fd(dev, 0);
+	p[1].fd = unic_event_fd(dev);
+	CHECK(p[0].fd >= 0 && p[1].fd >= 0);
+	CHECK(unic_rx_intr_enable(dev, 0) == 0); /* armed, nothing came */
+	CHECK(poll(p, 2, 0) == 0);
+	shutdown(f.conn, SHUT_RDWR); /* the backend goes away under the sleeper */
+	CHECK(poll(p, 1, 2000) == 1);
+	CHECK(unic_rx_intr_disable(dev, 0) == 0);
+	CHECK(unic_rx_intr_enable(dev, 0) == -ENODEV);
+	CHECK(unic_rx_wait(dev, 0, 1000) == -ENODEV);
+	CHECK(poll(p + 1, 1, 0) == 1);
+	ev = unic_event_ack(dev);
+	printf("asleep when the backend hung up: woken, arm -> -ENODEV, events 0x%x: %s\n", (unsigned)ev,
+	       unic_last_error(dev));
+	CHECK(ev == (int)(UNIC_EVENT_LINK | UNIC_EVENT_REMOVED));
+	CHECK(unic_close(dev) == 0);
+	fb_join(&f);
+}
+
 /* The hostile loop: random replies at a random step of the session, fixed seed. */
 static void test_random_replies(void)
 {
@@ -1008,6 +1049,7 @@ int main(int argc, char **argv)
 	test_slow_backend();
 	test_cancel();
 	test_hangup_after_open();
+	test_sleep_then_hangup();
 	test_server_live_socket();
 	test_server_regular_file();
 	test_server_stale_socket();

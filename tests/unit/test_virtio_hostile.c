@@ -12,6 +12,9 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "internal.h"
@@ -53,6 +56,7 @@ struct fq {
 	volatile uint8_t *used;
 	volatile struct vring_packed_desc *pdesc;
 	volatile struct vring_packed_event *dev_event; /* packed: the device's suppression area (2.8.10) */
+	volatile struct vring_packed_event *drv_event; /* packed: the driver's (interrupt suppression) */
 	uint16_t last_avail, used_idx;     /* split */
 	uint16_t apos, upos;               /* packed */
 	bool awrap, uwrap;
@@ -86,6 +90,7 @@ static void fq_bind(struct fq *q, struct virtq *vq, bool packed)
 	if (packed) {
 		q->pdesc = (void *)(uintptr_t)vq->desc_iova;
 		q->dev_event = (void *)(uintptr_t)vq->device_iova;
+		q->drv_event = (void *)(uintptr_t)vq->driver_iova;
 	} else {
 		q->desc = (void *)(uintptr_t)vq->desc_iova;
 		q->avail = (void *)(uintptr_t)vq->driver_iova;
@@ -190,6 +195,7 @@ static void fake_ctrl(struct fake *f, struct fq *q)
 }
 
 static struct fake *notify_owner;
+static struct unic_dev *dev_of_test(void);
 static bool fail_features_ok; /* a device that refuses any feature set */
 
 static void fake_notify(struct virtq *vq)
@@ -245,22 +251,41 @@ static int fake_queue_enable(void *t, struct virtq *vq)
 }
 static void fake_close(void *t) { (void)t; }
 
+/* Interrupts: one eventfd per queue and one for config changes, made once (main), drained by setup. */
+static int intr_fd[2 * MAX_PAIRS + 1], config_fd = -1;
+static bool fake_no_intr; /* a transport that cannot interrupt (as sysfs: access) */
+static int fake_queue_intr_fd(void *t, uint16_t index, bool say)
+{
+	(void)t;
+	if (!fake_no_intr && index < 2 * MAX_PAIRS + 1)
+		return intr_fd[index];
+	return say ? unic_dev_error(dev_of_test(), ENOTSUP, "fake: no interrupts here: poll the queue") : -ENOTSUP;
+}
+static int fake_config_intr_fd(void *t, bool say)
+{
+	(void)t;
+	(void)say;
+	return config_fd;
+}
+
 static const struct virtio_transport fake_modern = {
 	.name = "fake", .ring_align = 4, .reset = fake_reset, .get_status = fake_get_status,
 	.set_status = fake_set_status, .get_features = fake_get_features, .set_features = fake_set_features,
 	.read_config = fake_read_config, .queue_max = fake_queue_max, .queue_enable = fake_queue_enable,
-	.close = fake_close,
+	.close = fake_close, .queue_intr_fd = fake_queue_intr_fd, .config_intr_fd = fake_config_intr_fd,
 };
 static const struct virtio_transport fake_legacy = {
 	.name = "fake-legacy", .fixed_queue_size = true, .ring_align = VIRTIO_LEGACY_RING_ALIGN,
 	.reset = fake_reset, .get_status = fake_get_status, .set_status = fake_set_status,
 	.get_features = fake_get_features, .set_features = fake_set_features, .read_config = fake_read_config,
 	.queue_max = fake_queue_max, .queue_enable = fake_queue_enable, .close = fake_close,
+	.queue_intr_fd = fake_queue_intr_fd, .config_intr_fd = fake_config_intr_fd,
 };
 
 /* ---- the unic side ---- */
 static struct unic_mempool *pool;
 static struct unic_dev *dev;
+static struct unic_dev *dev_of_test(void) { return dev; }
 static struct fake fk;
 
 static uint16_t hdr_len(void)
@@ -313,6 +338,7 @@ static bool setup(enum kind kind)
 	notify_owner = &fk;
 
 	memset(dev, 0, sizeof *dev);
+	unic_irq_init(&dev->irq);
 	unic_config_init(&dev->cfg);
 	dev->cfg.rx_ring_size = RING;
 	dev->cfg.tx_ring_size = RING;
@@ -341,6 +367,7 @@ static void teardown(void)
 	struct unic_mempool *p = dev->pool;
 
 	dev->drv->close(dev);
+	unic_irq_close(dev);
 	/* every buffer the rings held is back */
 	CHECK(unic_mempool_free_count(p) == unic_mempool_size(p));
 }
@@ -1423,6 +1450,203 @@ static void test_numbuf_bound(enum kind kind)
 	}
 }
 
+/* ---- interrupts (issue 11): arm, look again, sleep, disarm ---- */
+
+/* Empties an eventfd; true when it held a signal. */
+static bool fd_take(int fd)
+{
+	uint64_t n = 0;
+	return read(fd, &n, sizeof n) == sizeof n && n > 0;
+}
+
+/* Readable now? (poll with no wait: what unic_rx_wait's poll would see) */
+static bool fd_ready(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+/*
+ * The device side of interrupt suppression after it published used entries (split:
+ * the used index moved on from old): 2.7.7 NO_INTERRUPT, 2.7.10 used_event, 2.8.10
+ * the driver event area (unic uses ENABLE and DISABLE only).
+ */
+static void dev_interrupt(struct fq *q, uint16_t old)
+{
+	bool want;
+	uint64_t one = 1;
+
+	if (q->packed)
+		want = (q->drv_event->flags & VRING_PACKED_EVENT_FLAGS_MASK) == VRING_PACKED_EVENT_FLAG_ENABLE;
+	else if (fk.accepted & F(VIRTIO_F_RING_EVENT_IDX))
+		want = (uint16_t)(q->used_idx - q->avail[2 + q->size] - 1) < (uint16_t)(q->used_idx - old);
+	else
+		want = !(q->avail[0] & VRING_AVAIL_F_NO_INTERRUPT);
+	if (want)
+		CHECK(write(intr_fd[q->index], &one, sizeof one) == sizeof one);
+}
+
+/* The device receives one 100-byte frame into rx queue 0 and interrupts if asked. */
+static void dev_rx_frame(void)
+{
+	struct fq *q = &fk.q[0];
+	uint16_t id, old = q->used_idx;
+
+	dev_rx_one(100, &id, NULL);
+	dev_push(q, id, 100u + hdr_len(), 1);
+	dev_interrupt(q, old);
+}
+
+static uint16_t rx_all(void)
+{
+	struct unic_buf *b[RING];
+	uint16_t got = unic_rx_burst(dev, 0, b, RING);
+
+	unic_buf_free_bulk(b, got);
+	return got;
+}
+
+static void test_intr(enum kind kind)
+{
+	unsigned i;
+	int fd;
+
+	if (!setup(kind)) {
+		CHECK(!"setup");
+		return;
+	}
+	for (i = 0; i < UNIC_ARRAY_SIZE(intr_fd); i++)
+		fd_take(intr_fd[i]);
+	fd = unic_rx_fd(dev, 0);
+	CHECK(fd == intr_fd[0]);
+	/* polling (never armed): a frame interrupts nobody */
+	dev_rx_frame();
+	CHECK(!fd_ready(fd));
+	CHECK(rx_all() == 1);
+	/* armed on an empty ring: 0 (sleep); the next frame makes the descriptor readable */
+	CHECK(unic_rx_intr_enable(dev, 0) == 0);
+	CHECK(!fd_ready(fd));
+	dev_rx_frame();
+	CHECK(fd_ready(fd));
+	CHECK(unic_rx_intr_disable(dev, 0) == 0);
+	CHECK(!fd_ready(fd)); /* disable consumed the wake-up */
+	CHECK(rx_all() == 1);
+	/* disarmed again: frames interrupt nobody */
+	dev_rx_frame();
+	dev_rx_frame();
+	CHECK(!fd_ready(fd));
+	CHECK(rx_all() == 2);
+	/*
+	 * A frame the device used before it saw the arm gets no interrupt (it read the
+	 * suppression state first): the look after arming must report it, not sleep on it.
+	 */
+	dev_rx_frame();
+	CHECK(!fd_ready(fd));
+	CHECK(unic_rx_intr_enable(dev, 0) == 1);
+	CHECK(unic_rx_wait(dev, 0, 0) == 1);
+	CHECK(rx_all() == 1);
+	CHECK(unic_rx_intr_disable(dev, 0) == 0);
+	/* unic_rx_wait: nothing within the timeout is 0; a frame is 1, and it is then disarmed */
+	CHECK(unic_rx_wait(dev, 0, 0) == 0);
+	dev_rx_frame();
+	CHECK(unic_rx_wait(dev, 0, 10) == 1);
+	CHECK(rx_all() == 1);
+	dev_rx_frame();
+	CHECK(!fd_ready(fd));
+	CHECK(rx_all() == 1);
+	CHECK(bad_count() == 0);
+	printf("interrupts %s: arm/look again/disarm as asked; a frame used before the arm is reported (1)\n",
+	       kind_name[kind]);
+	teardown();
+}
+
+/* The device lies after the arm: the look again counts it and says -EIO; the queue never spins on 1. */
+static void test_intr_hostile(enum kind kind)
+{
+	struct fq *q = &fk.q[0];
+	uint16_t id;
+
+	if (!setup(kind)) {
+		CHECK(!"setup");
+		return;
+	}
+	if (kind == PACKED) {
+		/* a used descriptor whose id was never given: the look sees a used entry (1), rx breaks the queue */
+		dev_rx_one(100, &id, NULL);
+		dev_push(q, RING + 7u, 100u + hdr_len(), 1);
+		CHECK(unic_rx_intr_enable(dev, 0) == 1);
+		CHECK(rx_all() == 0);
+		CHECK(bad_count() == 1);
+	} else {
+		/* the used index jumps past every buffer the device holds: counted at the look, -EIO */
+		*(volatile uint16_t *)(q->used + 2) = (uint16_t)(q->used_idx + RING + 5);
+		CHECK(unic_rx_intr_enable(dev, 0) == -EIO);
+		CHECK(bad_count() == 1);
+		CHECK(rx_all() == 0);
+	}
+	CHECK(unic_rx_intr_enable(dev, 0) == -EIO);
+	CHECK(unic_rx_wait(dev, 0, 0) == -EIO);
+	CHECK(bad_count() == 1);
+	teardown();
+}
+
+/* unic_tx_reclaim gives completed tx buffers back without sending; the config fd gives a link event. */
+static void test_reclaim_and_events(enum kind kind)
+{
+	struct fq *tq = &fk.q[1];
+	struct unic_buf *b[8];
+	uint16_t id, flags, i;
+	uint64_t addr, one = 1;
+	uint32_t len, free_before;
+	int efd;
+
+	if (!setup(kind)) {
+		CHECK(!"setup");
+		return;
+	}
+	free_before = unic_mempool_free_count(pool);
+	CHECK(unic_buf_alloc_bulk(pool, b, 8) == 8);
+	for (i = 0; i < 8; i++)
+		b[i]->len = 60;
+	CHECK(unic_tx_burst(dev, 0, b, 8) == 8);
+	CHECK(unic_tx_reclaim(dev, 0) == 0); /* the device has not sent them yet */
+	while (dev_pop(tq, &id, &addr, &len, &flags))
+		dev_push(tq, id, 0, 1);
+	CHECK(unic_tx_reclaim(dev, 0) == 8);
+	CHECK(unic_mempool_free_count(pool) == free_before);
+	CHECK(unic_tx_reclaim(dev, 0) == 0);
+	/* config change (the device's vector 0): one UNIC_EVENT_LINK, consumed */
+	fd_take(config_fd);
+	CHECK((efd = unic_event_fd(dev)) >= 0);
+	CHECK(!fd_ready(efd));
+	CHECK(unic_event_ack(dev) == 0);
+	CHECK(write(config_fd, &one, sizeof one) == sizeof one);
+	CHECK(fd_ready(efd));
+	CHECK(unic_event_ack(dev) == (int)UNIC_EVENT_LINK);
+	CHECK(!fd_ready(efd));
+	CHECK(unic_event_ack(dev) == 0);
+	teardown();
+}
+
+/* A transport that cannot interrupt: the enable call fails with a line, and polling still works. */
+static void test_intr_none(void)
+{
+	if (!setup(SPLIT)) {
+		CHECK(!"setup");
+		return;
+	}
+	fake_no_intr = true;
+	dev->err[0] = 0;
+	CHECK(unic_rx_intr_enable(dev, 0) == -ENOTSUP);
+	CHECK(strstr(dev->err, "poll the queue") != NULL);
+	CHECK(unic_rx_fd(dev, 0) == -ENOTSUP);
+	CHECK(unic_rx_wait(dev, 0, 0) == -ENOTSUP);
+	dev_rx_frame();
+	CHECK(rx_all() == 1);
+	fake_no_intr = false;
+	teardown();
+}
+
 int main(void)
 {
 	struct unic_mempool *jpool;
@@ -1466,6 +1690,18 @@ int main(void)
 	test_random_writes();
 	test_tolerant();
 	test_no_packed_ring();
+	for (k = 0; k < (int)UNIC_ARRAY_SIZE(intr_fd); k++)
+		intr_fd[k] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	config_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	for (k = 0; k < NKINDS; k++) {
+		test_intr((enum kind)k);
+		test_intr_hostile((enum kind)k);
+		test_reclaim_and_events((enum kind)k);
+	}
+	test_intr_none();
+	for (k = 0; k < (int)UNIC_ARRAY_SIZE(intr_fd); k++)
+		close(intr_fd[k]);
+	close(config_fd);
 	free(dev);
 	unic_mempool_destroy(pool);
 	return check_summary("virtio_hostile");

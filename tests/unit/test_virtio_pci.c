@@ -167,6 +167,7 @@ static void dev_reset(uint16_t device_id)
 	int i;
 
 	memset(dev, 0, sizeof *dev);
+	unic_irq_init(&dev->irq);
 	unic_config_init(&dev->cfg);
 	dev->config_fd = cfg_fd;
 	dev->lock_fd = dev->vfio_group_fd = dev->vfio_device_fd = -1;
@@ -713,6 +714,11 @@ static void test_ctrl_timeout(void)
 		return;
 	}
 	CHECK(ctrl_vq != NULL && promisc == 0); /* start set promiscuous mode off */
+	/* opened without VFIO (as sysfs:): no MSI-X; the enable call says how to get interrupts */
+	r = unic_rx_intr_enable(dev, 0);
+	printf("interrupts without VFIO: rx_intr_enable = %d: %s\n", r, dev->err);
+	CHECK(r == -ENOTSUP && strstr(dev->err, "this access gives no interrupts: open it as vfio:") != NULL);
+	CHECK(unic_rx_fd(dev, 0) == -ENOTSUP);
 	ctrl_mode = CTRL_SILENT;
 	r = unic_set_promisc(dev, true);
 	printf("ctrl: device silent: set_promisc(on) = %d: %s\n", r, unic_last_error(dev));

@@ -28,8 +28,17 @@
  *                                         both directions; exit 0 when all N arrived intact,
  *                                         every buffer was the pool's, tx_copied is 0 on
  *                                         both and every buffer is home after the closes
+ *   vhost_check --idle S SPEC             interrupts (issue 11): after the warm-up, queue 0
+ *                                         idles S seconds in unic_rx_wait (the process's
+ *                                         utime+stime from /proc/self/stat, printed, must
+ *                                         stay under IDLE_CPU_MAX % of a CPU; then the same
+ *                                         idle queue polled for POLL_S s, printed for
+ *                                         contrast); then the queue is armed, one frame is
+ *                                         sent, and the backend's echo must make the rx
+ *                                         descriptor readable (its call eventfd) and arrive
  * Never more than WINDOW frames in flight per queue, so the echo always finds rx buffers.
  */
+#include <poll.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -58,6 +67,10 @@
 #define MIN_FRAME 60
 #define MAX_FRAME 1514
 #define VERIFY_TIMEOUT_S 30
+#define IDLE_CPU_MAX 2.0          /* % of a CPU an idle queue may use (issue 11) */
+#define IDLE_WAIT_MS 1000         /* each unic_rx_wait of the idle loop */
+#define POLL_S 2.0                /* the polled contrast */
+#define WAKE_TIMEOUT_MS 5000      /* the echo must wake the sleeper within this */
 
 static const uint8_t peer_mac[6] = { 0x02, 0, 0, 0, 0, 0x01 };
 
@@ -582,6 +595,112 @@ static int pair_main(const char *spec1, const char *spec2, uint64_t count)
 	return rc;
 }
 
+/* utime + stime of this process in seconds: /proc/self/stat fields 14 and 15 (after the ")" of comm). */
+static double cpu_s(void)
+{
+	char buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f = fopen("/proc/self/stat", "r");
+	size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+
+	if (f)
+		fclose(f);
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static uint64_t rx_drop_all(struct unic_dev *dev)
+{
+	struct unic_buf *bufs[BURST];
+	uint16_t got = unic_rx_burst(dev, 0, bufs, BURST);
+
+	unic_buf_free_bulk(bufs, got);
+	return got;
+}
+
+/* % of a CPU queue 0 uses for secs: sleeping in unic_rx_wait when asleep, else polling. -1 on error. */
+static double idle_cpu(struct run *r, double secs, bool sleep, uint64_t *frames, uint64_t *wakes)
+{
+	double t0 = now_s(), c0 = cpu_s();
+	int w;
+
+	while (now_s() - t0 < secs) {
+		uint64_t got = rx_drop_all(r->dev);
+		*frames += got;
+		if (got || !sleep)
+			continue;
+		if ((w = unic_rx_wait(r->dev, 0, IDLE_WAIT_MS)) < 0) {
+			printf("unic_rx_wait: %s\n", unic_last_error(r->dev));
+			return -1;
+		}
+		*wakes += (uint64_t)w;
+	}
+	return (cpu_s() - c0) / (now_s() - t0) * 100.0;
+}
+
+/* Armed, then one frame sent: its echo must make the descriptor readable. 0 on success. */
+static int wake_on_echo(struct qrun *qr, int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct unic_buf *b;
+	double t0;
+	int armed, ready;
+	uint64_t got = 0;
+
+	while ((armed = unic_rx_intr_enable(qr->r->dev, 0)) == 1) /* a late frame: take it, arm again */
+		rx_drop_all(qr->r->dev);
+	if (armed < 0 || !(b = unic_buf_alloc(qr->r->pool))) {
+		printf("cannot arm queue 0 or get a buffer: %s\n", unic_last_error(qr->r->dev));
+		return 1;
+	}
+	build(qr, b, 0, MAGIC);
+	t0 = now_s();
+	if (unic_tx_burst(qr->r->dev, 0, &b, 1) != 1) {
+		unic_buf_free(b);
+		printf("tx refused the frame: %s\n", unic_last_error(qr->r->dev));
+		return 1;
+	}
+	ready = poll(&p, 1, WAKE_TIMEOUT_MS);
+	unic_rx_intr_disable(qr->r->dev, 0);
+	printf("armed and asleep, one frame sent: %s after %.3f ms\n",
+	       ready == 1 ? "the echo woke the descriptor" : "NOT woken", (now_s() - t0) * 1e3);
+	while (ready == 1 && !got && now_s() - t0 < WAKE_TIMEOUT_MS / 1e3)
+		got = rx_drop_all(qr->r->dev);
+	printf("the echo %s\n", got ? "was received" : "did NOT arrive");
+	return ready == 1 && got ? 0 : 1;
+}
+
+static int idle_run(struct run *r, double secs)
+{
+	struct qrun qr = { .r = r, .q = 0 };
+	uint64_t frames = 0, wakes = 0, polled = 0, none = 0;
+	double idle, poll_cpu, t0;
+	int fd = unic_rx_fd(r->dev, 0);
+
+	if (fd < 0) {
+		printf("unic_rx_fd: %s\n", unic_last_error(r->dev));
+		return 1;
+	}
+	if (warm_up(&qr))
+		return 1;
+	for (t0 = now_s(); now_s() - t0 < 0.2;) /* late echoes of the probes */
+		rx_drop_all(r->dev);
+	if ((idle = idle_cpu(r, secs, true, &frames, &wakes)) < 0)
+		return 1;
+	printf("idle %.1f s in unic_rx_wait: %.2f %% of a CPU (utime+stime), %llu wake-ups, %llu frames\n", secs, idle,
+	       (unsigned long long)wakes, (unsigned long long)frames);
+	poll_cpu = idle_cpu(r, POLL_S, false, &polled, &none);
+	printf("the same idle queue polled %.1f s: %.2f %% of a CPU\n", POLL_S, poll_cpu);
+	if (idle >= IDLE_CPU_MAX) {
+		printf("idle CPU %.2f %% is not under %.1f %%\n", idle, IDLE_CPU_MAX);
+		return 1;
+	}
+	return wake_on_echo(&qr, fd);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = { { "count", required_argument, NULL, 'c' },
@@ -589,18 +708,19 @@ int main(int argc, char **argv)
 					       { "split", no_argument, NULL, 's' },
 					       { "pair", required_argument, NULL, 'p' },
 					       { "queues", required_argument, NULL, 'q' },
+					       { "idle", required_argument, NULL, 'i' },
 					       { NULL, 0, NULL, 0 } };
 	struct unic_config cfg;
 	struct unic_info info;
 	struct run r = { 0 };
 	char err[UNIC_ERR_LEN];
 	uint64_t count = 10000;
-	double gone = 0, t;
+	double gone = 0, idle = 0, t;
 	bool split = false;
 	const char *pair = NULL;
 	int c, rc, nq = 1;
 
-	while ((c = getopt_long(argc, argv, "c:g:sp:q:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:g:sp:q:i:", opts, NULL)) != -1) {
 		if (c == 'c')
 			count = strtoull(optarg, NULL, 10);
 		else if (c == 'g')
@@ -611,11 +731,13 @@ int main(int argc, char **argv)
 			pair = optarg;
 		else if (c == 'q')
 			nq = atoi(optarg);
+		else if (c == 'i')
+			idle = atof(optarg);
 		else
 			return 2;
 	}
 	if (optind != argc - 1 || nq < 1 || nq > MAX_QUEUES) {
-		fprintf(stderr, "usage: vhost_check [--split] [--queues 1..%d] [--pair SPEC2] [--count N | --until-gone S] "
+		fprintf(stderr, "usage: vhost_check [--split] [--queues 1..%d] [--pair SPEC2] [--count N | --until-gone S | --idle S] "
 			"vhost-user:PATH[,server]\n", MAX_QUEUES);
 		return 2;
 	}
@@ -640,7 +762,8 @@ int main(int argc, char **argv)
 		       info.tx_queues);
 		rc = 1;
 	} else
-		rc = gone > 0 ? gone_run(&r, (uint16_t)nq, gone) : verify_run(&r, (uint16_t)nq, count);
+		rc = gone > 0 ? gone_run(&r, (uint16_t)nq, gone)
+		     : idle > 0 ? idle_run(&r, idle) : verify_run(&r, (uint16_t)nq, count);
 	t = now_s();
 	unic_close(r.dev);
 	printf("unic_close took %.3f s\n", now_s() - t);

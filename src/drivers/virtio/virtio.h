@@ -245,6 +245,17 @@ uint16_t virtq_get_batch(struct virtq *vq, void **tokens, uint32_t *lens, uint16
 /* Takes back every buffer still given to the device (after a reset), for freeing. */
 uint16_t virtq_drain(struct virtq *vq, void **tokens, uint16_t n);
 
+/*
+ * Used buffer notifications (interrupts), off after virtq_init. virtq_intr_enable asks
+ * the device for one, then looks at the ring again: 1 a used buffer already waits
+ * (take it: it will not interrupt for it), 0 none (sleep), -EIO the queue is broken
+ * (now or by a bad used index seen here). virtq_intr_disable asks for none again; the
+ * split ring without EVENT_IDX makes that a hint only (2.7.7): the caller consumes
+ * interrupts that come anyway.
+ */
+int virtq_intr_enable(struct virtq *vq);
+void virtq_intr_disable(struct virtq *vq);
+
 /* ---- transport ops ---- */
 struct virtio_transport {
 	const char *name;                  /* "legacy", "modern", "vhost-user" */
@@ -286,7 +297,78 @@ struct virtio_transport {
 	 * pair k and sends no VQ_PAIRS_SET.
 	 */
 	uint16_t (*queue_pairs)(void *t);
+	/*
+	 * Interrupts, all optional (NULL: the device cannot interrupt this way).
+	 * intr_setup: after negotiation, before the first queue_enable: get ready to
+	 * interrupt for the first rx_queues receive queues and for config changes (PCI:
+	 * MSI-X vector 0 for config, k + 1 for receiveq k+1). A device that cannot is not
+	 * an error (it is polled): queue_intr_fd then says why.
+	 * queue_intr_fd: the descriptor that becomes readable when queue index interrupts
+	 * (an eventfd: the caller reads its 8-byte counter to consume it), or -ENOTSUP,
+	 * with one line in dev->err when say is true (a control call, or the failing one).
+	 * config_intr_fd: the same for config changes (link) and for the device going away.
+	 */
+	int (*intr_setup)(void *t, uint16_t rx_queues);
+	int (*queue_intr_fd)(void *t, uint16_t index, bool say);
+	int (*config_intr_fd)(void *t, bool say);
+	/*
+	 * Optional (NULL: the descriptors are eventfds the caller reads). intr_rearm: before
+	 * a queue is armed (a shared INTx line: acknowledge what is pending, unmask the line).
+	 * queue_intr_ack: consume the wake-up of queue index after it was disarmed.
+	 * config_intr_ack: consume the config wake-up; true when the config changed.
+	 */
+	void (*intr_rearm)(void *t);
+	void (*queue_intr_ack)(void *t, uint16_t index);
+	bool (*config_intr_ack)(void *t);
 };
+
+/*
+ * Interrupts for the PCI transports. MSI-X through VFIO: vector 0 for config changes,
+ * vector k + 1 for receive queue k (DPDK's and Linux's layout); transmit and control
+ * queues get none (VIRTIO_MSI_NO_VECTOR, spec 4.1.5.1.2). Or, through UIO, the one
+ * INTx line (spec 4.1.5.3/4.1.5.4): the same slots, each a listener that sees every
+ * interrupt; the ISR status register says what it was and, read, lowers the line.
+ */
+#define VIRTIO_ISR_QUEUE 0x1          /* spec 4.1.4.5: a used buffer notification */
+#define VIRTIO_ISR_CONFIG 0x2         /* spec 4.1.4.5: a configuration change */
+#define VIRTIO_MSI_NO_VECTOR 0xffff   /* spec 4.1.4.3 / 4.1.5.1.2: no vector, or the device refused one */
+#define VIRTIO_MSIX_CONFIG_VECTOR 0
+struct virtio_msix {
+	unsigned n;                          /* slots enabled (0: none, polled); their fds: unic_irq_fd */
+	uint16_t rx_queues;                  /* receive queues that have a slot */
+	bool intx;                           /* UIO's INTx line, not MSI-X: no vector to program */
+	atomic_bool config_seen;             /* INTx: an ISR read (by any thread) saw VIRTIO_ISR_CONFIG */
+	char why[200];                       /* when n is 0: why the device cannot interrupt */
+};
+void virtio_msix_init(struct virtio_msix *m);
+/*
+ * Enables MSI-X (VFIO) or INTx listeners (UIO) with 1 + rx_queues slots. 0, or -errno
+ * with m->why set (the device is then polled). With m->intx no vector is programmed.
+ */
+int virtio_msix_enable(struct unic_dev *dev, struct virtio_msix *m, uint16_t rx_queues);
+/* The slot of virtqueue index: receiveq k (index 2k, k < rx_queues) gets k + 1, others none. */
+uint16_t virtio_msix_queue_slot(const struct virtio_msix *m, uint16_t index);
+/* The MSI-X vector to program for virtqueue index (VIRTIO_MSI_NO_VECTOR on INTx or none). */
+uint16_t virtio_msix_queue_vector(const struct virtio_msix *m, uint16_t index);
+/*
+ * INTx: read the ISR (read_isr: lowers the line, spec 4.1.4.5), remember a config
+ * change, unmask the line (uio_pci_generic masked it). Nothing for MSI-X.
+ */
+void virtio_intx_rearm(struct unic_dev *dev, struct virtio_msix *m, uint8_t (*read_isr)(void *), void *ctx);
+/* Consumes slot's wake-up (and rearms INTx); true when it held one. */
+bool virtio_msix_ack(struct unic_dev *dev, struct virtio_msix *m, uint16_t slot, uint8_t (*read_isr)(void *),
+		     void *ctx);
+/* Consumes the config slot's wake-up: true when the config changed. */
+bool virtio_msix_config_ack(struct unic_dev *dev, struct virtio_msix *m, uint8_t (*read_isr)(void *), void *ctx);
+/* The eventfd of vector (VIRTIO_MSIX_CONFIG_VECTOR or a queue's), or -ENOTSUP with a line when say. */
+int virtio_msix_fd(struct unic_dev *dev, const struct virtio_msix *m, uint16_t vector, bool say);
+/*
+ * The device refused a vector (it read back VIRTIO_MSI_NO_VECTOR): the reason goes to
+ * m->why (and a warning), and no queue of the device interrupts; it is polled.
+ */
+void virtio_msix_refused(struct unic_dev *dev, struct virtio_msix *m, const char *what, uint16_t vector);
+/* MSI-X off again (the vectors' eventfds freed). */
+void virtio_msix_close(struct unic_dev *dev, struct virtio_msix *m);
 
 /* PCI capabilities: at most one per dword of config space after the 64-byte header (PCI 3.0 6.7). */
 #define VIRTIO_PCI_CAP_MAX 48

@@ -8,6 +8,10 @@
  *        queue and apply the promiscuous setting through the control queue.
  * Data path: one descriptor per buffer; the virtio header sits in the buffer's
  * headroom right in front of the frame, so the frame stays at UNIC_HEADROOM.
+ * Interrupts: queues start with used buffer notifications suppressed (polling);
+ * rx_intr_enable asks for them and looks at the ring again, rx_intr_disable
+ * suppresses them and consumes the wake-up; the descriptors are the transport's
+ * (MSI-X eventfds, UIO INTx listeners, vhost-user call fds).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -265,14 +269,107 @@ static uint16_t vnet_rx_burst(void *rxq, struct unic_buf **out, uint16_t n)
 	return k;
 }
 
-static void tx_reclaim(struct vnet_queue *q)
+static uint16_t tx_reclaim(struct vnet_queue *q)
 {
 	void *tok[BURST];
 	uint32_t len[BURST];
-	uint16_t got;
+	uint16_t got, n = 0;
 
-	while ((got = virtq_get_batch(&q->vq, tok, len, BURST)) > 0)
+	while ((got = virtq_get_batch(&q->vq, tok, len, BURST)) > 0) {
 		unic_buf_free_bulk((struct unic_buf **)tok, got);
+		n = (uint16_t)(n + got);
+	}
+	return n;
+}
+
+/* The driver op: completed tx buffers back to the pool without sending. */
+static uint16_t vnet_tx_reclaim(void *txq)
+{
+	struct vnet_queue *q = txq;
+
+	if (unic_unlikely(atomic_load_explicit(q->gone, memory_order_relaxed)))
+		return queue_gone(q);
+	return tx_reclaim(q);
+}
+
+/* ---- interrupts ---- */
+
+/* The queue's wake-up descriptor from the transport; with say, one line in dev->err when it has none. */
+static int rx_intr_fd(struct vnet_queue *q, bool say)
+{
+	const struct virtio_transport *t = q->vn->t;
+
+	if (t->queue_intr_fd)
+		return t->queue_intr_fd(q->vn->tctx, q->vq.index, say);
+	if (!say)
+		return -ENOTSUP;
+	return unic_dev_error(q->vn->dev, ENOTSUP, "virtio-net %s: the %s transport cannot interrupt: poll the queue",
+			      virtio_dev_name(q->vn->dev), t->name);
+}
+
+static int vnet_rx_intr_fd(struct unic_dev *dev, void *rxq)
+{
+	(void)dev;
+	return rx_intr_fd(rxq, true);
+}
+
+/* Reads an eventfd's counter (non-blocking): how many signals it held, 0 for none. */
+static uint64_t eventfd_take(int fd)
+{
+	uint64_t n = 0;
+
+	if (read(fd, &n, sizeof n) != sizeof n)
+		return 0;
+	return n;
+}
+
+/* Consumes the queue's wake-up: the transport's way (INTx: acknowledge, unmask), or the eventfd's counter. */
+static void rx_intr_ack(struct vnet_queue *q, int fd)
+{
+	if (q->vn->t->queue_intr_ack)
+		q->vn->t->queue_intr_ack(q->vn->tctx, q->vq.index);
+	else
+		eventfd_take(fd);
+}
+
+/*
+ * Arm, then look again (virtq_intr_enable): 1 when a frame landed meanwhile; then the
+ * queue is disarmed again (the caller goes on polling, often without a disable call).
+ * The ring is refilled first: a ring the pool left empty would wait for a frame that
+ * cannot come.
+ */
+static int vnet_rx_intr_enable(void *rxq)
+{
+	struct vnet_queue *q = rxq;
+	int fd, r;
+
+	if (unic_unlikely(atomic_load_explicit(q->gone, memory_order_relaxed))) {
+		queue_gone(q);
+		return -ENODEV;
+	}
+	if (unic_unlikely((fd = rx_intr_fd(q, false)) < 0))
+		return rx_intr_fd(q, true); /* the failing call says why */
+	rx_refill(q);
+	if (q->vn->t->intr_rearm) /* a shared line left masked by an earlier interrupt would never wake us */
+		q->vn->t->intr_rearm(q->vn->tctx);
+	r = virtq_intr_enable(&q->vq);
+	if (r == 1) { /* the caller receives instead of sleeping: disarmed, or every frame would interrupt */
+		virtq_intr_disable(&q->vq);
+		rx_intr_ack(q, fd);
+	}
+	return r;
+}
+
+static int vnet_rx_intr_disable(void *rxq)
+{
+	struct vnet_queue *q = rxq;
+	int fd = rx_intr_fd(q, false);
+
+	if (fd < 0)
+		return rx_intr_fd(q, true);
+	virtq_intr_disable(&q->vq);
+	rx_intr_ack(q, fd);
+	return 0;
 }
 
 static bool tx_buf_ok(const struct vnet_queue *q, const struct unic_buf *b)
@@ -489,6 +586,37 @@ static int vnet_link(struct unic_dev *dev, struct unic_link *link)
 		return unic_dev_error(dev, EIO, "cannot read the virtio-net status field");
 	link->up = status & VIRTIO_NET_S_LINK_UP;
 	return 0;
+}
+
+/* Config changes (the link) and the device going away: the transport's descriptor. Control call. */
+static int vnet_event_fd(struct unic_dev *dev)
+{
+	struct vnet *vn = dev->priv;
+
+	if (!vn || !vn->t->config_intr_fd)
+		return unic_dev_error(dev, ENOTSUP, "virtio-net %s: the %s transport cannot tell link changes: poll "
+				      "unic_link()", virtio_dev_name(dev), vn ? vn->t->name : "unknown");
+	return vn->t->config_intr_fd(vn->tctx, true);
+}
+
+/*
+ * A config interrupt says "something in config space changed" (spec 4.1.5.3): for
+ * virtio-net that is the link status (5.1.4), so it is reported as UNIC_EVENT_LINK,
+ * even when the link flapped back before this call (unic_link() has the state now).
+ * A transport that lost its device adds UNIC_EVENT_REMOVED.
+ */
+static int vnet_event_ack(struct unic_dev *dev)
+{
+	struct vnet *vn = dev->priv;
+	int fd, ev = 0;
+
+	if ((fd = vnet_event_fd(dev)) < 0)
+		return fd;
+	if (vn->t->config_intr_ack ? vn->t->config_intr_ack(vn->tctx) : eventfd_take(fd) > 0)
+		ev |= UNIC_EVENT_LINK;
+	if (vn->t->check && vn->t->check(vn->tctx))
+		ev |= UNIC_EVENT_REMOVED;
+	return ev;
 }
 
 static void read_mac(struct vnet *vn)
@@ -930,6 +1058,9 @@ static int start_device(struct unic_dev *dev)
 	if (!vn->rxq[0].mrg_rxbuf && dev->pool->room_size - UNIC_HEADROOM < ETH_FRAME_MAX)
 		UNIC_WARN("virtio-net %s: %u-byte buffers without MRG_RXBUF: full-size frames will not fit",
 			  virtio_dev_name(dev), dev->pool->room_size - UNIC_HEADROOM);
+	/* interrupts for the rx queues in use (and config changes), before their vectors are bound */
+	if (vn->t->intr_setup && (r = vn->t->intr_setup(vn->tctx, dev->cfg.rx_queues)))
+		return r;
 	if ((r = setup_queues(vn)))
 		return r;
 	vn->t->set_status(vn->tctx, (uint8_t)(vn->t->get_status(vn->tctx) | VIRTIO_STATUS_DRIVER_OK));
@@ -1028,4 +1159,10 @@ const struct unic_driver unic_driver_virtio_net = {
 	.link = vnet_link,
 	.set_promisc = vnet_set_promisc,
 	.set_rss = vnet_set_rss,
+	.rx_intr_fd = vnet_rx_intr_fd,
+	.rx_intr_enable = vnet_rx_intr_enable,
+	.rx_intr_disable = vnet_rx_intr_disable,
+	.tx_reclaim = vnet_tx_reclaim,
+	.event_fd = vnet_event_fd,
+	.event_ack = vnet_event_ack,
 };

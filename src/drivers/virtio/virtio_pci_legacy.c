@@ -21,6 +21,8 @@
 #define VIRTIO_PCI_QUEUE_NOTIFY 16   /* 16 bits: write a queue index to notify */
 #define VIRTIO_PCI_STATUS 18         /* 8 bits */
 #define VIRTIO_PCI_ISR 19            /* 8 bits */
+#define VIRTIO_MSI_CONFIG_VECTOR 20  /* 16 bits, only while MSI-X is on: vector for config changes */
+#define VIRTIO_MSI_QUEUE_VECTOR 22   /* 16 bits, only while MSI-X is on: vector of the selected queue */
 #define VIRTIO_PCI_CONFIG_NO_MSIX 20 /* device config starts here while MSI-X is off */
 #define VIRTIO_PCI_CONFIG_MSIX 24    /* ... and here while it is on (two vector registers) */
 #define VIRTIO_PCI_QUEUE_ADDR_SHIFT 12 /* the PFN is in 4096-byte units */
@@ -36,6 +38,7 @@
 struct legacy {
 	struct unic_dev *dev;
 	uint32_t config_off;
+	struct virtio_msix msix;
 };
 
 static int legacy_reset(void *ctx)
@@ -107,6 +110,75 @@ static void legacy_notify(struct virtq *vq)
 	unic_io_write16(l->dev, LEGACY_BAR, VIRTIO_PCI_QUEUE_NOTIFY, vq->index);
 }
 
+/* 0.9.5 2.2.2 / spec 4.1.5.1.2: write a vector, read it back; VIRTIO_MSI_NO_VECTOR means refused. */
+static void legacy_bind_vector(struct legacy *l, uint32_t reg, uint16_t vector, const char *what)
+{
+	unic_io_write16(l->dev, LEGACY_BAR, reg, vector);
+	if (vector == VIRTIO_MSI_NO_VECTOR || unic_io_read16(l->dev, LEGACY_BAR, reg) == vector)
+		return;
+	virtio_msix_refused(l->dev, &l->msix, what, vector); /* MSI-X off again: */
+	l->config_off = VIRTIO_PCI_CONFIG_NO_MSIX;              /* the config moves back */
+}
+
+/*
+ * MSI-X on through VFIO, then vector 0 for config changes. From the moment MSI-X is
+ * on, the device config (MAC, status) is at offset 24, after the two vector
+ * registers (0.9.5 2.2.2; QEMU's VIRTIO_PCI_CONFIG_SIZE follows the enable bit).
+ */
+static int legacy_intr_setup(void *ctx, uint16_t rx_queues)
+{
+	struct legacy *l = ctx;
+
+	if (virtio_msix_enable(l->dev, &l->msix, rx_queues) || l->msix.intx)
+		return 0; /* polled (l->msix.why says why), or INTx: no vector, the config stays at 20 */
+	l->config_off = VIRTIO_PCI_CONFIG_MSIX;
+	legacy_bind_vector(l, VIRTIO_MSI_CONFIG_VECTOR, VIRTIO_MSIX_CONFIG_VECTOR, "config changes");
+	return 0;
+}
+
+static int legacy_queue_intr_fd(void *ctx, uint16_t index, bool say)
+{
+	struct legacy *l = ctx;
+
+	return virtio_msix_fd(l->dev, &l->msix, virtio_msix_queue_slot(&l->msix, index), say);
+}
+
+/* 0.9.5 2.2.2: reading the ISR status lowers the INTx line */
+static uint8_t legacy_read_isr(void *ctx)
+{
+	struct legacy *l = ctx;
+
+	return unic_io_read8(l->dev, LEGACY_BAR, VIRTIO_PCI_ISR);
+}
+
+static void legacy_intr_rearm(void *ctx)
+{
+	struct legacy *l = ctx;
+
+	virtio_intx_rearm(l->dev, &l->msix, legacy_read_isr, l);
+}
+
+static void legacy_queue_intr_ack(void *ctx, uint16_t index)
+{
+	struct legacy *l = ctx;
+
+	virtio_msix_ack(l->dev, &l->msix, virtio_msix_queue_slot(&l->msix, index), legacy_read_isr, l);
+}
+
+static bool legacy_config_intr_ack(void *ctx)
+{
+	struct legacy *l = ctx;
+
+	return virtio_msix_config_ack(l->dev, &l->msix, legacy_read_isr, l);
+}
+
+static int legacy_config_intr_fd(void *ctx, bool say)
+{
+	struct legacy *l = ctx;
+
+	return virtio_msix_fd(l->dev, &l->msix, VIRTIO_MSIX_CONFIG_VECTOR, say);
+}
+
 static int legacy_queue_enable(void *ctx, struct virtq *vq)
 {
 	struct legacy *l = ctx;
@@ -117,13 +189,22 @@ static int legacy_queue_enable(void *ctx, struct virtq *vq)
 				      "below 16 TiB", vq->index, (unsigned long long)vq->desc_iova);
 	if (legacy_queue_max(ctx, vq->index) != vq->size)
 		return unic_dev_error(l->dev, EINVAL, "legacy virtio queue %u: size %u is not the device's", vq->index, vq->size);
+	/* queue_max selected the queue: its vector (only with MSI-X on: the register exists only then) */
+	if (l->msix.n && !l->msix.intx)
+		legacy_bind_vector(l, VIRTIO_MSI_QUEUE_VECTOR, virtio_msix_queue_vector(&l->msix, vq->index), "a queue");
 	unic_io_write32(l->dev, LEGACY_BAR, VIRTIO_PCI_QUEUE_PFN, (uint32_t)pfn);
 	vq->notify = legacy_notify;
 	vq->notify_ctx = l;
 	return l->dev->removed ? -EIO : 0;
 }
 
-static void legacy_close(void *ctx) { free(ctx); }
+static void legacy_close(void *ctx)
+{
+	struct legacy *l = ctx;
+
+	virtio_msix_close(l->dev, &l->msix);
+	free(l);
+}
 
 /* pci.c's I/O accessors raise dev->removed when a pread/pwrite on the I/O BAR fails. */
 static const atomic_bool *legacy_gone_flag(void *ctx) { return &((struct legacy *)ctx)->dev->removed; }
@@ -153,6 +234,12 @@ static const struct virtio_transport legacy_ops = {
 	.close = legacy_close,
 	.gone_flag = legacy_gone_flag,
 	.check = legacy_check,
+	.intr_setup = legacy_intr_setup,
+	.queue_intr_fd = legacy_queue_intr_fd,
+	.config_intr_fd = legacy_config_intr_fd,
+	.intr_rearm = legacy_intr_rearm,
+	.queue_intr_ack = legacy_queue_intr_ack,
+	.config_intr_ack = legacy_config_intr_ack,
 };
 
 /* 0.9.5 2.2.2: with MSI-X on, two vector registers come before the device config. 0 or -errno (dev->err). */
@@ -186,6 +273,7 @@ int virtio_pci_legacy_open(struct unic_dev *dev, const struct virtio_transport *
 	if (!l)
 		return unic_dev_error(dev, ENOMEM, "out of memory");
 	l->dev = dev;
+	virtio_msix_init(&l->msix);
 	l->config_off = msix ? VIRTIO_PCI_CONFIG_MSIX : VIRTIO_PCI_CONFIG_NO_MSIX;
 	*t = &legacy_ops;
 	*ctx = l;

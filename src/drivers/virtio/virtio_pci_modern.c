@@ -34,6 +34,7 @@
 #define VIRTIO_PCI_CAP_BAR_MAX 5      /* 4.1.4: bar values 0x6..0xff are reserved: ignore the structure */
 #define VIRTIO_PCI_CAP_COMMON_CFG 1
 #define VIRTIO_PCI_CAP_NOTIFY_CFG 2
+#define VIRTIO_PCI_CAP_ISR_CFG 3
 #define VIRTIO_PCI_CAP_DEVICE_CFG 4
 /* Alignment of each structure's offset in its BAR */
 #define COMMON_CFG_ALIGN 4   /* 4.1.4.3: 32-bit fields, accessed naturally aligned (4.1.3.1) */
@@ -62,7 +63,6 @@
 #define COMMON_Q_USEDLO 48
 #define COMMON_Q_USEDHI 52
 #define COMMON_CFG_MIN_LEN 56
-#define VIRTIO_MSI_NO_VECTOR 0xffff  /* 4.1.5.1.2 */
 
 #define RESET_WAIT_US 1000
 #define RESET_TRIES 1000
@@ -73,8 +73,9 @@ _Static_assert(VIRTIO_PCI_CAP_MAX == (PCI_CONFIG_SIZE - PCI_CAP_FIRST) / PCI_CAP
 
 struct modern {
 	struct unic_dev *dev;
-	volatile uint8_t *common, *notify, *device;
-	uint32_t common_len, notify_len, device_len, notify_mult;
+	volatile uint8_t *common, *notify, *device, *isr;
+	uint32_t common_len, notify_len, device_len, notify_mult, isr_len;
+	struct virtio_msix msix;
 };
 
 static int bad_pointer(struct unic_dev *dev, uint8_t from, uint8_t pos, const char *what)
@@ -151,6 +152,8 @@ struct vcap_rule {
 static const struct vcap_rule rule_common = { "common config", VIRTIO_PCI_CAP_SIZE, COMMON_CFG_MIN_LEN, COMMON_CFG_ALIGN };
 static const struct vcap_rule rule_notify = { "notify", VIRTIO_PCI_NOTIFY_CAP_SIZE, NOTIFY_MIN_LEN, NOTIFY_ALIGN };
 static const struct vcap_rule rule_device = { "device config", VIRTIO_PCI_CAP_SIZE, 0, DEVICE_CFG_ALIGN };
+/* 4.1.4.5: one byte, any alignment; used only on the INTx line (uio:) */
+static const struct vcap_rule rule_isr = { "ISR status", VIRTIO_PCI_CAP_SIZE, 1, 1 };
 
 static int read_vcap(struct unic_dev *dev, uint8_t pos, struct vcap *v)
 {
@@ -250,6 +253,7 @@ static int parse_caps(struct modern *m)
 		{ .rule = &rule_common, .addr = &m->common, .len = &m->common_len },
 		{ .rule = &rule_notify, .addr = &m->notify, .len = &m->notify_len },
 		{ .rule = &rule_device, .addr = &m->device, .len = &m->device_len },
+		{ .rule = &rule_isr, .addr = &m->isr, .len = &m->isr_len },
 	};
 	struct virtio_pci_caps c;
 	unsigned i, seen = 0;
@@ -263,11 +267,13 @@ static int parse_caps(struct modern *m)
 			continue;
 		if ((r = read_vcap(m->dev, c.pos[i], &v)))
 			return r;
-		/* other types (ISR, PCI cfg access, shared memory) we do not use; reserved ones are ignored (4.1.4) */
+		/* other types (PCI cfg access, shared memory) we do not use; reserved ones are ignored (4.1.4) */
 		if (v.type == VIRTIO_PCI_CAP_COMMON_CFG || v.type == VIRTIO_PCI_CAP_NOTIFY_CFG ||
 		    v.type == VIRTIO_PCI_CAP_DEVICE_CFG) {
 			take_vcap(m, &v, &ch[v.type == VIRTIO_PCI_CAP_COMMON_CFG ? 0 : v.type == VIRTIO_PCI_CAP_NOTIFY_CFG ? 1 : 2]);
 			seen++;
+		} else if (v.type == VIRTIO_PCI_CAP_ISR_CFG) { /* INTx only: not enough to call the device modern */
+			take_vcap(m, &v, &ch[3]);
 		}
 	}
 	if (!seen)
@@ -376,6 +382,82 @@ static void write64(volatile uint8_t *base, uint32_t lo_off, uint32_t hi_off, ui
 	unic_write32(base, hi_off, (uint32_t)(v >> 32));
 }
 
+/*
+ * 4.1.4.3 / 4.1.5.1.2: write a vector (msix_config, or queue_msix_vector of the selected
+ * queue) and read it back: VIRTIO_MSI_NO_VECTOR means the device refused it; then no
+ * queue interrupts (m->msix.why says why) and the device is polled. 0, or -EIO refused.
+ */
+static int modern_bind_vector(struct modern *m, uint32_t reg, uint16_t vector, const char *what)
+{
+	unic_write16(m->common, reg, vector);
+	if (vector == VIRTIO_MSI_NO_VECTOR || unic_read16(m->common, reg) == vector)
+		return 0;
+	virtio_msix_refused(m->dev, &m->msix, what, vector);
+	return -EIO;
+}
+
+/* MSI-X on (VFIO) before any vector is written (4.1.5.1.2); vector 0 for config changes. */
+static int modern_intr_setup(void *ctx, uint16_t rx_queues)
+{
+	struct modern *m = ctx;
+
+	if (virtio_msix_enable(m->dev, &m->msix, rx_queues))
+		return 0; /* polled: m->msix.why says why */
+	if (m->msix.intx) {
+		if (m->isr)
+			return 0; /* INTx: no vector to program */
+		virtio_msix_close(m->dev, &m->msix); /* the line could not be lowered: an interrupt storm */
+		unic_fmt(m->msix.why, sizeof m->msix.why, "virtio %s has no usable ISR status capability (spec 4.1.4.5), "
+			 "which its INTx line needs: open it as vfio: (MSI-X), or poll it", virtio_dev_name(m->dev));
+		return 0;
+	}
+	modern_bind_vector(m, COMMON_MSIX, VIRTIO_MSIX_CONFIG_VECTOR, "config changes");
+	return 0;
+}
+
+static int modern_queue_intr_fd(void *ctx, uint16_t index, bool say)
+{
+	struct modern *m = ctx;
+
+	return virtio_msix_fd(m->dev, &m->msix, virtio_msix_queue_slot(&m->msix, index), say);
+}
+
+/* 4.1.4.5: reading the ISR status lowers the INTx line */
+static uint8_t modern_read_isr(void *ctx)
+{
+	struct modern *m = ctx;
+
+	return unic_read8(m->isr, 0);
+}
+
+static void modern_intr_rearm(void *ctx)
+{
+	struct modern *m = ctx;
+
+	virtio_intx_rearm(m->dev, &m->msix, modern_read_isr, m);
+}
+
+static void modern_queue_intr_ack(void *ctx, uint16_t index)
+{
+	struct modern *m = ctx;
+
+	virtio_msix_ack(m->dev, &m->msix, virtio_msix_queue_slot(&m->msix, index), modern_read_isr, m);
+}
+
+static bool modern_config_intr_ack(void *ctx)
+{
+	struct modern *m = ctx;
+
+	return virtio_msix_config_ack(m->dev, &m->msix, modern_read_isr, m);
+}
+
+static int modern_config_intr_fd(void *ctx, bool say)
+{
+	struct modern *m = ctx;
+
+	return virtio_msix_fd(m->dev, &m->msix, VIRTIO_MSIX_CONFIG_VECTOR, say);
+}
+
 static int modern_queue_enable(void *ctx, struct virtq *vq)
 {
 	struct modern *m = ctx;
@@ -385,7 +467,8 @@ static int modern_queue_enable(void *ctx, struct virtq *vq)
 		return unic_dev_error(m->dev, EINVAL, "virtio queue %u: size %u is larger than the device allows",
 				      vq->index, vq->size);
 	unic_write16(m->common, COMMON_Q_SIZE, vq->size);
-	unic_write16(m->common, COMMON_Q_MSIX, VIRTIO_MSI_NO_VECTOR); /* we poll */
+	if (modern_bind_vector(m, COMMON_Q_MSIX, virtio_msix_queue_vector(&m->msix, vq->index), "a queue"))
+		unic_write16(m->common, COMMON_Q_MSIX, VIRTIO_MSI_NO_VECTOR);
 	write64(m->common, COMMON_Q_DESCLO, COMMON_Q_DESCHI, vq->desc_iova);
 	write64(m->common, COMMON_Q_AVAILLO, COMMON_Q_AVAILHI, vq->driver_iova);
 	write64(m->common, COMMON_Q_USEDLO, COMMON_Q_USEDHI, vq->device_iova);
@@ -400,7 +483,13 @@ static int modern_queue_enable(void *ctx, struct virtq *vq)
 	return 0;
 }
 
-static void modern_close(void *ctx) { free(ctx); }
+static void modern_close(void *ctx)
+{
+	struct modern *m = ctx;
+
+	virtio_msix_close(m->dev, &m->msix);
+	free(m);
+}
 
 /* The data path stops when the device is gone (see modern_check). */
 static const atomic_bool *modern_gone_flag(void *ctx) { return &((struct modern *)ctx)->dev->removed; }
@@ -432,6 +521,12 @@ static const struct virtio_transport modern_ops = {
 	.close = modern_close,
 	.gone_flag = modern_gone_flag,
 	.check = modern_check,
+	.intr_setup = modern_intr_setup,
+	.queue_intr_fd = modern_queue_intr_fd,
+	.config_intr_fd = modern_config_intr_fd,
+	.intr_rearm = modern_intr_rearm,
+	.queue_intr_ack = modern_queue_intr_ack,
+	.config_intr_ack = modern_config_intr_ack,
 };
 
 int virtio_pci_modern_open(struct unic_dev *dev, const struct virtio_transport **t, void **ctx)
@@ -442,6 +537,7 @@ int virtio_pci_modern_open(struct unic_dev *dev, const struct virtio_transport *
 	if (!m)
 		return unic_dev_error(dev, ENOMEM, "out of memory");
 	m->dev = dev;
+	virtio_msix_init(&m->msix);
 	if ((r = parse_caps(m))) {
 		free(m);
 		return r; /* -ENODEV / -ENXIO: a transitional device may still speak legacy */

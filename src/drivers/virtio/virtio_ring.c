@@ -380,6 +380,68 @@ uint16_t virtq_get_batch(struct virtq *vq, void **tokens, uint32_t *lens, uint16
 	return vq->packed ? packed_get(vq, tokens, lens, n) : split_get(vq, tokens, lens, n);
 }
 
+/* ---- interrupts (used buffer notifications) ---- */
+
+/*
+ * Is a used buffer waiting? Read once, checked like virtq_get_batch does: a split used
+ * index that claims more than the device holds breaks the queue (-EIO). 1 / 0 / -EIO.
+ */
+static int split_has_used(struct virtq *vq)
+{
+	uint16_t pending = (uint16_t)(vq->used[USED_IDX] - vq->last_used);
+
+	if (unic_unlikely(pending > vq->in_flight)) {
+		bad_device(vq);
+		return -EIO;
+	}
+	return pending != 0;
+}
+
+/* Packed: the next used position is used when AVAIL and USED both equal the used wrap counter (2.8.1). */
+static int packed_has_used(const struct virtq *vq)
+{
+	uint16_t flags;
+	bool avail, used;
+
+	if (vq->in_flight == 0) /* nothing given: what is there is stale (packed_get reads nothing either) */
+		return 0;
+	flags = vq->pdesc[vq->used_pos].flags;
+	avail = flags & VRING_PACKED_DESC_F_AVAIL;
+	used = flags & VRING_PACKED_DESC_F_USED;
+	return avail == used && used == vq->used_wrap;
+}
+
+int virtq_intr_enable(struct virtq *vq)
+{
+	if (unic_unlikely(vq->broken))
+		return -EIO;
+	if (vq->packed) {
+		/* 2.8.10: ENABLE, not DESC: any used buffer from now on interrupts */
+		vq->driver_event->flags = VRING_PACKED_EVENT_FLAG_ENABLE;
+	} else if (vq->event_idx) {
+		/* 2.7.10: interrupt once the used index moves past last_used */
+		*used_event(vq) = vq->last_used;
+	} else {
+		vq->avail[AVAIL_FLAGS] = 0; /* 2.7.7: clear VRING_AVAIL_F_NO_INTERRUPT */
+	}
+	/*
+	 * The store above before the load below (2.7.10 / 2.8.21.3.1): a buffer the device
+	 * used before it saw our request is found here; one it used after gets an interrupt.
+	 */
+	unic_mb();
+	return vq->packed ? packed_has_used(vq) : split_has_used(vq);
+}
+
+void virtq_intr_disable(struct virtq *vq)
+{
+	if (vq->packed)
+		vq->driver_event->flags = VRING_PACKED_EVENT_FLAG_DISABLE;
+	else if (vq->event_idx)
+		*used_event(vq) = (uint16_t)(vq->last_used - 1); /* never crossed before the index wraps */
+	else
+		vq->avail[AVAIL_FLAGS] = VRING_AVAIL_F_NO_INTERRUPT;
+}
+
 uint16_t virtq_drain(struct virtq *vq, void **tokens, uint16_t n)
 {
 	uint16_t id, k = 0;

@@ -8,7 +8,10 @@
  * Notifications go through eventfds; the ring code asks for a kick only when the
  * backend wants one (EVENT_IDX / NO_NOTIFY), so the data path makes no system
  * call per packet. The ring logic is virtio_ring.c, shared with the PCI
- * transports: this file is only the control plane.
+ * transports: this file is only the control plane. Interrupts: each ring's call
+ * eventfd is its wake-up descriptor (the backend writes it when the ring asks for
+ * notifications, under the same suppression rules); when the backend is gone the
+ * transport writes every call fd and its event fd itself, so no sleeper stays asleep.
  *
  * The session (vhost-user.rst, "Communication"), as QEMU and DPDK's virtio-user do it:
  *   connect (or listen + accept with ",server"), SET_OWNER, GET_FEATURES,
@@ -156,7 +159,9 @@ struct vhu {
 	uint64_t offered;         /* GET_FEATURES */
 	uint8_t status;           /* virtio device status: kept here, vhost-user has none */
 	uint8_t mac[6];
-	int kick_fd[VHU_MAX_RINGS], call_fd[VHU_MAX_RINGS]; /* one pair of eventfds per ring */
+	int kick_fd[VHU_MAX_RINGS];   /* one pair of eventfds per ring: kick (we write), */
+	atomic_int call_fd[VHU_MAX_RINGS]; /* call (the backend writes; an rx ring's wake-up fd) */
+	int event_fd;             /* readable once the backend is gone (unic_event_fd) */
 	bool ring_started[VHU_MAX_RINGS];
 	atomic_bool gone;         /* the backend failed: the data path reads only this */
 	atomic_int cause;         /* enum vhu_cause: the first one raised */
@@ -170,12 +175,37 @@ struct vhu {
 
 /* ---- the connection ---- */
 
+/* Writes 1 to an eventfd (non-blocking: a full counter has a wake-up pending anyway). */
+static void eventfd_signal(int fd)
+{
+	uint64_t one = 1;
+
+	if (fd >= 0 && write(fd, &one, sizeof one) != sizeof one)
+		return;
+}
+
+/*
+ * The backend is gone: wake whoever sleeps on a ring's call fd (unic_rx_wait: the
+ * next arm then says the device went away) or on the event fd. The call fds are ours:
+ * the backend writes them, and so may we.
+ */
+static void wake_all(struct vhu *v)
+{
+	unsigned i;
+
+	atomic_store(&v->gone, true); /* before the wake-ups: a woken thread sees it */
+	eventfd_signal(v->event_fd);
+	for (i = 0; i < VHU_MAX_RINGS; i++)
+		eventfd_signal(atomic_load(&v->call_fd[i]));
+}
+
 /* Raises the gone flag; the first cause stays (the monitor thread and the control path may race). */
 static void mark_gone(struct vhu *v, enum vhu_cause cause)
 {
 	int alive = VHU_ALIVE;
 
-	atomic_compare_exchange_strong(&v->cause, &alive, (int)cause);
+	if (atomic_compare_exchange_strong(&v->cause, &alive, (int)cause))
+		wake_all(v);
 	atomic_store(&v->gone, true);
 }
 
@@ -727,12 +757,13 @@ static int vhu_queue_enable(void *t, struct virtq *vq)
 	struct vhu *v = t;
 	uint32_t i = vq->index;
 	struct vhu_msg m;
-	int r;
+	int r, call;
 
 	if (i >= VHU_RINGS_PER_PAIR * v->max_pairs || !v->memory_shared)
 		return unic_dev_error(v->dev, EINVAL, "vhost-user: queue %u cannot be set up", i);
-	if (new_eventfd(v, &v->kick_fd[i]) || new_eventfd(v, &v->call_fd[i]))
+	if (new_eventfd(v, &v->kick_fd[i]) || new_eventfd(v, &call))
 		return -EIO;
+	atomic_store(&v->call_fd[i], call);
 	if ((r = set_state(v, VHOST_USER_SET_VRING_NUM, i, vq->size)))
 		return fail(v, r, "SET_VRING_NUM");
 	/* the rings are fresh: the next available entry is 0 (packed: with wrap counter 1, spec 2.8.1) */
@@ -745,8 +776,8 @@ static int vhu_queue_enable(void *t, struct virtq *vq)
 	m.p.addr.avail = vq->driver_iova; /* packed: the driver event area */
 	if ((r = request(v, &m, NULL, 0)))
 		return fail(v, r, "SET_VRING_ADDR");
-	/* We poll: the call eventfd is there because backends want one, and is never read. */
-	if ((r = set_vring_fd(v, VHOST_USER_SET_VRING_CALL, i, v->call_fd[i])))
+	/* The backend writes the call fd when the ring asks for interrupts (virtio_ring.c): rx sleeps on it */
+	if ((r = set_vring_fd(v, VHOST_USER_SET_VRING_CALL, i, call)))
 		return fail(v, r, "SET_VRING_CALL");
 	if ((r = set_vring_fd(v, VHOST_USER_SET_VRING_KICK, i, v->kick_fd[i])))
 		return fail(v, r, "SET_VRING_KICK");
@@ -762,13 +793,15 @@ static void vhu_close(void *t)
 	unsigned i;
 
 	stop_monitor(v);
+	if (v->event_fd >= 0)
+		close(v->event_fd);
 	if (v->sock >= 0)
 		close(v->sock);
 	for (i = 0; i < VHU_MAX_RINGS; i++) {
 		if (v->kick_fd[i] >= 0)
 			close(v->kick_fd[i]);
-		if (v->call_fd[i] >= 0)
-			close(v->call_fd[i]);
+		if (atomic_load(&v->call_fd[i]) >= 0)
+			close(atomic_load(&v->call_fd[i]));
 	}
 	if (v->server)
 		unlink(v->dev->spec.path);
@@ -776,6 +809,27 @@ static void vhu_close(void *t)
 }
 
 static const atomic_bool *vhu_gone_flag(void *t) { return &((struct vhu *)t)->gone; }
+
+/* An rx ring's wake-up: its call eventfd (vhost-user.rst "Ring states": the back-end signals it). */
+static int vhu_queue_intr_fd(void *t, uint16_t index, bool say)
+{
+	struct vhu *v = t;
+	int fd = index < VHU_MAX_RINGS ? atomic_load(&v->call_fd[index]) : -1;
+
+	if (fd >= 0)
+		return fd;
+	if (!say)
+		return -ENOTSUP;
+	return unic_dev_error(v->dev, ENOTSUP, "vhost-user %s: ring %u is not set up: start the device first",
+			      v->dev->spec.path, index);
+}
+
+/* Readable once the backend is gone (the link is then down and stays down). */
+static int vhu_config_intr_fd(void *t, bool say)
+{
+	(void)say;
+	return ((struct vhu *)t)->event_fd;
+}
 
 /* Queue pairs the backend takes (GET_QUEUE_NUM with the protocol feature MQ, else 1). */
 static uint16_t vhu_queue_pairs(void *t) { return ((struct vhu *)t)->max_pairs; }
@@ -796,6 +850,8 @@ static const struct virtio_transport vhost_user_transport = {
 	.gone_flag = vhu_gone_flag,
 	.check = vhu_check,
 	.queue_pairs = vhu_queue_pairs,
+	.queue_intr_fd = vhu_queue_intr_fd,
+	.config_intr_fd = vhu_config_intr_fd,
 };
 
 /* ---- connecting ---- */
@@ -1001,8 +1057,15 @@ int unic_vhost_user_probe(struct unic_dev *dev)
 		return unic_dev_error(dev, ENOMEM, "out of memory");
 	v->dev = dev;
 	v->sock = v->wake_fd = -1;
-	for (i = 0; i < VHU_MAX_RINGS; i++)
-		v->kick_fd[i] = v->call_fd[i] = -1;
+	for (i = 0; i < VHU_MAX_RINGS; i++) {
+		v->kick_fd[i] = -1;
+		atomic_init(&v->call_fd[i], -1);
+	}
+	v->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (v->event_fd < 0) {
+		free(v);
+		return unic_dev_error(dev, errno, "eventfd: %s", strerror(errno));
+	}
 	v->max_pairs = 1; /* without the protocol feature MQ (spec "Multiple queue support") */
 	atomic_init(&v->gone, false);
 	atomic_init(&v->cause, VHU_ALIVE);
