@@ -126,9 +126,29 @@ static int check_not_in_use(struct unic_dev *dev)
 	return 0;
 }
 
+/* The kernel driver the device had, for restore (unless the record of an owner that died named it). */
+static void remember_driver(struct unic_dev *dev, const char *drv)
+{
+	if (!dev->orig_driver[0])
+		snprintf(dev->orig_driver, sizeof dev->orig_driver, "%s", drv);
+}
+
+/* sysfs: and uio: alike: the config space through sysfs, BARs through resourceN, DMA by physical address. */
+static int open_sysfs_resources(struct unic_dev *dev)
+{
+	char path[128];
+
+	snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/config", dev->spec.pci_addr);
+	dev->config_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (dev->config_fd < 0)
+		return unic_dev_error(dev, errno, "cannot open %s: %s", path, strerror(errno));
+	dev->dma_mode = UNIC_DMA_PHYS;
+	return unic_pci_map_bars_sysfs(dev);
+}
+
 static int open_sysfs(struct unic_dev *dev)
 {
-	char path[128], drv[64];
+	char drv[64];
 	int r;
 
 	if (geteuid() != 0)
@@ -136,17 +156,11 @@ static int open_sysfs(struct unic_dev *dev)
 				      "use vfio: with an IOMMU as a user");
 	unic_pci_driver(dev->spec.pci_addr, drv, sizeof drv);
 	if (drv[0]) {
-		if (!dev->orig_driver[0]) /* else the record of an owner that died named it */
-			snprintf(dev->orig_driver, sizeof dev->orig_driver, "%s", drv);
+		remember_driver(dev, drv);
 		if ((r = unic_pci_unbind(dev->spec.pci_addr)))
 			return unic_dev_error(dev, -r, "cannot unbind %s from %s: %s", dev->spec.pci_addr, drv, strerror(-r));
 	}
-	snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/config", dev->spec.pci_addr);
-	dev->config_fd = open(path, O_RDWR | O_CLOEXEC);
-	if (dev->config_fd < 0)
-		return unic_dev_error(dev, errno, "cannot open %s: %s", path, strerror(errno));
-	dev->dma_mode = UNIC_DMA_PHYS;
-	return unic_pci_map_bars_sysfs(dev);
+	return open_sysfs_resources(dev);
 }
 
 #define UIO_DRIVER "uio_pci_generic"
@@ -180,7 +194,7 @@ static int find_uio_node(struct unic_dev *dev)
  */
 static int open_uio(struct unic_dev *dev)
 {
-	char path[128], drv[64];
+	char drv[64];
 	int r;
 
 	if (geteuid() != 0)
@@ -191,8 +205,7 @@ static int open_uio(struct unic_dev *dev)
 				      UIO_DRIVER "' as root");
 	unic_pci_driver(dev->spec.pci_addr, drv, sizeof drv);
 	if (strcmp(drv, UIO_DRIVER)) {
-		if (!dev->orig_driver[0]) /* else the record of an owner that died named it */
-			snprintf(dev->orig_driver, sizeof dev->orig_driver, "%s", drv);
+		remember_driver(dev, drv);
 		if ((r = unic_pci_bind(dev->spec.pci_addr, UIO_DRIVER)))
 			return unic_dev_error(dev, -r, "cannot bind %s to " UIO_DRIVER ": %s%s", dev->spec.pci_addr,
 					      strerror(-r), r == -ENODEV ? " (a device without an INTx pin is refused "
@@ -200,12 +213,7 @@ static int open_uio(struct unic_dev *dev)
 	}
 	if ((r = find_uio_node(dev)))
 		return r;
-	snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/config", dev->spec.pci_addr);
-	dev->config_fd = open(path, O_RDWR | O_CLOEXEC);
-	if (dev->config_fd < 0)
-		return unic_dev_error(dev, errno, "cannot open %s: %s", path, strerror(errno));
-	dev->dma_mode = UNIC_DMA_PHYS;
-	return unic_pci_map_bars_sysfs(dev);
+	return open_sysfs_resources(dev);
 }
 
 /* A bare PCI address: VFIO when the device has an IOMMU group, sysfs only when allowed. */
