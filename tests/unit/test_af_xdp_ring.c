@@ -94,36 +94,36 @@ static uint64_t room_addr(uint32_t idx)
 
 static void test_rx_desc(void)
 {
-	uint64_t owned[1] = { 0 };
+	uint8_t owned[ENTRIES] = { 0 };
 	uint32_t off = 0;
 	int64_t bad;
 
-	bit_set(owned, 2);
+	held_put(owned, 2);
 	/* the kernel's unaligned-mode form: base | offset << 48, data at base + offset */
 	CHECK(xsk_rx_check(&map, owned, room_addr(2) | (256ull << XSK_UNALIGNED_BUF_OFFSET_SHIFT), 60, &off, &bad) == 2);
 	CHECK(off == 256 && bad == -1);
 	CHECK(xsk_rx_check(&map, owned, room_addr(2) + 256, 60, &off, &bad) == -1); /* handed back twice */
 	CHECK(bad == -1);
 	CHECK(xsk_rx_check(&map, owned, room_addr(3) + 256, 60, &off, &bad) == -1); /* never handed over */
-	bit_set(owned, 3);
+	held_put(owned, 3);
 	CHECK(xsk_rx_check(&map, owned, room_addr(ENTRIES) + 256, 60, &off, &bad) == -1); /* past the UMEM */
 	CHECK(xsk_rx_check(&map, owned, room_addr(3) + ROOM + 8, 60, &off, &bad) == -1); /* between rooms */
 	CHECK(xsk_rx_check(&map, owned, ~0ull, 60, &off, &bad) == -1);
-	CHECK((owned[0] >> 3) & 1); /* the lies above left the held buffer alone */
+	CHECK(owned[3]); /* the lies above left the held buffer alone */
 	CHECK(xsk_rx_check(&map, owned, room_addr(3) + 256, ROOM - 256 + 1, &off, &bad) == -1); /* too long */
-	CHECK(bad == 3 && !((owned[0] >> 3) & 1)); /* released: the caller frees it */
-	bit_set(owned, 4);
+	CHECK(bad == 3 && !owned[3]); /* released: the caller frees it */
+	held_put(owned, 4);
 	CHECK(xsk_rx_check(&map, owned, room_addr(4) + 256, 0, &off, &bad) == -1 && bad == 4); /* empty */
-	bit_set(owned, 1);
+	held_put(owned, 1);
 	CHECK(xsk_rx_check(&map, owned, room_addr(1) + 256, ROOM - 256, &off, &bad) == 1); /* fills the room */
 }
 
 static void test_completion(void)
 {
-	uint64_t owned[1] = { 0 };
+	uint8_t owned[ENTRIES] = { 0 };
 
-	bit_set(owned, 0);
-	bit_set(owned, 4);
+	held_put(owned, 0);
+	held_put(owned, 4);
 	CHECK(xsk_comp_check(&map, owned, room_addr(4) + 128) == 4);
 	CHECK(xsk_comp_check(&map, owned, room_addr(4) + 128) == -1); /* completed twice */
 	CHECK(xsk_comp_check(&map, owned, room_addr(1) + 128) == -1); /* never sent */
@@ -135,8 +135,8 @@ static void test_completion(void)
 /* Random addresses and lengths: whatever is accepted is a held buffer and fits its room. */
 static void test_random(void)
 {
-	uint64_t owned[1];
-	unsigned i, accepted = 0, bad_ok = 1;
+	uint8_t owned[ENTRIES];
+	unsigned i, j, accepted = 0, bad_ok = 1;
 
 	srand(13);
 	for (i = 0; i < RANDOM_ROUNDS; i++) {
@@ -146,7 +146,8 @@ static void test_random(void)
 
 		if (rand() & 1)
 			addr = ((addr & ~0xfffull) % map.size) | ((uint64_t)(rand() % 512) << XSK_UNALIGNED_BUF_OFFSET_SHIFT);
-		owned[0] = (uint64_t)rand() & 0x1f;
+		for (j = 0; j < ENTRIES; j++)
+			owned[j] = (uint8_t)(rand() & 1);
 		idx = xsk_rx_check(&map, owned, addr, len, &off, &bad);
 		if (idx >= 0) {
 			accepted++;

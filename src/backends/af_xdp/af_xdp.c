@@ -57,7 +57,7 @@
 struct xsk_rxq {
 	struct xsk_ring fill, rx;
 	struct xsk_umem_map map;
-	uint64_t *owned;           /* pool buffers in the fill or rx ring */
+	uint8_t *owned;            /* pool buffers in the fill or rx ring (xsk_ring.h) */
 	struct unic_mempool *pool;
 	struct unic_qcounters stats;
 	uint32_t refill_min;       /* free fill slots worth an allocation */
@@ -70,7 +70,7 @@ struct xsk_rxq {
 struct xsk_txq {
 	struct xsk_ring tx, comp;
 	struct xsk_umem_map map;
-	uint64_t *owned;           /* pool buffers in the tx or completion ring */
+	uint8_t *owned;            /* pool buffers in the tx or completion ring */
 	struct unic_mempool *pool;
 	struct unic_qcounters stats;
 	int fd;
@@ -113,7 +113,9 @@ static void rx_refill(struct xsk_rxq *r)
 {
 	struct unic_buf *bufs[FILL_BATCH];
 	int64_t room = xsk_prod_free(&r->fill);
-	uint32_t want, i;
+	const struct xsk_ring fill = r->fill; /* descs and mask, in registers: a byte store into */
+	uint8_t *owned = r->owned;             /* owned may alias any field for the compiler */
+	uint32_t want, i, head;
 
 	if (unic_unlikely(room < 0)) {
 		queue_lied(&r->broken, &r->stats);
@@ -127,22 +129,24 @@ static void rx_refill(struct xsk_rxq *r)
 		want = want < avail ? want : avail;
 		if (!want || unic_buf_alloc_bulk(r->pool, bufs, want) != want)
 			break; /* the pool is empty: the frames in flight come home first */
+		head = r->fill.head;
 		for (i = 0; i < want; i++) {
-			*xsk_addr_at(&r->fill, r->fill.head + i) = bufs[i]->room_iova;
-			bit_set(r->owned, bufs[i]->index);
+			*xsk_addr_at(&fill, head + i) = bufs[i]->room_iova;
+			held_put(owned, bufs[i]->index);
 		}
 		xsk_prod_submit(&r->fill, want);
 		room -= want;
 	}
 }
 
-/* One rx descriptor, read once and checked: its buffer, or NULL (counted and dropped). */
-static struct unic_buf *rx_take(struct xsk_rxq *r, uint32_t slot)
+/* One rx descriptor, read once and checked: its buffer, or NULL (counted and dropped). m is the
+ * caller's copy of r->map, kept in registers across the burst (owned's byte stores may alias). */
+static struct unic_buf *rx_take(struct xsk_rxq *r, const struct xsk_umem_map *m, uint32_t slot)
 {
 	const volatile struct xdp_desc *d = xsk_desc_at(&r->rx, slot);
 	uint64_t addr = d->addr;
 	uint32_t len = d->len, off;
-	int64_t bad, idx = xsk_rx_check(&r->map, r->owned, addr, len, &off, &bad);
+	int64_t bad, idx = xsk_rx_check(m, r->owned, addr, len, &off, &bad);
 	struct unic_buf *b;
 
 	if (unic_unlikely(idx < 0)) {
@@ -162,6 +166,7 @@ static struct unic_buf *rx_take(struct xsk_rxq *r, uint32_t slot)
 static uint16_t xsk_rx_burst(void *q, struct unic_buf **bufs, uint16_t n)
 {
 	struct xsk_rxq *r = q;
+	const struct xsk_umem_map map = r->map;
 	int64_t avail;
 	uint32_t i;
 	uint16_t got = 0;
@@ -175,7 +180,7 @@ static uint16_t xsk_rx_burst(void *q, struct unic_buf **bufs, uint16_t n)
 	if (avail > n)
 		avail = n;
 	for (i = 0; i < avail; i++) {
-		struct unic_buf *b = rx_take(r, r->rx.head + i);
+		struct unic_buf *b = rx_take(r, &map, r->rx.head + i);
 		if (b) {
 			bufs[got++] = b;
 			bytes += b->len;
@@ -195,6 +200,8 @@ static uint16_t xsk_rx_burst(void *q, struct unic_buf **bufs, uint16_t n)
 static void tx_reclaim(struct xsk_txq *t)
 {
 	struct unic_buf *done[COMP_BATCH];
+	const struct xsk_umem_map map = t->map; /* in registers for the loop: the byte stores into */
+	uint8_t *owned = t->owned;               /* owned could alias the queue's fields for the compiler */
 	int64_t avail = xsk_cons_avail(&t->comp);
 	uint32_t i, m, k;
 
@@ -206,7 +213,7 @@ static void tx_reclaim(struct xsk_txq *t)
 		m = avail < COMP_BATCH ? (uint32_t)avail : COMP_BATCH;
 		for (i = k = 0; i < m; i++) {
 			uint64_t addr = *(const volatile uint64_t *)xsk_addr_at(&t->comp, t->comp.head + i);
-			int64_t idx = xsk_comp_check(&t->map, t->owned, addr);
+			int64_t idx = xsk_comp_check(&map, owned, addr);
 			if (unic_unlikely(idx < 0))
 				UNIC_STAT_INC(t->stats.bad_device);
 			else
@@ -240,6 +247,8 @@ static void tx_kick(struct xsk_txq *t)
 static uint16_t xsk_tx_burst(void *q, struct unic_buf **bufs, uint16_t n)
 {
 	struct xsk_txq *t = q;
+	struct xsk_ring ring;
+	uint8_t *owned = t->owned;
 	int64_t room;
 	uint32_t k = 0;
 	uint64_t bytes = 0;
@@ -253,20 +262,22 @@ static uint16_t xsk_tx_burst(void *q, struct unic_buf **bufs, uint16_t n)
 		return queue_lied(&t->broken, &t->stats);
 	if (n > room)
 		n = (uint16_t)room;
+	ring = t->tx; /* in registers: a byte store into owned may alias any field for the compiler */
 	for (i = 0; i < n; i++) {
 		struct unic_buf *b = bufs[i];
+		uint16_t len = b->len, off = b->data_off;
 		struct xdp_desc *d;
-		if (unic_unlikely(!b->len || (uint32_t)b->data_off + b->len > b->room_size)) {
+		if (unic_unlikely(!len || (uint32_t)off + len > b->room_size)) {
 			unic_buf_free(b); /* taken and dropped: the kernel would refuse it and never complete it */
 			UNIC_STAT_INC(t->stats.dropped);
 			continue;
 		}
-		d = xsk_desc_at(&t->tx, t->tx.head + k++);
-		d->addr = b->room_iova + b->data_off; /* room_iova is the room's UMEM offset */
-		d->len = b->len;
+		d = xsk_desc_at(&ring, ring.head + k++);
+		d->addr = b->room_iova + off; /* room_iova is the room's UMEM offset */
+		d->len = len;
 		d->options = 0;
-		bit_set(t->owned, b->index);
-		bytes += b->len;
+		held_put(owned, b->index);
+		bytes += len;
 	}
 	xsk_prod_submit(&t->tx, k);
 	UNIC_STAT_ADD(t->stats.packets, k);
@@ -460,14 +471,13 @@ static int sock_queues(struct unic_dev *dev, struct xsk_sock *s, uint16_t q)
 		.room_size = p->room_size,
 		.num_entries = p->num_entries,
 	};
-	size_t words = (p->num_entries + 63) / 64;
 
 	s->rxq.map = s->txq.map = map;
 	s->rxq.pool = s->txq.pool = dev->pool;
 	s->rxq.queue = q;
 	s->rxq.refill_min = dev->rx_ring_size / 2 < FILL_BATCH ? dev->rx_ring_size / 2 : FILL_BATCH;
-	s->rxq.owned = calloc(words, sizeof(uint64_t));
-	s->txq.owned = calloc(words, sizeof(uint64_t));
+	s->rxq.owned = calloc(p->num_entries, 1);
+	s->txq.owned = calloc(p->num_entries, 1);
 	if (!s->rxq.owned || !s->txq.owned)
 		return unic_dev_error(dev, ENOMEM, "af_xdp: out of memory for the queue state");
 	return 0;
@@ -652,14 +662,14 @@ static int xdp_start(struct unic_dev *dev)
 }
 
 /* Buffers a queue's rings still hold go home (the socket is closed: the kernel let them go). */
-static void free_owned(struct unic_mempool *pool, uint64_t *owned)
+static void free_owned(struct unic_mempool *pool, uint8_t *owned)
 {
 	uint32_t i;
 
 	if (!owned || !pool)
 		return;
 	for (i = 0; i < pool->num_entries; i++)
-		if (bit_test_clear(owned, i))
+		if (held_take(owned, i))
 			unic_buf_free(unic_mempool_entry(pool, i));
 	free(owned);
 }
