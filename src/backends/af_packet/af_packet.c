@@ -271,9 +271,8 @@ static void rx_copy(struct unic_buf *b, const uint8_t *data, uint32_t len, uint3
  * The next frame of the current block into b: 1 when b holds it, 0 when it was dropped
  * (counted), -1 when the kernel's header lies (the queue is broken).
  */
-static int rx_frame(struct afp_rxq *q, struct unic_buf *b)
+static int rx_frame(struct afp_rxq *q, const uint8_t *blk, struct unic_buf *b)
 {
-	const uint8_t *blk = (const uint8_t *)rx_block(q, q->block);
 	const volatile struct tpacket3_hdr *vh;
 	struct tpacket3_hdr h;
 	uint32_t off = q->off, extra, cap = (uint32_t)(b->room_size - b->data_off);
@@ -287,8 +286,10 @@ static int rx_frame(struct afp_rxq *q, struct unic_buf *b)
 	h.tp_status = vh->tp_status;
 	h.tp_mac = vh->tp_mac;
 	h.hv1.tp_rxhash = vh->hv1.tp_rxhash;
-	h.hv1.tp_vlan_tci = vh->hv1.tp_vlan_tci;
-	h.hv1.tp_vlan_tpid = vh->hv1.tp_vlan_tpid;
+	if (h.tp_status & TP_STATUS_VLAN_VALID) { /* the tag's fields only when the kernel says it took one */
+		h.hv1.tp_vlan_tci = vh->hv1.tp_vlan_tci;
+		h.hv1.tp_vlan_tpid = vh->hv1.tp_vlan_tpid;
+	}
 	if (h.tp_mac < sizeof h || (uint64_t)off + h.tp_mac + h.tp_snaplen > q->blk_len)
 		return -1;
 	if (q->left > 1 && (h.tp_next_offset < sizeof h || (uint64_t)off + h.tp_next_offset >= q->blk_len))
@@ -315,6 +316,7 @@ static uint16_t afp_rx_burst(void *rxq, struct unic_buf **bufs, uint16_t n)
 
 	while (got < n && !q->broken && visits++ <= q->ring.nblocks) {
 		uint16_t want, have, start = got, i;
+		const uint8_t *blk;
 		if (!q->in_block && !rx_take_block(q))
 			break;
 		if (!q->left) {
@@ -325,14 +327,16 @@ static uint16_t afp_rx_burst(void *rxq, struct unic_buf **bufs, uint16_t n)
 		have = (uint16_t)unic_buf_alloc_bulk(q->pool, bufs + start, want);
 		if (!have)
 			break; /* no buffer: the frames wait in the ring, the kernel counts what it drops */
+		blk = (const uint8_t *)rx_block(q, q->block);
 		for (i = 0; i < have && !q->broken; i++) {
-			int r = rx_frame(q, bufs[got]); /* a dropped frame leaves bufs[got] for the next */
+			int r = rx_frame(q, blk, bufs[got]); /* a dropped frame leaves bufs[got] for the next */
 			if (r < 0)
 				rx_lies(q);
 			if (r > 0)
 				bytes += bufs[got++]->len;
 		}
-		unic_buf_free_bulk(bufs + got, (uint32_t)(start + have - got));
+		if (start + have > got) /* buffers of dropped frames, or of frames after a lie */
+			unic_buf_free_bulk(bufs + got, (uint32_t)(start + have - got));
 		if (!q->left && !q->broken)
 			rx_release_block(q); /* the kernel may fill it again at once */
 	}
