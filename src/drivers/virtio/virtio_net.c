@@ -391,9 +391,12 @@ static int vnet_rx_intr_disable(void *rxq)
 	return 0;
 }
 
+/* 1..tx_max bytes after room for the header, inside the room (len - 1 wraps for 0: one compare for both ends) */
 static bool tx_buf_ok(const struct unic_buf *b, uint16_t hdr_len, uint32_t tx_max)
 {
-	return b->len > 0 && b->len <= tx_max && b->data_off >= hdr_len && (uint32_t)b->data_off + b->len <= b->room_size;
+	uint32_t len = b->len, off = b->data_off;
+
+	return len - 1 < tx_max && off >= hdr_len && off + len <= b->room_size;
 }
 
 static uint16_t vnet_tx_burst(void *txq, struct unic_buf **bufs, uint16_t n)

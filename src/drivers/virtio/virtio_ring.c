@@ -458,7 +458,8 @@ static bool inorder_batch_ok(const struct get_state *g, uint16_t head, uint16_t 
 	/* in order, a token is set exactly at the first descriptor of each buffer the device holds */
 	if (dist >= held || !g->slot[id].token || len > g->slot[id].writable)
 		return false;
-	return inorder_count(g->slot, g->size, head, (uint16_t)id) <= room;
+	/* a buffer has at least one descriptor: dist + 1 buffers at most, often all that is needed */
+	return dist < room || inorder_count(g->slot, g->size, head, (uint16_t)id) <= room;
 }
 
 /*
@@ -509,10 +510,15 @@ static uint16_t get_in_order(struct virtq *vq, void **tokens, uint32_t *lens, ui
 			}
 			end = (uint16_t)id;
 			blen = len;
+			in_batch = true;
 		}
 		/* a buffer before the batch's last counts as used whole (2.7.9 / 2.8.8) */
-		lens[k] = head == end ? blen : s->writable;
-		in_batch = head != end;
+		if (head == end) {
+			lens[k] = blen;
+			in_batch = false;
+		} else {
+			lens[k] = s->writable;
+		}
 		next = (uint16_t)(head + s->chain);
 		if (unic_unlikely(s->chain > 1))
 			s->chain = 1;
