@@ -444,19 +444,22 @@ static uint16_t inorder_count(const struct virtq_slot *slot, uint16_t size, uint
 
 /*
  * Checks a used entry whose id is not head's: the last buffer of a longer batch, or a lie.
- * held: descriptors the device holds from head on. room: split, the buffers the used
- * index still counts (the whole batch must be among them); packed, no limit.
+ * room: split, the buffers the used index still counts (the whole batch must be among
+ * them); packed, no limit.
  */
-static bool inorder_batch_ok(const struct get_state *g, uint16_t head, uint16_t held, uint32_t id, uint32_t len,
-			     uint16_t room)
+static bool inorder_batch_ok(const struct get_state *g, uint16_t head, uint32_t id, uint32_t len, uint16_t room)
 {
 	uint16_t dist;
 
 	if (id >= g->size)
 		return false;
 	dist = (uint16_t)(id >= head ? id - head : id + g->size - head);
-	/* in order, a token is set exactly at the first descriptor of each buffer the device holds */
-	if (dist >= held || !g->slot[id].token || len > g->slot[id].writable)
+	/*
+	 * In order, a token is set exactly at the first descriptor of each buffer the device
+	 * holds, and those lie from head on in ring order: a set token is a buffer at or after
+	 * head (an id already taken back, or never given, or inside a chain, has none).
+	 */
+	if (!g->slot[id].token || len > g->slot[id].writable)
 		return false;
 	/* a buffer has at least one descriptor: dist + 1 buffers at most, often all that is needed */
 	return dist < room || inorder_count(g->slot, g->size, head, (uint16_t)id) <= room;
@@ -472,7 +475,6 @@ static uint16_t get_in_order(struct virtq *vq, void **tokens, uint32_t *lens, ui
 	volatile struct vring_packed_desc *ring = vq->pdesc;
 	uint16_t head = vq->used_head, end = vq->batch_end, last = vq->last_used, k;
 	uint16_t want = vq->used_wrap ? VRING_PACKED_DESC_F_AVAIL_USED : 0;
-	uint16_t held = (uint16_t)(vq->size - vq->num_free);
 	uint32_t blen = vq->batch_len;
 	bool in_batch = vq->in_batch, packed = vq->packed;
 	struct get_state g;
@@ -503,8 +505,7 @@ static uint16_t get_in_order(struct virtq *vq, void **tokens, uint32_t *lens, ui
 					g.bad = true;
 					break;
 				}
-			} else if (unic_unlikely(!inorder_batch_ok(&g, head, (uint16_t)(held - g.descs), id, len,
-								     packed ? UINT16_MAX : (uint16_t)(room - k)))) {
+			} else if (unic_unlikely(!inorder_batch_ok(&g, head, id, len, packed ? UINT16_MAX : (uint16_t)(room - k)))) {
 				g.bad = true;
 				break;
 			}
