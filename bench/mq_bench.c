@@ -192,7 +192,7 @@ static void dpdk_open(const char *sock, bool packed)
 	uint16_t q;
 
 	snprintf(args, sizeof args,
-		 "path=%s,queues=%u,cq=1,queue_size=%d,packed_vq=%d,in_order=0,mrg_rxbuf=1,vectorized=0", sock,
+		 "path=%s,queues=%u,cq=1,queue_size=%d,packed_vq=%d,in_order=1,mrg_rxbuf=1,vectorized=0", sock,
 		 g.queues, RING, packed);
 	if (rte_eal_hotplug_add("vdev", "net_virtio_user0", args))
 		die("cannot hot-plug net_virtio_user0");

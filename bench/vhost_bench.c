@@ -19,8 +19,12 @@
  *                  windows A B B A (ratio per group), and an A/A control (unic
  *                  against itself) to show the noise of the method
  *
- * Usage: vhost_bench --ring split|packed --mode instr|cycles --dir DIR [--packets N]
- *        [--groups G] [--window W] -- EAL-ARGS
+ * --in-order: both front-ends negotiate VIRTIO_F_IN_ORDER (DPDK virtio-user's
+ * in_order=1, its default: its best scalar configuration); the rows are then named
+ * RING-inorder. Without it IN_ORDER is withheld from both (the matched rows).
+ *
+ * Usage: vhost_bench --ring split|packed [--in-order] --mode instr|cycles --dir DIR
+ *        [--packets N] [--groups G] [--window W] -- EAL-ARGS
  * Prints "RESULT ..." lines for bench/run.
  */
 #include <getopt.h>
@@ -53,7 +57,7 @@
 #define F_INDIRECT_DESC 28  /* unic does not use it; DPDK would not on these paths: off for both */
 #define F_EVENT_IDX 29      /* DPDK's virtio PMD does not implement it: off for unic too */
 #define F_RING_PACKED 34    /* off for the split rows */
-#define F_IN_ORDER 35       /* unic does not implement it: off for DPDK too */
+#define F_IN_ORDER 35       /* off for both in the matched rows; on for both with --in-order */
 
 enum fe { FE_UNIC, FE_DPDK, NFE };
 enum row { ROW_TX, ROW_RX, ROW_FWD, NROW };
@@ -317,10 +321,10 @@ static uint16_t port_by_name(const char *name)
 }
 
 /* The same features on offer to both front-ends (see the F_ constants). */
-static void disable_features(const char *sock, bool packed)
+static void disable_features(const char *sock, bool packed, bool in_order)
 {
-	uint64_t off = (1ull << F_ANY_LAYOUT) | (1ull << F_INDIRECT_DESC) | (1ull << F_EVENT_IDX) | (1ull << F_IN_ORDER) |
-		       (packed ? 0 : 1ull << F_RING_PACKED);
+	uint64_t off = (1ull << F_ANY_LAYOUT) | (1ull << F_INDIRECT_DESC) | (1ull << F_EVENT_IDX) |
+		       (in_order ? 0 : 1ull << F_IN_ORDER) | (packed ? 0 : 1ull << F_RING_PACKED);
 
 	if (rte_vhost_driver_disable_features(sock, off))
 		die("rte_vhost_driver_disable_features failed");
@@ -345,18 +349,18 @@ int main(int argc, char **argv)
 		{ "ring", required_argument, NULL, 'r' },   { "mode", required_argument, NULL, 'm' },
 		{ "dir", required_argument, NULL, 'd' },    { "packets", required_argument, NULL, 'n' },
 		{ "groups", required_argument, NULL, 'g' }, { "window", required_argument, NULL, 'w' },
-		{ NULL, 0, NULL, 0 },
+		{ "in-order", no_argument, NULL, 'o' },     { NULL, 0, NULL, 0 },
 	};
 	const char *ring = "split", *mode = "instr", *dir = "/tmp";
 	uint64_t packets = 200000, window = 2000;
 	unsigned groups = 15;
-	char sock[2][256], spec[300], args[400], err[UNIC_ERR_LEN];
+	char sock[2][256], spec[300], args[400], err[UNIC_ERR_LEN], label[32];
 	struct unic_config cfg;
-	bool packed;
+	bool packed, in_order = false;
 	int c, eal_argc = argc;
 	char **eal_argv = argv;
 
-	while ((c = getopt_long(argc, argv, "r:m:d:n:g:w:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:m:d:n:g:w:o", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r': ring = optarg; break;
 		case 'm': mode = optarg; break;
@@ -364,12 +368,14 @@ int main(int argc, char **argv)
 		case 'n': packets = strtoull(optarg, NULL, 10); break;
 		case 'g': groups = (unsigned)atoi(optarg); break;
 		case 'w': window = strtoull(optarg, NULL, 10); break;
+		case 'o': in_order = true; break;
 		default: return 2;
 		}
 	}
 	if (!groups || !window || packets < BURST)
 		die("--groups, --window and --packets must be positive");
 	packed = !strcmp(ring, "packed");
+	snprintf(label, sizeof label, "%s%s", ring, in_order ? "-inorder" : "");
 	g.instr = !strcmp(mode, "instr");
 	/* EAL arguments follow "--": argv[optind - 1] becomes the program name */
 	eal_argc = argc - optind + 1;
@@ -394,7 +400,7 @@ int main(int argc, char **argv)
 			die("cannot create a net_vhost port");
 		g.be_port[c] = port_by_name(name);
 		port_start(g.be_port[c], g.be_pool);
-		disable_features(sock[c], packed);
+		disable_features(sock[c], packed, in_order);
 		if (rte_eth_dev_start(g.be_port[c]))
 			die("cannot start a net_vhost port");
 	}
@@ -408,9 +414,9 @@ int main(int argc, char **argv)
 		die(err);
 	g.upool = unic_dev_mempool(g.udev);
 
-	/* DPDK's virtio-user: scalar paths, no in_order, mergeable rx buffers like unic */
-	snprintf(args, sizeof args, "path=%s,queues=1,queue_size=%d,packed_vq=%d,in_order=0,mrg_rxbuf=1,vectorized=0",
-		 sock[1], RING, packed);
+	/* DPDK's virtio-user: scalar paths, in_order as asked, mergeable rx buffers like unic */
+	snprintf(args, sizeof args, "path=%s,queues=1,queue_size=%d,packed_vq=%d,in_order=%d,mrg_rxbuf=1,vectorized=0",
+		 sock[1], RING, packed, in_order);
 	if (rte_eal_hotplug_add("vdev", "net_virtio_user0", args))
 		die("cannot hot-plug net_virtio_user0");
 	g.dpdk_port = port_by_name("net_virtio_user0");
@@ -427,9 +433,9 @@ int main(int argc, char **argv)
 	print_features();
 
 	if (g.instr)
-		instr_mode(ring, packets);
+		instr_mode(label, packets);
 	else
-		cycles_mode(ring, groups, window);
+		cycles_mode(label, groups, window);
 	printf("RESULT backend-took %llu\n", (unsigned long long)g.be_rx);
 
 	unic_close(g.udev);

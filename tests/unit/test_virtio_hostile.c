@@ -6,7 +6,9 @@
  * range, lengths larger than the buffer, indices that jump ahead, repeated and
  * looping packed descriptors, bad num_buffers, and random garbage. The driver
  * must count each (bad_device), stop using the queue, never touch memory out
- * of bounds (ASan), and give every buffer back on close.
+ * of bounds (ASan), and give every buffer back on close. The split and packed
+ * cases run again with VIRTIO_F_IN_ORDER negotiated (ids in ring order, one used
+ * entry for a batch of buffers, spec 2.7.9 / 2.8.8), with cases of their own.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -61,6 +63,8 @@ struct fq {
 	uint16_t apos, upos;               /* packed */
 	bool awrap, uwrap;
 	unsigned notified;
+	uint16_t next_id;                  /* in order: the id the driver must give next (split) */
+	unsigned order_errors;             /* in order: ids given out of ring order (check_order) */
 };
 
 struct fake {
@@ -74,6 +78,7 @@ struct fake {
 	uint8_t ctrl_ack;
 	uint8_t mq_ack;           /* the answer to MQ commands (0: VIRTIO_NET_OK) */
 	bool ctrl_lie;            /* hand MQ commands back with an id never given */
+	bool ctrl_lie_inside;     /* in order: ... with the id of the chain's second descriptor */
 	uint16_t pairs_set;       /* the last VQ_PAIRS_SET, 0 if none */
 	uint8_t rss[512];         /* the last RSS_CONFIG's data */
 	uint32_t rss_len, rss_count;
@@ -98,6 +103,8 @@ static void fq_bind(struct fq *q, struct virtq *vq, bool packed)
 	}
 }
 
+static bool check_order; /* dev_pop counts data buffers whose id breaks ring order (2.7.5 / 2.8.8) */
+
 /* Takes the next available descriptor (one of a chain for the control queue). */
 static bool dev_pop(struct fq *q, uint16_t *id, uint64_t *addr, uint32_t *len, uint16_t *flags)
 {
@@ -108,6 +115,8 @@ static bool dev_pop(struct fq *q, uint16_t *id, uint64_t *addr, uint32_t *len, u
 		if (av != q->awrap || us == q->awrap)
 			return false;
 		*id = d->id;
+		/* in order, a buffer's id is the ring position of its (first) descriptor */
+		q->order_errors += check_order && *id != q->apos;
 		*addr = d->addr;
 		*len = d->len;
 		*flags = f;
@@ -123,6 +132,9 @@ static bool dev_pop(struct fq *q, uint16_t *id, uint64_t *addr, uint32_t *len, u
 		return false;
 	*id = q->avail[2 + q->last_avail % q->size];
 	q->last_avail++;
+	/* in order, descriptors are used in table order, wrapping at the end (2.7.5) */
+	q->order_errors += check_order && *id != q->next_id;
+	q->next_id = (uint16_t)((*id + 1) % q->size);
 	*addr = q->desc[*id].addr;
 	*len = q->desc[*id].len;
 	*flags = q->desc[*id].flags;
@@ -158,6 +170,27 @@ static void dev_push(struct fq *q, uint32_t id, uint32_t len, uint16_t ndesc)
 	*(volatile uint16_t *)(q->used + 2) = q->used_idx;
 }
 
+/*
+ * In order (2.7.9 / 2.8.8): one used entry for a batch of nbuf buffers (ndesc descriptors),
+ * written where the batch's first would go, naming the id of its last; the device then
+ * skips past the batch (split: the used index grows by nbuf). used_count lets a test lie
+ * about how many the index counts.
+ */
+static void dev_push_batch(struct fq *q, uint32_t last_id, uint32_t len, uint16_t ndesc, uint16_t used_count)
+{
+	volatile uint32_t *e;
+
+	if (q->packed) {
+		dev_push(q, last_id, len, ndesc);
+		return;
+	}
+	e = (volatile uint32_t *)(q->used + 4 + 8 * (q->used_idx % q->size));
+	e[0] = last_id;
+	e[1] = len;
+	q->used_idx = (uint16_t)(q->used_idx + used_count);
+	*(volatile uint16_t *)(q->used + 2) = q->used_idx;
+}
+
 /* The control queue answers at once, from the notification. */
 static void fake_ctrl(struct fake *f, struct fq *q)
 {
@@ -187,6 +220,10 @@ static void fake_ctrl(struct fake *f, struct fq *q)
 			}
 			if (f->ctrl_lie) {
 				dev_push(q, q->size + 3u, 1, 2);
+				continue;
+			}
+			if (f->ctrl_lie_inside) { /* held, but no buffer starts there */
+				dev_push(q, (id + 1u) % q->size, 1, 2);
 				continue;
 			}
 		}
@@ -307,6 +344,16 @@ static struct {
 } opt;
 static uint8_t mq_ack_next;  /* fk.mq_ack for the next setup() */
 static bool ctrl_lie_next;   /* fk.ctrl_lie for the next setup() */
+static bool ctrl_lie_inside_next; /* fk.ctrl_lie_inside for the next setup() */
+static bool in_order;        /* the next setup()'s device offers VIRTIO_F_IN_ORDER (not legacy: bit 35) */
+
+/* "split", "packed in_order", ...: what the messages call a configuration */
+static const char *kname(enum kind kind)
+{
+	static char buf[32];
+	snprintf(buf, sizeof buf, "%s%s", kind_name[kind], in_order && kind != LEGACY ? " in_order" : "");
+	return buf;
+}
 
 static bool setup(enum kind kind)
 {
@@ -322,6 +369,8 @@ static bool setup(enum kind kind)
 		fk.offered |= F(VIRTIO_F_RING_PACKED);
 	if (kind == LEGACY) /* the oldest kind of device: 10-byte header, no event index, no merging */
 		fk.offered &= ~(F(NET_F_MRG_RXBUF) | F(VIRTIO_F_RING_EVENT_IDX));
+	if (in_order && kind != LEGACY)
+		fk.offered |= F(VIRTIO_F_IN_ORDER);
 	fk.offered |= opt.offer;
 	fk.offered &= offer_mask;
 	memcpy(fk.config, mac, 6);
@@ -334,6 +383,7 @@ static bool setup(enum kind kind)
 	fk.ctrl_index = 2;
 	fk.mq_ack = mq_ack_next;
 	fk.ctrl_lie = ctrl_lie_next;
+	fk.ctrl_lie_inside = ctrl_lie_inside_next;
 	fk.ctrl_ack = 0;
 	notify_owner = &fk;
 
@@ -438,6 +488,8 @@ static void test_sane(enum kind kind)
 	CHECK(unic_link(dev, &link) == 0 && link.up);
 	CHECK(hdr_len() == (kind == LEGACY ? 10 : 12));
 	CHECK(!!(fk.accepted & F(VIRTIO_F_RING_PACKED)) == (kind == PACKED));
+	CHECK(!!(fk.accepted & F(VIRTIO_F_IN_ORDER)) == (in_order && kind != LEGACY));
+	CHECK(!!strstr(dev->features, "IN_ORDER") == (in_order && kind != LEGACY));
 	CHECK(dev->rx_ring_size == RING);
 	CHECK(unic_set_promisc(dev, true) == 0 && fk.promisc);
 	CHECK(unic_set_promisc(dev, false) == 0 && !fk.promisc);
@@ -445,6 +497,7 @@ static void test_sane(enum kind kind)
 	CHECK(unic_set_promisc(dev, true) != 0);
 	fk.ctrl_ack = 0;
 
+	check_order = in_order && kind != LEGACY;
 	for (round = 0; round < 20; round++) {
 		uint16_t n = (uint16_t)(5 + round * 3 % 40), sent, left;
 		CHECK(unic_buf_alloc_bulk(pool, bufs, n) == n);
@@ -474,12 +527,14 @@ static void test_sane(enum kind kind)
 		}
 		CHECK(left == 0);
 	}
+	check_order = false;
+	CHECK(fk.q[0].order_errors == 0 && fk.q[1].order_errors == 0);
 	CHECK(unic_stats(dev, &st) == 0);
 	CHECK(st.tx_packets == seq && st.rx_packets == seq && st.bad_device == 0 && st.rx_dropped == 0);
 	/* at most one notification per burst: never one per packet */
 	CHECK(fk.q[1].notified <= tx_calls);
 	printf("sane %s: %u frames round-trip, %u tx notifications for %u bursts, rx %u notifications\n",
-	       kind_name[kind], seq, fk.q[1].notified, tx_calls, fk.q[0].notified);
+	       kname(kind), seq, fk.q[1].notified, tx_calls, fk.q[0].notified);
 	teardown();
 }
 
@@ -679,7 +734,7 @@ static void test_attack(enum kind kind, enum attack a)
 		CHECK(bad_count() == 1);
 	}
 	if (applies)
-		printf("hostile %s / %s: counted %llu, queue stopped\n", kind_name[kind], attack_name[a],
+		printf("hostile %s / %s: counted %llu, queue stopped\n", kname(kind), attack_name[a],
 		       (unsigned long long)bad_count());
 	teardown();
 }
@@ -715,7 +770,7 @@ static void test_merged(enum kind kind)
 	unic_buf_free(bufs[0]);
 	unic_stats(dev, &st);
 	CHECK(st.rx_dropped == 1 && st.bad_device == 0 && st.rx_packets == 1);
-	printf("merged %s: 3-buffer frame dropped (rx_dropped %llu), next frame received\n", kind_name[kind],
+	printf("merged %s: 3-buffer frame dropped (rx_dropped %llu), next frame received\n", kname(kind),
 	       (unsigned long long)st.rx_dropped);
 	teardown();
 }
@@ -777,7 +832,179 @@ static void test_garbage(enum kind kind, unsigned trials)
 		teardown();
 	}
 	CHECK(broke > 0);
-	printf("garbage %s: %u trials, %u caught a bad value, no access out of bounds\n", kind_name[kind], trials, broke);
+	printf("garbage %s: %u trials, %u caught a bad value, no access out of bounds\n", kname(kind), trials, broke);
+}
+
+/* ---- in order (VIRTIO_F_IN_ORDER: spec 2.7.5, 2.7.9, 2.8.8) ---- */
+
+/* Sends n 60-byte frames on tx queue 0 and lets the device take them: their ids in ids[]. */
+static void tx_popped(uint16_t n, uint16_t *ids)
+{
+	struct unic_buf *b[RING];
+	uint16_t i, flags;
+	uint64_t addr;
+	uint32_t len;
+
+	CHECK(unic_buf_alloc_bulk(pool, b, n) == n);
+	for (i = 0; i < n; i++)
+		b[i]->len = 60;
+	CHECK(unic_tx_burst(dev, 0, b, n) == n);
+	for (i = 0; i < n; i++)
+		CHECK(dev_pop(&fk.q[1], &ids[i], &addr, &len, &flags));
+}
+
+/* Broken tx queue: a frame is not taken any more. */
+static bool tx_stopped(void)
+{
+	struct unic_buf *b;
+	uint16_t sent;
+
+	CHECK(unic_buf_alloc_bulk(pool, &b, 1) == 1);
+	b->len = 60;
+	sent = unic_tx_burst(dev, 0, &b, 1);
+	if (!sent)
+		unic_buf_free(b);
+	return sent == 0;
+}
+
+/*
+ * A device that completes in batches: tx buffers given back with one used entry per batch
+ * of 1 to 13 (ring positions wrap several times), every buffer back, nothing counted; a
+ * receive batch of 3: the two buffers without an entry count as written whole.
+ */
+static void test_in_order_batches(enum kind kind)
+{
+	struct fq *rq = &fk.q[0], *tq = &fk.q[1];
+	struct unic_buf *bufs[RING];
+	uint16_t ids[RING], h, i, j, round, batches = 0;
+	uint32_t buflen[3], reclaimed = 0, free_before;
+
+	in_order = true;
+	if (!setup(kind)) {
+		CHECK(!"setup");
+		in_order = false;
+		return;
+	}
+	CHECK(fk.accepted & F(VIRTIO_F_IN_ORDER));
+	h = hdr_len();
+	free_before = unic_mempool_free_count(pool);
+	srand(777 + kind);
+	check_order = true;
+	for (round = 0; round < 7; round++) {
+		tx_popped(40, ids);
+		for (j = 0; j < 40; j += i, batches++) {
+			i = (uint16_t)(1 + rand() % 13);
+			if (i > 40 - j)
+				i = (uint16_t)(40 - j);
+			dev_push_batch(tq, ids[j + i - 1], 0, i, i);
+		}
+		reclaimed += unic_tx_reclaim(dev, 0);
+	}
+	check_order = false;
+	CHECK(tq->order_errors == 0);
+	CHECK(reclaimed == 7 * 40 && unic_mempool_free_count(pool) == free_before);
+	CHECK(bad_count() == 0);
+
+	for (i = 0; i < 3; i++)
+		dev_rx_one(100, &ids[i], &buflen[i]);
+	dev_push_batch(rq, ids[2], 100u + h, 3, 3);
+	CHECK(unic_rx_burst(dev, 0, bufs, RING) == 3);
+	CHECK(bufs[0]->len == buflen[0] - h && bufs[1]->len == buflen[1] - h && bufs[2]->len == 100);
+	unic_buf_free_bulk(bufs, 3);
+	CHECK(bad_count() == 0);
+	printf("in order %s: 280 tx buffers back in %u batches (one used entry each), a 3-buffer rx batch delivered "
+	       "(lengths %u, %u, %u), bad_device 0\n", kind_name[kind], batches, buflen[0] - h, buflen[1] - h, 100);
+	teardown();
+	in_order = false;
+}
+
+enum in_order_lie { IO_BEHIND, IO_AHEAD, IO_SHORT_INDEX, IO_LEN, IO_CHAIN, NIO_LIES };
+static const char *const io_lie_name[] = {
+	"an id the driver already took back", "an id past what the device holds",
+	"a batch longer than the used index counts", "a batch whose length is larger than its buffer",
+	"a control reply naming a chain's second descriptor",
+};
+
+/* Each lie on a new in-order device: counted once, the queue stops; good entries before it count. */
+static void test_in_order_lie(enum kind kind, enum in_order_lie lie)
+{
+	struct fq *rq = &fk.q[0], *tq = &fk.q[1];
+	struct unic_buf *bufs[RING];
+	struct unic_stats st;
+	uint16_t ids[4], i, h;
+	uint32_t len;
+	bool ok;
+
+	in_order = true;
+	if (lie == IO_CHAIN) {
+		memset(&opt, 0, sizeof opt);
+		opt.offer = F(NET_F_MQ);
+		opt.max_pairs = 2;
+		opt.rx_queues = opt.tx_queues = 2;
+		ctrl_lie_inside_next = true;
+		ok = setup(kind);
+		ctrl_lie_inside_next = false;
+		memset(&opt, 0, sizeof opt);
+		CHECK(!ok && strstr(dev->err, "control queue is broken") && strstr(dev->err, "MQ_VQ_PAIRS_SET"));
+		CHECK(unic_stats(dev, &st) == 0 && st.bad_device == 1);
+		printf("in order %s / %s: %s (bad_device %llu)\n", kind_name[kind], io_lie_name[lie], dev->err,
+		       (unsigned long long)st.bad_device);
+		dev->drv->close(dev);
+		CHECK(unic_mempool_free_count(pool) == POOL_SIZE);
+		in_order = false;
+		return;
+	}
+	if (!setup(kind)) {
+		CHECK(!"setup");
+		in_order = false;
+		return;
+	}
+	h = hdr_len();
+	switch (lie) {
+	case IO_BEHIND: /* the first of 4 back, then its id again */
+		tx_popped(4, ids);
+		dev_push_batch(tq, ids[0], 0, 1, 1);
+		dev_push_batch(tq, ids[0], 0, 1, 1);
+		CHECK(unic_tx_reclaim(dev, 0) == 1);
+		CHECK(tx_stopped());
+		break;
+	case IO_AHEAD: /* 4 held, the entry names the 6th (split: the index says 4, no more) */
+		tx_popped(4, ids);
+		dev_push_batch(tq, (ids[0] + 5u) % tq->size, 0, 4, 4);
+		CHECK(unic_tx_reclaim(dev, 0) == 0);
+		CHECK(tx_stopped());
+		break;
+	case IO_SHORT_INDEX: /* packed has no index: there the same entry is a good batch of 4 */
+		tx_popped(4, ids);
+		dev_push_batch(tq, ids[3], 0, 4, kind == SPLIT ? 1 : 4);
+		CHECK(unic_tx_reclaim(dev, 0) == (kind == SPLIT ? 0 : 4));
+		CHECK(tx_stopped() == (kind == SPLIT));
+		if (kind != SPLIT) {
+			CHECK(bad_count() == 0);
+			printf("in order %s / %s: no index to lie with, a good batch of 4\n", kind_name[kind], io_lie_name[lie]);
+			teardown();
+			in_order = false;
+			return;
+		}
+		break;
+	case IO_LEN: /* a good frame, then a batch of 2 whose length overflows its last buffer */
+		dev_rx_one(100, &ids[0], &len);
+		dev_push(rq, ids[0], 100u + h, 1);
+		for (i = 1; i < 3; i++)
+			dev_rx_one(100, &ids[i], &len);
+		dev_push_batch(rq, ids[2], len + 1, 2, 2);
+		CHECK(unic_rx_burst(dev, 0, bufs, RING) == 1);
+		unic_buf_free(bufs[0]);
+		CHECK(unic_rx_burst(dev, 0, bufs, RING) == 0);
+		break;
+	default:
+		break;
+	}
+	CHECK(bad_count() == 1);
+	printf("in order %s / %s: counted %llu, queue stopped\n", kind_name[kind], io_lie_name[lie],
+	       (unsigned long long)bad_count());
+	teardown();
+	in_order = false;
 }
 
 /*
@@ -857,7 +1084,7 @@ static void test_good_then_bad(enum kind kind, bool header)
 	/* the bad entry itself is the one counted in bad_device */
 	counted = st.rx_packets + st.rx_dropped + st.rx_errors;
 	printf("good then bad %s (%s): delivered %u, rx_packets %llu, rx_dropped %llu, bad_device %llu; "
-	       "frames before the lie uncounted: %llu\n", kind_name[kind], header ? "num_buffers 0" : "id out of range",
+	       "frames before the lie uncounted: %llu\n", kname(kind), header ? "num_buffers 0" : "id out of range",
 	       got, (unsigned long long)st.rx_packets, (unsigned long long)st.rx_dropped,
 	       (unsigned long long)st.bad_device, (unsigned long long)(2 - (counted < 2 ? counted : 2)));
 	CHECK(got == 2 && st.rx_packets == 2);
@@ -956,25 +1183,35 @@ static void random_ring_write(void)
 	memcpy(base + off, &v, w);
 }
 
-/* The device: transmit what tx gave into rx, lying in a header now and then. */
+/*
+ * The device: transmit what tx gave into rx, lying in a header now and then. In order, it
+ * gives half of the tx rounds back as one batch (one used entry naming the last id, 2.7.9 /
+ * 2.8.8), whatever the (randomly rewritten) ring said the ids were.
+ */
 static uint64_t hostile_device(void)
 {
 	static uint8_t wire[RING][2048];
 	static uint32_t wlen[RING];
 	struct fq *tx = &fk.q[1], *rx = &fk.q[0];
-	uint16_t id, h = hdr_len();
+	uint16_t id, h = hdr_len(), popped = 0;
 	unsigned n = 0, i;
 	uint64_t writes = 0;
 	uint32_t len;
 	uint8_t *p;
+	bool batch = (fk.accepted & F(VIRTIO_F_IN_ORDER)) && rnd() % 2;
 
 	while (n < RING && hdev_pop(tx, &id, &p, &len)) {
 		wlen[n] = p && len > h && len - h <= sizeof wire[0] ? len - h : 0;
 		if (wlen[n])
 			memcpy(wire[n], p + h, wlen[n]);
-		dev_push(tx, id, 0, 1);
+		if (batch)
+			popped++;
+		else
+			dev_push(tx, id, 0, 1);
 		n += wlen[n] > 0;
 	}
+	if (popped)
+		dev_push_batch(tx, id, 0, popped, popped);
 	for (i = 0; i < n && hdev_pop(rx, &id, &p, &len); i++) {
 		p = len >= wlen[i] + h ? pool_span((uint64_t)(uintptr_t)p, wlen[i] + h) : NULL;
 		if (!p) {
@@ -999,13 +1236,14 @@ struct random_run {
 };
 
 /* Random device writes interleaved with rx and tx bursts until target writes were made. */
-static void random_writes(enum kind kind, bool event_idx, uint64_t target, struct random_run *r)
+static void random_writes(enum kind kind, bool event_idx, bool io, uint64_t target, struct random_run *r)
 {
 	struct unic_buf *bufs[RING];
 	unsigned broken_rounds = 0, idle = 0, i;
 	uint16_t n, got, room = (uint16_t)(pool->room_size - UNIC_HEADROOM);
 
 	memset(r, 0, sizeof *r);
+	in_order = io;
 	offer_mask = event_idx ? ~0ull : ~F(VIRTIO_F_RING_EVENT_IDX);
 	if (!setup(kind)) {
 		CHECK(!"setup");
@@ -1045,13 +1283,19 @@ static void random_writes(enum kind kind, bool event_idx, uint64_t target, struc
 	r->bad += bad_count();
 	teardown();
 	offer_mask = ~0ull;
+	in_order = false;
 }
 
 static void test_random_writes(void)
 {
-	static const struct { enum kind kind; bool event_idx; const char *name; } cfgs[] = {
-		{ SPLIT, true, "split" }, { SPLIT, false, "split, no EVENT_IDX" },
-		{ PACKED, true, "packed" }, { PACKED, false, "packed, no EVENT_IDX" },
+	/* in order: a quarter as many again (each configuration restarts the device ~40,000 times) */
+	static const struct { enum kind kind; bool event_idx, in_order; uint64_t writes; const char *name; } cfgs[] = {
+		{ SPLIT, true, false, RANDOM_WRITES / 2, "split" },
+		{ SPLIT, false, false, RANDOM_WRITES / 2, "split, no EVENT_IDX" },
+		{ SPLIT, true, true, RANDOM_WRITES / 4, "split, IN_ORDER (batches)" },
+		{ PACKED, true, false, RANDOM_WRITES / 2, "packed" },
+		{ PACKED, false, false, RANDOM_WRITES / 2, "packed, no EVENT_IDX" },
+		{ PACKED, true, true, RANDOM_WRITES / 4, "packed, IN_ORDER (batches)" },
 	};
 	uint64_t total[NKINDS] = { 0 };
 	struct random_run r;
@@ -1060,7 +1304,7 @@ static void test_random_writes(void)
 	rng_state = RANDOM_SEED;
 	printf("random device writes: seed %#llx\n", (unsigned long long)RANDOM_SEED);
 	for (c = 0; c < UNIC_ARRAY_SIZE(cfgs); c++) {
-		random_writes(cfgs[c].kind, cfgs[c].event_idx, RANDOM_WRITES / 2, &r);
+		random_writes(cfgs[c].kind, cfgs[c].event_idx, cfgs[c].in_order, cfgs[c].writes, &r);
 		total[cfgs[c].kind] += r.writes;
 		CHECK(r.bad > 0 && r.frames > 0);
 		printf("  %s: %llu writes in %llu rounds, %llu frames delivered, %llu bad values counted, "
@@ -1191,7 +1435,7 @@ static void test_mq(enum kind kind)
 	CHECK(unic_stats(dev, &st) == 0 && st.rx_packets == 10 && st.tx_packets == 10);
 	CHECK(unic_set_promisc(dev, true) == 0 && fk.promisc); /* the control queue at its new place */
 	printf("mq %s: 2 of 4 pairs, VQ_PAIRS_SET %u, control queue %u; queue 0: 3 frames, queue 1: 7 frames, "
-	       "per-queue counters agree\n", kind_name[kind], fk.pairs_set, fk.ctrl_index);
+	       "per-queue counters agree\n", kname(kind), fk.pairs_set, fk.ctrl_index);
 	teardown();
 	memset(&opt, 0, sizeof opt);
 }
@@ -1343,7 +1587,7 @@ static void mtu_case(enum kind kind, uint64_t offer, uint64_t mask, uint16_t fie
 	CHECK(setup(kind));
 	CHECK(dev->max_mtu == want_max);
 	CHECK(!!(fk.accepted & F(NET_F_MTU)) == want_f);
-	printf("mtu %s: F_MTU %s, mtu field %u, MRG_RXBUF %s: max_mtu %u, F_MTU %snegotiated\n", kind_name[kind],
+	printf("mtu %s: F_MTU %s, mtu field %u, MRG_RXBUF %s: max_mtu %u, F_MTU %snegotiated\n", kname(kind),
 	       offer & F(NET_F_MTU) ? "offered" : "not offered", field, fk.offered & F(NET_F_MRG_RXBUF) ? "on" : "off",
 	       dev->max_mtu, want_f ? "" : "not ");
 	teardown();
@@ -1383,7 +1627,7 @@ static void test_jumbo(enum kind kind, struct unic_mempool *jpool)
 	unic_buf_free_bulk(b, 3);
 	CHECK(unic_stats(dev, &st) == 0 && st.tx_packets == 3 && st.tx_dropped == 1 && st.rx_packets == 3);
 	printf("jumbo %s: 3 frames of up to %u bytes round-trip byte for byte; one of %u bytes (past F_MTU 9000) "
-	       "dropped (tx_dropped %llu)\n", kind_name[kind], JUMBO_FRAME, JUMBO_FRAME + 1,
+	       "dropped (tx_dropped %llu)\n", kname(kind), JUMBO_FRAME, JUMBO_FRAME + 1,
 	       (unsigned long long)st.tx_dropped);
 	teardown();
 	memset(&opt, 0, sizeof opt);
@@ -1445,7 +1689,7 @@ static void test_numbuf_bound(enum kind kind)
 			CHECK(st.bad_device == 0 && st.rx_dropped == 1 && st.rx_packets == 1);
 		}
 		printf("num_buffers %u with %u rx buffers held by the device (%s): bad_device %llu, rx_dropped %llu\n", nb,
-		       RING, kind_name[kind], (unsigned long long)st.bad_device, (unsigned long long)st.rx_dropped);
+		       RING, kname(kind), (unsigned long long)st.bad_device, (unsigned long long)st.rx_dropped);
 		teardown();
 	}
 }
@@ -1556,7 +1800,7 @@ static void test_intr(enum kind kind)
 	CHECK(rx_all() == 1);
 	CHECK(bad_count() == 0);
 	printf("interrupts %s: arm/look again/disarm as asked; a frame used before the arm is reported (1)\n",
-	       kind_name[kind]);
+	       kname(kind));
 	teardown();
 }
 
@@ -1672,6 +1916,21 @@ int main(void)
 		test_good_then_bad((enum kind)k, false);
 		test_good_then_bad((enum kind)k, true);
 	}
+	/* the same with VIRTIO_F_IN_ORDER (split and packed: legacy devices have no bit 35), and its own cases */
+	for (k = SPLIT; k <= PACKED; k++) {
+		in_order = true;
+		test_sane((enum kind)k);
+		for (a = 0; a < NATTACKS; a++)
+			test_attack((enum kind)k, (enum attack)a);
+		test_merged((enum kind)k);
+		test_garbage((enum kind)k, 100);
+		test_good_then_bad((enum kind)k, false);
+		test_good_then_bad((enum kind)k, true);
+		in_order = false;
+		test_in_order_batches((enum kind)k);
+		for (a = 0; a < NIO_LIES; a++)
+			test_in_order_lie((enum kind)k, (enum in_order_lie)a);
+	}
 	for (k = 0; k < NKINDS; k++) {
 		test_mq((enum kind)k);
 		test_mq_refused((enum kind)k);
@@ -1697,6 +1956,13 @@ int main(void)
 		test_intr((enum kind)k);
 		test_intr_hostile((enum kind)k);
 		test_reclaim_and_events((enum kind)k);
+	}
+	for (k = SPLIT; k <= PACKED; k++) {
+		in_order = true;
+		test_intr((enum kind)k);
+		test_intr_hostile((enum kind)k);
+		test_reclaim_and_events((enum kind)k);
+		in_order = false;
 	}
 	test_intr_none();
 	for (k = 0; k < (int)UNIC_ARRAY_SIZE(intr_fd); k++)

@@ -123,6 +123,20 @@ struct virtq_sg {
 };
 
 /*
+ * What the driver keeps per buffer id, in private memory the device cannot touch (one
+ * 16-byte slot: one address computation per buffer on the data path).
+ */
+struct virtq_slot {
+	void *token;              /* the caller's pointer; NULL while the id is free */
+	uint32_t writable;        /* bytes the device may write into the buffer */
+	uint16_t chain;           /* descriptors of the buffer: 1, but while a chain holds the id */
+	uint16_t next;            /* private free list (in order: i + 1, never changed) */
+};
+
+/* Both packed flags of a descriptor (2.8.1): used when they equal the wrap counter, available when they differ. */
+#define VRING_PACKED_DESC_F_AVAIL_USED (VRING_PACKED_DESC_F_AVAIL | VRING_PACKED_DESC_F_USED)
+
+/*
  * A virtqueue. The rings live in memory the caller gives (DMA memory, or
  * plain memory in a test); everything the driver keeps for itself (which
  * buffer an id stands for, free ids) is in private memory the device cannot
@@ -133,15 +147,13 @@ struct virtq {
 	uint16_t index;           /* queue number on the device */
 	bool packed;
 	bool event_idx;           /* VIRTIO_F_RING_EVENT_IDX negotiated */
+	bool in_order;            /* VIRTIO_F_IN_ORDER negotiated: see "in order" below */
 	bool broken;              /* the device wrote a bad value: no more I/O */
 	uint16_t num_free;        /* free descriptors */
 	uint16_t in_flight;       /* buffers the device owns */
 	uint16_t free_head;       /* private free-id list */
 	uint16_t added;           /* buffers added since the last notification check */
-	uint16_t *next_free;      /* [size] private */
-	void **token;             /* [size] per buffer id: caller's pointer, NULL when free */
-	uint16_t *chain;          /* [size] per buffer id: descriptors in its chain */
-	uint32_t *writable;       /* [size] per buffer id: bytes the device may write */
+	struct virtq_slot *slot;  /* [size] per buffer id */
 	struct unic_qcounters *stats; /* bad_device counted here (may be NULL) */
 
 	/* split */
@@ -157,9 +169,23 @@ struct virtq {
 	volatile struct vring_packed_event *device_event;
 	uint16_t next_avail;       /* ring position of the next descriptor to make available */
 	uint16_t used_pos;         /* ring position of the next used descriptor */
-	bool avail_wrap, used_wrap;
+	uint16_t avail_flags;      /* AVAIL/USED bits that make a descriptor available in this lap (2.8.1) */
+	bool used_wrap;            /* the device's wrap counter as we follow it */
 	uint16_t pending_pos;      /* first descriptor of the unpublished batch */
 	uint16_t pending_flags;    /* its flags, written last to publish the batch */
+
+	/*
+	 * in order (VIRTIO_F_IN_ORDER; spec 2.7.9 / 2.8.8 "In-order use of descriptors", 2.7.5):
+	 * ids are handed out in ring order (slot[].next stays i + 1; nothing goes back on the
+	 * list) and the device uses buffers in the order they were made available, so the
+	 * buffer to complete next is known: used_head's. One used entry may stand for a batch
+	 * (its id names the batch's last buffer; the ones before it count as used whole):
+	 * batch_end and batch_len keep a batch that was checked but not yet taken completely.
+	 */
+	uint16_t used_head;        /* id of the oldest buffer the device holds */
+	uint16_t batch_end;        /* with in_batch: the id of the batch's last buffer */
+	bool in_batch;
+	uint32_t batch_len;        /* the used length written for batch_end */
 
 	/* where the device finds the rings (for the transport) */
 	uint64_t desc_iova, driver_iova, device_iova;
@@ -173,7 +199,7 @@ struct virtq {
 /* Bytes of ring memory for a queue; align is the used ring alignment (legacy 4096, else 4). */
 size_t virtq_mem_size(uint16_t size, bool packed, uint32_t align);
 /* Builds a queue over mem (zeroed by this call) whose DMA address is iova. 0 or -errno. */
-int virtq_init(struct virtq *vq, uint16_t index, uint16_t size, bool packed, bool event_idx,
+int virtq_init(struct virtq *vq, uint16_t index, uint16_t size, bool packed, bool event_idx, bool in_order,
 	       void *mem, uint64_t iova, uint32_t align);
 void virtq_fini(struct virtq *vq);
 /* Adds one buffer made of n pieces (readable ones first). 0, -ENOSPC or -EIO (broken). */
@@ -185,7 +211,10 @@ uint16_t virtq_add_batch(struct virtq *vq, const uint64_t *addr, const uint32_t 
 /*
  * The data path's way to add one-piece buffers (what virtq_add_batch does, inlined
  * into the driver's burst loop): virtq_room says how many of n fit (0 once the queue
- * is broken), then virtq_put adds each; virtq_kick publishes them.
+ * is broken); virtq_put_begin, virtq_put for each, virtq_put_end; virtq_kick publishes
+ * them. The batch's ring state lives in struct virtq_put (a local: registers) meanwhile,
+ * not in the queue: a store into a descriptor or a slot cannot make the compiler load
+ * the queue's fields again for every buffer.
  */
 static inline uint16_t virtq_room(const struct virtq *vq, uint16_t n)
 {
@@ -194,45 +223,91 @@ static inline uint16_t virtq_room(const struct virtq *vq, uint16_t n)
 	return n < vq->num_free ? n : vq->num_free;
 }
 
-static inline void virtq_put(struct virtq *vq, uint64_t addr, uint32_t len, bool device_writes, void *token)
-{
-	uint16_t id = vq->free_head, flags = device_writes ? VRING_DESC_F_WRITE : 0;
+struct virtq_put {
+	struct virtq_slot *slot;
+	volatile struct vring_packed_desc *pdesc; /* packed */
+	volatile struct vring_desc *desc;         /* split */
+	volatile uint16_t *avail_ring;            /* split: avail ring[] */
+	uint16_t free_head;
+	uint16_t pos;            /* packed: next_avail; split: avail_idx */
+	uint16_t size;
+	uint16_t avail_flags;    /* packed: this lap's AVAIL/USED bits */
+	uint16_t n;              /* buffers put since virtq_put_begin */
+	bool packed;
+	bool hold_first;         /* packed: the first descriptor of the batch gets its flags at the kick */
+};
 
-	vq->free_head = vq->next_free[id];
-	vq->token[id] = token;
-	vq->chain[id] = 1;
-	vq->writable[id] = device_writes ? len : 0;
-	if (vq->packed) {
+static inline void virtq_put_begin(const struct virtq *vq, struct virtq_put *p)
+{
+	p->slot = vq->slot;
+	p->pdesc = vq->pdesc;
+	p->desc = vq->desc;
+	p->avail_ring = vq->avail + VRING_AVAIL_RING;
+	p->free_head = vq->free_head;
+	p->pos = vq->packed ? vq->next_avail : vq->avail_idx;
+	p->size = vq->size;
+	p->avail_flags = vq->avail_flags;
+	p->n = 0;
+	p->packed = vq->packed;
+	p->hold_first = vq->added == 0;
+}
+
+/* Adds one buffer; the caller made sure of the room (virtq_room). */
+static inline void virtq_put(struct virtq *vq, struct virtq_put *p, uint64_t addr, uint32_t len,
+			     bool device_writes, void *token)
+{
+	uint16_t id = p->free_head, flags = device_writes ? VRING_DESC_F_WRITE : 0;
+	struct virtq_slot *s = &p->slot[id];
+
+	p->free_head = s->next;
+	s->token = token;
+	s->writable = device_writes ? len : 0;
+	p->n++;
+	if (p->packed) {
 		/* 2.8.6 / 2.8.21: the batch's first descriptor gets its flags last, in virtq_kick */
-		volatile struct vring_packed_desc *d = &vq->pdesc[vq->next_avail];
-		flags = (uint16_t)(flags | (vq->avail_wrap ? VRING_PACKED_DESC_F_AVAIL : VRING_PACKED_DESC_F_USED));
+		volatile struct vring_packed_desc *d = &p->pdesc[p->pos];
+		flags = (uint16_t)(flags | p->avail_flags);
 		d->addr = addr;
 		d->len = len;
 		d->id = id;
-		if (vq->added == 0) {
-			vq->pending_pos = vq->next_avail;
+		if (unic_unlikely(p->hold_first)) {
+			p->hold_first = false;
+			vq->pending_pos = p->pos;
 			vq->pending_flags = flags;
 		} else {
 			unic_wmb();
 			d->flags = flags;
 		}
-		if (unic_unlikely(++vq->next_avail == vq->size)) {
-			vq->next_avail = 0;
-			vq->avail_wrap = !vq->avail_wrap;
+		if (unic_unlikely(++p->pos == p->size)) {
+			p->pos = 0;
+			p->avail_flags ^= VRING_PACKED_DESC_F_AVAIL_USED; /* 2.8.1: the wrap counter flips */
 		}
 	} else {
-		/* 2.7.5 / 2.7.6: the descriptor, then its head in the available ring */
-		volatile struct vring_desc *d = &vq->desc[id];
+		/*
+		 * 2.7.5 / 2.7.6: the descriptor, then its head in the available ring. next is left
+		 * as it is: without VRING_DESC_F_NEXT the device does not read it (2.7.5).
+		 */
+		volatile struct vring_desc *d = &p->desc[id];
 		d->addr = addr;
 		d->len = len;
 		d->flags = flags;
-		d->next = 0;
-		vq->avail[VRING_AVAIL_RING + (vq->avail_idx & (vq->size - 1))] = id;
-		vq->avail_idx++;
+		p->avail_ring[p->pos & (p->size - 1)] = id;
+		p->pos++;
 	}
-	vq->added++;
-	vq->num_free--;
-	vq->in_flight++;
+}
+
+static inline void virtq_put_end(struct virtq *vq, const struct virtq_put *p)
+{
+	vq->free_head = p->free_head;
+	if (p->packed) {
+		vq->next_avail = p->pos;
+		vq->avail_flags = p->avail_flags;
+	} else {
+		vq->avail_idx = p->pos;
+	}
+	vq->added = (uint16_t)(vq->added + p->n);
+	vq->num_free = (uint16_t)(vq->num_free - p->n);
+	vq->in_flight = (uint16_t)(vq->in_flight + p->n);
 }
 /* Makes added buffers visible; notifies the device when it asked for it. */
 void virtq_kick(struct virtq *vq);

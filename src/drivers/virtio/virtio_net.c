@@ -85,14 +85,14 @@ static const uint64_t wanted_features =
 	VIRTIO_BIT(VIRTIO_NET_F_CTRL_RX) | VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) | VIRTIO_BIT(VIRTIO_F_ANY_LAYOUT) |
 	VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX) | VIRTIO_BIT(VIRTIO_F_VERSION_1) |
 	VIRTIO_BIT(VIRTIO_F_ACCESS_PLATFORM) | VIRTIO_BIT(VIRTIO_F_RING_PACKED) | VIRTIO_BIT(VIRTIO_NET_F_MQ) |
-	VIRTIO_BIT(VIRTIO_NET_F_MTU) | VIRTIO_BIT(VIRTIO_NET_F_RSS);
+	VIRTIO_BIT(VIRTIO_NET_F_MTU) | VIRTIO_BIT(VIRTIO_NET_F_RSS) | VIRTIO_BIT(VIRTIO_F_IN_ORDER);
 
 static const struct { int bit; const char *name; } feature_names[] = {
 	{ VIRTIO_F_VERSION_1, "VERSION_1" }, { VIRTIO_F_ACCESS_PLATFORM, "ACCESS_PLATFORM" },
 	{ VIRTIO_F_RING_EVENT_IDX, "EVENT_IDX" }, { VIRTIO_NET_F_MAC, "MAC" }, { VIRTIO_NET_F_STATUS, "STATUS" },
 	{ VIRTIO_NET_F_CTRL_VQ, "CTRL_VQ" }, { VIRTIO_NET_F_CTRL_RX, "CTRL_RX" },
 	{ VIRTIO_NET_F_MRG_RXBUF, "MRG_RXBUF" }, { VIRTIO_NET_F_MQ, "MQ" }, { VIRTIO_NET_F_RSS, "RSS" },
-	{ VIRTIO_NET_F_MTU, "MTU" },
+	{ VIRTIO_NET_F_MTU, "MTU" }, { VIRTIO_F_IN_ORDER, "IN_ORDER" },
 };
 
 struct vnet;
@@ -153,7 +153,8 @@ static void rx_refill(struct vnet_queue *q)
 {
 	struct unic_mempool *pool = q->vn->dev->pool;
 	struct unic_buf *bufs[BURST];
-	uint16_t want, i;
+	struct virtq_put p;
+	uint16_t want, i, hdr = q->hdr_len;
 
 	while ((want = virtq_room(&q->vq, BURST)) > 0) {
 		if (unic_buf_alloc_bulk(pool, bufs, want) != want) { /* all or none: then what is left */
@@ -164,9 +165,11 @@ static void rx_refill(struct vnet_queue *q)
 				break;
 		}
 		/* the header goes in the headroom so the frame lands at UNIC_HEADROOM */
+		virtq_put_begin(&q->vq, &p);
 		for (i = 0; i < want; i++)
-			virtq_put(&q->vq, bufs[i]->room_iova + UNIC_HEADROOM - q->hdr_len,
-				  (uint32_t)(bufs[i]->room_size - UNIC_HEADROOM + q->hdr_len), true, bufs[i]);
+			virtq_put(&q->vq, &p, bufs[i]->room_iova + UNIC_HEADROOM - hdr,
+				  (uint32_t)(bufs[i]->room_size - UNIC_HEADROOM + hdr), true, bufs[i]);
+		virtq_put_end(&q->vq, &p);
 	}
 	virtq_kick(&q->vq);
 }
@@ -186,11 +189,12 @@ static enum rx_verdict rx_lie(struct vnet_queue *q)
 }
 
 /*
- * Checks one received buffer: the header is device-written, read once. held: the buffers
- * the device can still hand back after this one (the rest of this pass and those it owns),
- * the most a frame's num_buffers can continue into (5.1.6.4.2).
+ * Checks one received buffer: the header is device-written, read once (by the caller:
+ * nb is its num_buffers, 1 without MRG_RXBUF). held: the buffers the device can still
+ * hand back after this one (the rest of this pass and those it owns), the most a frame's
+ * num_buffers can continue into (5.1.6.4.2).
  */
-static enum rx_verdict rx_frame(struct vnet_queue *q, struct unic_buf *b, uint32_t len, uint32_t held)
+static enum rx_verdict rx_frame(struct vnet_queue *q, struct unic_buf *b, uint32_t len, uint16_t nb, uint32_t held)
 {
 	if (q->rx_skip) { /* the tail of a frame we already dropped (and counted) */
 		q->rx_skip--;
@@ -199,8 +203,6 @@ static enum rx_verdict rx_frame(struct vnet_queue *q, struct unic_buf *b, uint32
 	if (len < q->hdr_len) /* the device must write the header (5.1.6.4) */
 		return rx_lie(q);
 	if (q->mrg_rxbuf) {
-		uint16_t nb;
-		memcpy(&nb, b->room + UNIC_HEADROOM - q->hdr_len + VIRTIO_NET_HDR_NUM_BUFFERS, sizeof nb);
 		if (nb == 0 || nb - 1u > held)
 			return rx_lie(q);
 		/* one buffer per frame (buffers hold mtu + 18): a longer frame is dropped, with its tail */
@@ -232,8 +234,8 @@ static uint16_t vnet_rx_burst(void *rxq, struct unic_buf **out, uint16_t n)
 	struct vnet_queue *q = rxq;
 	uint32_t len[BURST];
 	uint64_t bytes = 0;
-	uint16_t k = 0;
-	bool lied = false;
+	uint16_t k = 0, hdr = q->hdr_len, qid = q->qid;
+	bool lied = false, mrg = q->mrg_rxbuf;
 
 	if (unic_unlikely(atomic_load_explicit(q->gone, memory_order_relaxed)))
 		return queue_gone(q);
@@ -241,21 +243,38 @@ static uint16_t vnet_rx_burst(void *rxq, struct unic_buf **out, uint16_t n)
 		uint16_t want = (uint16_t)(n - k) < BURST ? (uint16_t)(n - k) : BURST;
 		/* completions land in out[] directly; the frames that pass are packed down in place */
 		uint16_t got = virtq_get_batch(&q->vq, (void **)(out + k), len, want), i, kept = k;
+		bool odd = q->rx_skip != 0; /* anything but one whole frame per buffer: rx_frame decides */
 		for (i = 0; i < got; i++) {
 			struct unic_buf *b = out[k + i];
 			enum rx_verdict v;
+			uint16_t nb = 1;
+			/*
+			 * The common case in a few compares: a header that says one buffer (5.1.6.4:
+			 * num_buffers, read once) and a frame after it. The rest, and every frame once
+			 * the queue is odd (a tail to skip, a lie seen), goes through rx_frame.
+			 */
+			if (mrg)
+				memcpy(&nb, b->room + UNIC_HEADROOM - hdr + VIRTIO_NET_HDR_NUM_BUFFERS, sizeof nb);
+			if (unic_likely(nb == 1 && len[i] > hdr && !odd)) {
+				b->len = (uint16_t)(len[i] - hdr);
+				b->rx_queue = qid;
+				bytes += len[i] - hdr;
+				out[kept++] = b;
+				continue;
+			}
 			if (unic_unlikely(lied)) {
 				UNIC_STAT_INC(q->stats.dropped);
 				unic_buf_free(b);
 				continue;
 			}
-			v = rx_frame(q, b, len[i], (uint32_t)(got - i - 1) + q->vq.in_flight);
+			v = rx_frame(q, b, len[i], nb, (uint32_t)(got - i - 1) + q->vq.in_flight);
 			if (unic_likely(v == RX_FRAME)) {
 				bytes += b->len;
 				out[kept++] = b;
 				continue;
 			}
 			lied = v == RX_LIE;
+			odd = lied || q->rx_skip != 0;
 			unic_buf_free(b);
 		}
 		k = kept;
@@ -372,16 +391,20 @@ static int vnet_rx_intr_disable(void *rxq)
 	return 0;
 }
 
-static bool tx_buf_ok(const struct vnet_queue *q, const struct unic_buf *b)
+/* 1..tx_max bytes after room for the header, inside the room (len - 1 wraps for 0: one compare for both ends) */
+static bool tx_buf_ok(const struct unic_buf *b, uint16_t hdr_len, uint32_t tx_max)
 {
-	return b->len > 0 && b->len <= q->tx_max && b->data_off >= q->hdr_len &&
-	       (uint32_t)b->data_off + b->len <= b->room_size;
+	uint32_t len = b->len, off = b->data_off;
+
+	return len - 1 < tx_max && off >= hdr_len && off + len <= b->room_size;
 }
 
 static uint16_t vnet_tx_burst(void *txq, struct unic_buf **bufs, uint16_t n)
 {
 	struct vnet_queue *q = txq;
-	uint16_t taken, room, sent = 0;
+	struct virtq_put p;
+	uint16_t taken, room, sent = 0, hdr_len = q->hdr_len;
+	uint32_t tx_max = q->tx_max;
 	uint64_t bytes = 0;
 
 	if (unic_unlikely(atomic_load_explicit(q->gone, memory_order_relaxed)))
@@ -390,24 +413,26 @@ static uint16_t vnet_tx_burst(void *txq, struct unic_buf **bufs, uint16_t n)
 	if (q->vq.num_free < q->vq.size / 2 || q->vq.num_free < n)
 		tx_reclaim(q);
 	room = virtq_room(&q->vq, n);
+	virtq_put_begin(&q->vq, &p);
 	for (taken = 0; taken < room; taken++) {
 		struct unic_buf *b = bufs[taken];
 		uint8_t *hdr;
-		if (unic_unlikely(!tx_buf_ok(q, b))) {
+		if (unic_unlikely(!tx_buf_ok(b, hdr_len, tx_max))) {
 			UNIC_STAT_INC(q->stats.dropped);
 			unic_buf_free(b);
 			continue;
 		}
 		/* spec 5.1.6.2: a zeroed header: no checksum offload, no GSO (constant sizes: plain stores) */
-		hdr = (uint8_t *)unic_buf_data(b) - q->hdr_len;
-		if (q->hdr_len == VIRTIO_NET_HDR_LEN)
+		hdr = (uint8_t *)unic_buf_data(b) - hdr_len;
+		if (hdr_len == VIRTIO_NET_HDR_LEN)
 			memset(hdr, 0, VIRTIO_NET_HDR_LEN);
 		else
 			memset(hdr, 0, VIRTIO_NET_HDR_LEN_LEGACY);
-		virtq_put(&q->vq, unic_buf_dma(b) - q->hdr_len, (uint32_t)b->len + q->hdr_len, false, b);
+		virtq_put(&q->vq, &p, unic_buf_dma(b) - hdr_len, (uint32_t)b->len + hdr_len, false, b);
 		bytes += b->len;
 		sent++;
 	}
+	virtq_put_end(&q->vq, &p);
 	UNIC_STAT_ADD(q->stats.packets, sent);
 	UNIC_STAT_ADD(q->stats.bytes, bytes);
 	virtq_kick(&q->vq);
@@ -916,6 +941,7 @@ static int setup_queues(struct vnet *vn)
 	struct vq_plan p;
 	size_t total = 0;
 	bool packed = has(vn, VIRTIO_F_RING_PACKED), event_idx = has(vn, VIRTIO_F_RING_EVENT_IDX);
+	bool in_order = has(vn, VIRTIO_F_IN_ORDER);
 	uint16_t i;
 	int r;
 
@@ -933,8 +959,8 @@ static int setup_queues(struct vnet *vn)
 	vn->ctrl_buf = (uint8_t *)vn->ring_mem.virt + total;
 	vn->ctrl_iova = vn->ring_mem.iova + total;
 	for (i = 0; i < p.n; i++) {
-		r = virtq_init(p.vq[i], p.index[i], p.size[i], packed, event_idx, (uint8_t *)vn->ring_mem.virt + p.off[i],
-			       vn->ring_mem.iova + p.off[i], vn->t->ring_align);
+		r = virtq_init(p.vq[i], p.index[i], p.size[i], packed, event_idx, in_order,
+			       (uint8_t *)vn->ring_mem.virt + p.off[i], vn->ring_mem.iova + p.off[i], vn->t->ring_align);
 		if (r)
 			return unic_dev_error(dev, -r, "cannot set up virtio queue %u: %s", p.index[i], strerror(-r));
 		if ((r = vn->t->queue_enable(vn->tctx, p.vq[i])))
@@ -1112,7 +1138,7 @@ static void free_queue_bufs(struct virtq *vq, bool bufs)
 	void *tok[BURST];
 	uint16_t got;
 
-	if (!vq->token)
+	if (!vq->slot)
 		return;
 	while ((got = virtq_drain(vq, tok, BURST)) > 0)
 		if (bufs)

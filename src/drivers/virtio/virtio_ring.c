@@ -60,7 +60,7 @@ static void bad_device(struct virtq *vq)
 		UNIC_STAT_INC(vq->stats->bad_device);
 }
 
-int virtq_init(struct virtq *vq, uint16_t index, uint16_t size, bool packed, bool event_idx,
+int virtq_init(struct virtq *vq, uint16_t index, uint16_t size, bool packed, bool event_idx, bool in_order,
 	       void *mem, uint64_t iova, uint32_t align)
 {
 	uint16_t i;
@@ -69,22 +69,21 @@ int virtq_init(struct virtq *vq, uint16_t index, uint16_t size, bool packed, boo
 	/* Spec 2.7: a split queue's size is a power of 2; packed may be any size up to 32768. */
 	if (size == 0 || size > VIRTQ_MAX_SIZE || (!packed && (size & (size - 1))) || !align || (align & (align - 1)))
 		return -EINVAL;
-	vq->next_free = calloc(size, sizeof *vq->next_free);
-	vq->token = calloc(size, sizeof *vq->token);
-	vq->chain = calloc(size, sizeof *vq->chain);
-	vq->writable = calloc(size, sizeof *vq->writable);
-	if (!vq->next_free || !vq->token || !vq->chain || !vq->writable) {
-		virtq_fini(vq);
+	vq->slot = calloc(size, sizeof *vq->slot);
+	if (!vq->slot)
 		return -ENOMEM;
-	}
 	memset(mem, 0, virtq_mem_size(size, packed, align));
 	vq->size = size;
 	vq->index = index;
 	vq->packed = packed;
 	vq->event_idx = event_idx;
+	vq->in_order = in_order;
 	vq->num_free = size;
-	for (i = 0; i < size; i++)
-		vq->next_free[i] = (uint16_t)(i + 1);
+	/* ring order, wrapping at the end (2.7.5: in order, a chain's next is x + 1, 0 after the last) */
+	for (i = 0; i < size; i++) {
+		vq->slot[i].next = (uint16_t)(i + 1 == size ? 0 : i + 1);
+		vq->slot[i].chain = 1;
+	}
 	vq->desc_iova = iova;
 	if (packed) {
 		size_t ev = sizeof(struct vring_packed_desc) * size;
@@ -93,8 +92,9 @@ int virtq_init(struct virtq *vq, uint16_t index, uint16_t size, bool packed, boo
 		vq->device_event = vq->driver_event + 1;
 		vq->driver_iova = iova + ev;
 		vq->device_iova = iova + ev + sizeof(struct vring_packed_event);
-		/* Spec 2.8.1: both wrap counters start at 1. We poll: no interrupts (2.8.10). */
-		vq->avail_wrap = vq->used_wrap = true;
+		/* Spec 2.8.1: both wrap counters start at 1 (available: AVAIL 1, USED 0). We poll: no interrupts (2.8.10). */
+		vq->avail_flags = VRING_PACKED_DESC_F_AVAIL;
+		vq->used_wrap = true;
 		vq->driver_event->flags = VRING_PACKED_EVENT_FLAG_DISABLE;
 		return 0;
 	}
@@ -111,14 +111,8 @@ int virtq_init(struct virtq *vq, uint16_t index, uint16_t size, bool packed, boo
 
 void virtq_fini(struct virtq *vq)
 {
-	free(vq->next_free);
-	free(vq->token);
-	free(vq->chain);
-	free(vq->writable);
-	vq->next_free = NULL;
-	vq->token = NULL;
-	vq->chain = NULL;
-	vq->writable = NULL;
+	free(vq->slot);
+	vq->slot = NULL;
 	vq->size = 0;
 	vq->num_free = 0;
 }
@@ -147,13 +141,13 @@ static void split_add(struct virtq *vq, const struct virtq_sg *sg, uint16_t n, v
 		d->addr = sg[i].addr;
 		d->len = sg[i].len;
 		d->flags = (uint16_t)((sg[i].device_writes ? VRING_DESC_F_WRITE : 0) | (more ? VRING_DESC_F_NEXT : 0));
-		d->next = more ? vq->next_free[id] : 0;
-		id = vq->next_free[id];
+		d->next = more ? vq->slot[id].next : 0;
+		id = vq->slot[id].next;
 	}
 	vq->free_head = id;
-	vq->token[head] = token;
-	vq->chain[head] = n;
-	vq->writable[head] = writable_bytes(sg, n);
+	vq->slot[head].token = token;
+	vq->slot[head].chain = n;
+	vq->slot[head].writable = writable_bytes(sg, n);
 	vq->avail[AVAIL_RING + (vq->avail_idx & (vq->size - 1))] = head;
 	vq->avail_idx++;
 	vq->added++;
@@ -164,20 +158,15 @@ static void split_add(struct virtq *vq, const struct virtq_sg *sg, uint16_t n, v
  * chain (2.8.6). The flags of the first descriptor made available since the
  * last kick are held back: writing them publishes the whole batch (2.8.21).
  */
-static uint16_t packed_avail_flags(const struct virtq *vq)
-{
-	return vq->avail_wrap ? VRING_PACKED_DESC_F_AVAIL : VRING_PACKED_DESC_F_USED;
-}
-
 static void packed_add(struct virtq *vq, const struct virtq_sg *sg, uint16_t n, void *token)
 {
 	uint16_t bid = vq->free_head, i;
 
-	vq->free_head = vq->next_free[bid];
+	vq->free_head = vq->slot[bid].next;
 	for (i = 0; i < n; i++) {
 		volatile struct vring_packed_desc *d = &vq->pdesc[vq->next_avail];
 		uint16_t flags = (uint16_t)((sg[i].device_writes ? VRING_DESC_F_WRITE : 0) |
-					    (i + 1 < n ? VRING_DESC_F_NEXT : 0) | packed_avail_flags(vq));
+					    (i + 1 < n ? VRING_DESC_F_NEXT : 0) | vq->avail_flags);
 		d->addr = sg[i].addr;
 		d->len = sg[i].len;
 		d->id = bid;
@@ -190,13 +179,15 @@ static void packed_add(struct virtq *vq, const struct virtq_sg *sg, uint16_t n, 
 		}
 		if (++vq->next_avail == vq->size) {
 			vq->next_avail = 0;
-			vq->avail_wrap = !vq->avail_wrap;
+			vq->avail_flags ^= VRING_PACKED_DESC_F_AVAIL_USED;
 		}
 	}
-	vq->token[bid] = token;
-	vq->chain[bid] = n;
-	vq->writable[bid] = writable_bytes(sg, n);
+	vq->slot[bid].token = token;
+	vq->slot[bid].chain = n;
+	vq->slot[bid].writable = writable_bytes(sg, n);
 	vq->added = (uint16_t)(vq->added + n);
+	if (vq->in_order) /* 2.8.8: a buffer's id is the ring position of its first descriptor */
+		vq->free_head = vq->next_avail;
 }
 
 int virtq_add(struct virtq *vq, const struct virtq_sg *sg, uint16_t n, void *token)
@@ -219,10 +210,13 @@ int virtq_add(struct virtq *vq, const struct virtq_sg *sg, uint16_t n, void *tok
 uint16_t virtq_add_batch(struct virtq *vq, const uint64_t *addr, const uint32_t *len, bool device_writes,
 			 void *const *tokens, uint16_t n)
 {
+	struct virtq_put p;
 	uint16_t i, m = virtq_room(vq, n);
 
+	virtq_put_begin(vq, &p);
 	for (i = 0; i < m && tokens[i]; i++)
-		virtq_put(vq, addr[i], len[i], device_writes, tokens[i]);
+		virtq_put(vq, &p, addr[i], len[i], device_writes, tokens[i]);
+	virtq_put_end(vq, &p);
 	return i;
 }
 
@@ -275,101 +269,376 @@ void virtq_kick(struct virtq *vq)
 
 /* ---- taking completed buffers ---- */
 
-/* Checks a used (id, len) pair against private state; false (and broken) when bad. */
-static inline bool used_ok(struct virtq *vq, uint32_t id, uint32_t len)
+/*
+ * The loops below keep the queue's state in locals and write it back once (get_end):
+ * the stores into tokens[], lens[] and the slots would otherwise make the compiler load
+ * every field of the queue again for each buffer. A slot's chain is 1 but while a
+ * chain (virtq_add, the control queue) holds the id: taking it back sets 1 again.
+ */
+struct get_state {
+	struct virtq_slot *slot;
+	uint16_t size;
+	uint16_t free_head;
+	uint16_t descs;            /* descriptors given back */
+	bool bad;                  /* the device wrote a bad value */
+};
+
+static inline void get_begin(const struct virtq *vq, struct get_state *g)
 {
-	if (unic_unlikely(id >= vq->size || !vq->token[id] || len > vq->writable[id])) {
-		bad_device(vq);
-		return false;
-	}
-	return true;
+	g->slot = vq->slot;
+	g->size = vq->size;
+	g->free_head = vq->free_head;
+	g->descs = 0;
+	g->bad = false;
 }
 
-static inline void *take(struct virtq *vq, uint16_t id)
+/* Takes buffer id back from the device: its token; its chain's descriptors are counted. */
+static inline void *get_take(struct get_state *g, uint16_t id)
 {
-	void *t = vq->token[id];
+	struct virtq_slot *s = &g->slot[id];
+	void *t = s->token;
 
-	vq->token[id] = NULL;
-	vq->in_flight--;
-	vq->num_free = (uint16_t)(vq->num_free + vq->chain[id]);
+	s->token = NULL;
+	g->descs = (uint16_t)(g->descs + s->chain);
 	return t;
 }
 
-static inline void split_free_chain(struct virtq *vq, uint16_t head)
+static inline void get_end(struct virtq *vq, const struct get_state *g, uint16_t taken)
 {
+	vq->free_head = g->free_head;
+	vq->in_flight = (uint16_t)(vq->in_flight - taken);
+	vq->num_free = (uint16_t)(vq->num_free + g->descs);
+	if (unic_unlikely(g->bad))
+		bad_device(vq);
+}
+
+/* Split, out of order: the free list takes the chain back (its ids are linked by next). */
+static inline void split_free(struct get_state *g, uint16_t head)
+{
+	struct virtq_slot *s = &g->slot[head];
 	uint16_t last = head, i;
 
-	for (i = 1; unic_unlikely(i < vq->chain[head]); i++)
-		last = vq->next_free[last];
-	vq->next_free[last] = vq->free_head;
-	vq->free_head = head;
+	if (unic_unlikely(s->chain > 1)) {
+		for (i = 1; i < s->chain; i++)
+			last = g->slot[last].next;
+		s->chain = 1;
+	}
+	g->slot[last].next = g->free_head;
+	g->free_head = head;
 }
 
 static uint16_t split_get(struct virtq *vq, void **tokens, uint32_t *lens, uint16_t n)
 {
-	uint16_t used_idx = vq->used[USED_IDX], pending = (uint16_t)(used_idx - vq->last_used), k;
+	uint16_t used_idx = vq->used[USED_IDX], last = vq->last_used, pending = (uint16_t)(used_idx - last), k;
+	struct get_state g;
 
 	if (pending == 0)
 		return 0;
-	if (pending > vq->in_flight) { /* the device used more than it was given */
+	if (unic_unlikely(pending > vq->in_flight)) { /* the device used more than it was given */
 		bad_device(vq);
 		return 0;
 	}
 	unic_rmb(); /* the index before the elements (2.7.14) */
 	if (n > pending)
 		n = pending;
+	get_begin(vq, &g);
 	for (k = 0; k < n; k++) {
-		volatile struct vring_used_elem *e = used_elem(vq, (uint16_t)(vq->last_used + k) & (vq->size - 1));
+		volatile struct vring_used_elem *e = used_elem(vq, (uint16_t)(last + k) & (g.size - 1));
 		uint32_t id = e->id, len = e->len;
-		if (!used_ok(vq, id, len))
+		/* an id we gave (its token set) and a length within what the device may write */
+		if (unic_unlikely(id >= g.size || !g.slot[id].token || len > g.slot[id].writable)) {
+			g.bad = true;
 			break;
-		split_free_chain(vq, (uint16_t)id);
-		tokens[k] = take(vq, (uint16_t)id);
+		}
+		tokens[k] = get_take(&g, (uint16_t)id);
 		lens[k] = len;
+		split_free(&g, (uint16_t)id);
 	}
-	vq->last_used = (uint16_t)(vq->last_used + k);
+	vq->last_used = (uint16_t)(last + k);
 	if (vq->event_idx)
 		*used_event(vq) = (uint16_t)(vq->last_used - 1);
+	get_end(vq, &g, k);
 	return k;
 }
 
 static uint16_t packed_get(struct virtq *vq, void **tokens, uint32_t *lens, uint16_t n)
 {
-	uint16_t k = 0;
+	volatile struct vring_packed_desc *ring = vq->pdesc;
+	uint16_t pos = vq->used_pos, k;
+	/* 2.8.1: used when AVAIL and USED both equal the used wrap counter */
+	uint16_t want = vq->used_wrap ? VRING_PACKED_DESC_F_AVAIL_USED : 0;
+	struct get_state g;
 
-	while (k < n && vq->in_flight) {
-		volatile struct vring_packed_desc *d = &vq->pdesc[vq->used_pos];
-		uint16_t flags = d->flags, id;
-		bool avail = flags & VRING_PACKED_DESC_F_AVAIL, used = flags & VRING_PACKED_DESC_F_USED;
+	if (n > vq->in_flight)
+		n = vq->in_flight;
+	get_begin(vq, &g);
+	for (k = 0; k < n; k++) {
+		volatile struct vring_packed_desc *d = &ring[pos];
+		struct virtq_slot *s;
+		uint16_t id;
 		uint32_t len;
 
-		/* 2.8.1: used when AVAIL and USED both equal the used wrap counter */
-		if (avail != used || used != vq->used_wrap)
+		if ((d->flags & VRING_PACKED_DESC_F_AVAIL_USED) != want)
 			break;
 		unic_rmb(); /* flags before id and len */
 		id = d->id;
 		len = d->len;
+		if (unic_unlikely(id >= g.size)) {
+			g.bad = true;
+			break;
+		}
+		s = &g.slot[id];
 		/*
 		 * 2.8 (packed): "Element Length is reserved for used descriptors without the
 		 * VIRTQ_DESC_F_WRITE flag, and is ignored by drivers" - DPDK's vhost writes the
 		 * buffer's length there. A buffer the device may not write has no length to check.
 		 */
-		if (id < vq->size && vq->writable[id] == 0)
+		if (s->writable == 0)
 			len = 0;
-		if (!used_ok(vq, id, len))
+		if (unic_unlikely(!s->token || len > s->writable)) {
+			g.bad = true;
 			break;
-		/* 2.8.6: the used descriptor stands for the whole chain of that id */
-		vq->used_pos = (uint16_t)(vq->used_pos + vq->chain[id]);
-		if (vq->used_pos >= vq->size) {
-			vq->used_pos = (uint16_t)(vq->used_pos - vq->size);
-			vq->used_wrap = !vq->used_wrap;
 		}
-		vq->next_free[id] = vq->free_head;
-		vq->free_head = id;
-		tokens[k] = take(vq, id);
+		/* 2.8.6: the used descriptor stands for the whole chain of that id */
+		pos = (uint16_t)(pos + s->chain);
+		if (pos >= g.size) {
+			pos = (uint16_t)(pos - g.size);
+			want ^= VRING_PACKED_DESC_F_AVAIL_USED;
+		}
+		tokens[k] = get_take(&g, id);
 		lens[k] = len;
-		k++;
+		s->chain = 1;
+		s->next = g.free_head;
+		g.free_head = id;
 	}
+	vq->used_pos = pos;
+	vq->used_wrap = want != 0;
+	get_end(vq, &g, k);
+	return k;
+}
+
+/*
+ * ---- in order (VIRTIO_F_IN_ORDER, 2.7.9 / 2.8.8) ----
+ * Ids go out in ring order and nothing goes back on the free list: the buffer the device
+ * completes next is always used_head's. A used entry names the last buffer of a batch that
+ * starts at used_head; the buffers before it in the batch have no entry of their own and
+ * count as used whole (their length is what the device could write). The id must be a
+ * buffer the device holds, at or after used_head; anything else is a lie. A device that
+ * writes an entry per buffer (DPDK's vhost on the split ring and on receive queues) makes
+ * batches of one: one compare on the way.
+ */
+
+/* Buffers from head up to and including the one whose id is last (checked to be held). */
+static uint16_t inorder_count(const struct virtq_slot *slot, uint16_t size, uint16_t head, uint16_t last)
+{
+	uint16_t id = head, count = 1;
+
+	while (id != last) {
+		id = (uint16_t)(id + slot[id].chain);
+		if (id >= size)
+			id = (uint16_t)(id - size);
+		count++;
+	}
+	return count;
+}
+
+/*
+ * Checks a used entry whose id is not head's: the last buffer of a longer batch, or a lie.
+ * room: split, the buffers the used index still counts (the whole batch must be among
+ * them); packed, no limit.
+ */
+static bool inorder_batch_ok(const struct get_state *g, uint16_t head, uint32_t id, uint32_t len, uint16_t room)
+{
+	uint16_t dist;
+
+	if (id >= g->size)
+		return false;
+	dist = (uint16_t)(id >= head ? id - head : id + g->size - head);
+	/*
+	 * In order, a token is set exactly at the first descriptor of each buffer the device
+	 * holds, and those lie from head on in ring order: a set token is a buffer at or after
+	 * head (an id already taken back, or never given, or inside a chain, has none).
+	 */
+	if (!g->slot[id].token || len > g->slot[id].writable)
+		return false;
+	/* a buffer has at least one descriptor: dist + 1 buffers at most, often all that is needed */
+	return dist < room || inorder_count(g->slot, g->size, head, (uint16_t)id) <= room;
+}
+
+/*
+ * One loop for both formats. Split: the used index (read once) bounds n, and an entry is
+ * read at the used ring's next slot at the start of each batch. Packed: the entry of a
+ * batch is written over the batch's first descriptor, which is head's (2.8.8).
+ */
+static uint16_t get_in_order(struct virtq *vq, void **tokens, uint32_t *lens, uint16_t n, uint16_t room)
+{
+	volatile struct vring_packed_desc *ring = vq->pdesc;
+	uint16_t head = vq->used_head, end = vq->batch_end, last = vq->last_used, k;
+	uint16_t want = vq->used_wrap ? VRING_PACKED_DESC_F_AVAIL_USED : 0;
+	uint32_t blen = vq->batch_len;
+	bool in_batch = vq->in_batch, packed = vq->packed;
+	struct get_state g;
+
+	get_begin(vq, &g);
+	for (k = 0; k < n; k++) {
+		struct virtq_slot *s = &g.slot[head];
+		uint16_t next;
+		if (!in_batch) {
+			uint32_t id, len;
+			if (packed) {
+				volatile struct vring_packed_desc *d = &ring[head];
+				if ((d->flags & VRING_PACKED_DESC_F_AVAIL_USED) != want)
+					break;
+				unic_rmb(); /* flags before id and len */
+				id = d->id;
+				len = d->len;
+				/* 2.8.4: no length for a buffer the device may not write (see packed_get) */
+				if (id < g.size && g.slot[id].writable == 0)
+					len = 0;
+			} else {
+				volatile struct vring_used_elem *e = used_elem(vq, (uint16_t)(last + k) & (g.size - 1));
+				id = e->id;
+				len = e->len;
+			}
+			if (unic_likely(id == head)) {
+				if (unic_unlikely(len > s->writable)) {
+					g.bad = true;
+					break;
+				}
+			} else if (unic_unlikely(!inorder_batch_ok(&g, head, id, len, packed ? UINT16_MAX : (uint16_t)(room - k)))) {
+				g.bad = true;
+				break;
+			}
+			end = (uint16_t)id;
+			blen = len;
+			in_batch = true;
+		}
+		/* a buffer before the batch's last counts as used whole (2.7.9 / 2.8.8) */
+		if (head == end) {
+			lens[k] = blen;
+			in_batch = false;
+		} else {
+			lens[k] = s->writable;
+		}
+		next = (uint16_t)(head + s->chain);
+		if (unic_unlikely(s->chain > 1))
+			s->chain = 1;
+		tokens[k] = get_take(&g, head);
+		if (next >= g.size) {
+			next = (uint16_t)(next - g.size);
+			want ^= VRING_PACKED_DESC_F_AVAIL_USED; /* packed: the device's wrap counter flips (2.8.1) */
+		}
+		head = next;
+	}
+	vq->used_head = head;
+	vq->batch_end = end;
+	vq->batch_len = blen;
+	vq->in_batch = in_batch;
+	if (packed) {
+		vq->used_pos = head;
+		vq->used_wrap = want != 0;
+	} else {
+		vq->last_used = (uint16_t)(last + k);
+		if (vq->event_idx)
+			*used_event(vq) = (uint16_t)(vq->last_used - 1);
+	}
+	get_end(vq, &g, k);
+	return k;
+}
+
+/*
+ * The fast paths: one used entry per one-descriptor buffer, each naming head's id (what
+ * DPDK's vhost writes on receive queues and on split transmit queues). They stop at the
+ * first entry that is anything else, and get_in_order goes on from there; what they read
+ * of that entry is not used.
+ */
+static uint16_t split_get_in_order(struct virtq *vq, void **tokens, uint32_t *lens, uint16_t n)
+{
+	uint16_t pending = (uint16_t)(vq->used[USED_IDX] - vq->last_used), head = vq->used_head, last = vq->last_used;
+	uint16_t mask = (uint16_t)(vq->size - 1), k;
+	struct get_state g;
+
+	if (pending == 0)
+		return 0;
+	if (unic_unlikely(pending > vq->in_flight)) { /* the device used more than it was given */
+		bad_device(vq);
+		return 0;
+	}
+	unic_rmb(); /* the index before the elements (2.7.14) */
+	/* 2.7.9: the index counts every buffer of a batch, those without an entry too */
+	if (n > pending)
+		n = pending;
+	if (unic_unlikely(vq->in_batch))
+		return get_in_order(vq, tokens, lens, n, pending);
+	get_begin(vq, &g);
+	for (k = 0; k < n; k++) {
+		volatile struct vring_used_elem *e = used_elem(vq, (uint16_t)(last + k) & mask);
+		struct virtq_slot *s = &g.slot[head];
+		uint32_t id = e->id, len = e->len;
+		if (unic_unlikely(id != head || s->chain != 1))
+			break;
+		if (unic_unlikely(len > s->writable)) {
+			g.bad = true;
+			break;
+		}
+		tokens[k] = get_take(&g, head);
+		lens[k] = len;
+		head = (uint16_t)((head + 1) & mask);
+	}
+	vq->used_head = head;
+	vq->last_used = (uint16_t)(last + k);
+	if (vq->event_idx)
+		*used_event(vq) = (uint16_t)(vq->last_used - 1);
+	get_end(vq, &g, k);
+	if (k < n && !g.bad)
+		k = (uint16_t)(k + get_in_order(vq, tokens + k, lens + k, (uint16_t)(n - k), (uint16_t)(pending - k)));
+	return k;
+}
+
+static uint16_t packed_get_in_order(struct virtq *vq, void **tokens, uint32_t *lens, uint16_t n)
+{
+	volatile struct vring_packed_desc *ring = vq->pdesc;
+	uint16_t head = vq->used_head, k;
+	uint16_t want = vq->used_wrap ? VRING_PACKED_DESC_F_AVAIL_USED : 0;
+	struct get_state g;
+	bool more = false;
+
+	if (n > vq->in_flight)
+		n = vq->in_flight;
+	if (unic_unlikely(vq->in_batch))
+		return get_in_order(vq, tokens, lens, n, 0);
+	get_begin(vq, &g);
+	for (k = 0; k < n; k++) {
+		volatile struct vring_packed_desc *d = &ring[head];
+		struct virtq_slot *s = &g.slot[head];
+		uint32_t len, w;
+		if ((d->flags & VRING_PACKED_DESC_F_AVAIL_USED) != want)
+			break;
+		unic_rmb(); /* flags before id and len */
+		if (unic_unlikely(d->id != head || s->chain != 1)) {
+			more = true;
+			break;
+		}
+		len = d->len;
+		w = s->writable;
+		if (w == 0) /* 2.8.4: no length for a buffer the device may not write (see packed_get) */
+			len = 0;
+		if (unic_unlikely(len > w)) {
+			g.bad = true;
+			break;
+		}
+		tokens[k] = get_take(&g, head);
+		lens[k] = len;
+		if (unic_unlikely(++head == g.size)) {
+			head = 0;
+			want ^= VRING_PACKED_DESC_F_AVAIL_USED; /* the device's wrap counter flips (2.8.1) */
+		}
+	}
+	vq->used_head = vq->used_pos = head;
+	vq->used_wrap = want != 0;
+	get_end(vq, &g, k);
+	if (more && !g.bad)
+		k = (uint16_t)(k + get_in_order(vq, tokens + k, lens + k, (uint16_t)(n - k), 0));
 	return k;
 }
 
@@ -377,7 +646,9 @@ uint16_t virtq_get_batch(struct virtq *vq, void **tokens, uint32_t *lens, uint16
 {
 	if (unic_unlikely(vq->broken))
 		return 0;
-	return vq->packed ? packed_get(vq, tokens, lens, n) : split_get(vq, tokens, lens, n);
+	if (vq->packed)
+		return vq->in_order ? packed_get_in_order(vq, tokens, lens, n) : packed_get(vq, tokens, lens, n);
+	return vq->in_order ? split_get_in_order(vq, tokens, lens, n) : split_get(vq, tokens, lens, n);
 }
 
 /* ---- interrupts (used buffer notifications) ---- */
@@ -405,6 +676,8 @@ static int packed_has_used(const struct virtq *vq)
 
 	if (vq->in_flight == 0) /* nothing given: what is there is stale (packed_get reads nothing either) */
 		return 0;
+	if (vq->in_batch) /* in order: buffers of a checked batch are still to be taken */
+		return 1;
 	flags = vq->pdesc[vq->used_pos].flags;
 	avail = flags & VRING_PACKED_DESC_F_AVAIL;
 	used = flags & VRING_PACKED_DESC_F_USED;
@@ -447,9 +720,9 @@ uint16_t virtq_drain(struct virtq *vq, void **tokens, uint16_t n)
 	uint16_t id, k = 0;
 
 	for (id = 0; id < vq->size && k < n; id++)
-		if (vq->token[id]) {
-			tokens[k++] = vq->token[id];
-			vq->token[id] = NULL;
+		if (vq->slot[id].token) {
+			tokens[k++] = vq->slot[id].token;
+			vq->slot[id].token = NULL;
 			vq->in_flight--;
 		}
 	return k;
