@@ -156,6 +156,7 @@ struct vmx_rss_conf {             /* UPT1_RSSConf */
 	uint8_t ind_table[VMXNET3_RSS_MAX_IND];
 };
 _Static_assert(sizeof(struct vmx_rss_conf) == 176, "UPT1_RSSConf is 176 bytes");
+_Static_assert(VMXNET3_RSS_KEY_SIZE == UNIC_RSS_KEY_LEN, "the default key is a whole vmxnet3 key");
 
 /* UPT1_TxStats / UPT1_RxStats (upt1_defs.h): the device writes them at GET_STATS */
 struct vmx_tx_stats {
