@@ -455,6 +455,7 @@ static void test_irq_msix(void)
 	use_queue(1);
 	CHECK(device_rx(60, 0x41, SE, false));
 	CHECK(unic_rx_intr_enable(dev, 1) == 1); /* a frame came before the arm: receive it */
+	CHECK(bar0_reg(VMXNET3_REG_IMR, 2) == 1); /* and the queue is disarmed again */
 	CHECK(unic_rx_burst(dev, 1, bufs, RING) == 1);
 	unic_buf_free_bulk(bufs, 1);
 	CHECK(unic_rx_intr_enable(dev, 1) == 0);

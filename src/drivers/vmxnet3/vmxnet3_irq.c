@@ -143,7 +143,10 @@ int vmx_rx_intr_enable(void *rxq)
 	unic_mb(); /* the unmask reaches the device before the ring is looked at again */
 	if (vmx_check_removed(dev, unic_read32(p->vd, VMXNET3_REG_VRRS)))
 		return -ENODEV;
-	return vmx_rx_ready(q) ? 1 : 0;
+	if (!vmx_rx_ready(q))
+		return 0;
+	vmx_rx_intr_disable(q); /* the caller receives instead of sleeping: no interrupt for that frame */
+	return 1;
 }
 
 int vmx_rx_intr_disable(void *rxq)
