@@ -326,6 +326,10 @@ static inline void unic_write8(volatile void *base, uint32_t off, uint8_t v)
 /* A random locally administered unicast address, from getrandom (never rand()). */
 void unic_random_mac(uint8_t mac[6]);
 
+/* The default Toeplitz RSS key (rss.c): Microsoft's example key, as Linux and DPDK use. */
+#define UNIC_RSS_KEY_LEN 40
+extern const uint8_t unic_rss_default_key[UNIC_RSS_KEY_LEN];
+
 /* Sleeps in a control path (reset waits); never on the data path. */
 void unic_usleep(unsigned usec);
 

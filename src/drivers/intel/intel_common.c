@@ -27,17 +27,7 @@
 #define EECD 0x00010
 #define EECD_AUTO_RD (1u << 9)             /* NVM auto-read done (82576 8.2.5, 82574 10.2.2.3) */
 #define IMC_ALL 0xFFFFFFFFu
-
-/*
- * The default Toeplitz key (unic_set_rss replaces it): the 40-byte example key from Microsoft's
- * RSS specification ("Verifying the RSS hash"), which Linux and DPDK also use by default, so a
- * flow hashes the same here as there.
- */
-static const uint8_t rss_default_key[INTEL_RSSRK_BYTES] = {
-	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
-	0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
-	0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
-};
+_Static_assert(INTEL_RSSRK_BYTES == UNIC_RSS_KEY_LEN, "the default key fills RSSRK");
 
 /* ---------------------------------------------------------------- control path */
 
@@ -488,7 +478,7 @@ int intel_rss_setup(struct unic_dev *dev)
 		dev->rss_key_len = dev->rss_reta_size = 0;
 		return 0;
 	}
-	memcpy(p->rss_key, rss_default_key, sizeof p->rss_key);
+	memcpy(p->rss_key, unic_rss_default_key, sizeof p->rss_key); /* Microsoft's key (core rss.c) */
 	for (i = 0; i < INTEL_RETA_ENTRIES; i++)
 		p->reta[i] = (uint8_t)(i % p->nrx);
 	rss_write_key(p);

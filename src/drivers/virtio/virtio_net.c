@@ -71,12 +71,7 @@
 #define RSS_CFG_TABLE_OFF 8
 _Static_assert(RSS_CFG_TABLE_OFF + 2 * RSS_RETA_MAX + 2 + 1 + RSS_KEY_LEN <= CTRL_DATA_MAX,
 	       "the largest RSS config must fit the control buffer");
-/* The Toeplitz key of Microsoft's RSS specification, which most drivers start with. */
-static const uint8_t rss_default_key[RSS_KEY_LEN] = {
-	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
-	0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
-	0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
-};
+_Static_assert(RSS_KEY_LEN == UNIC_RSS_KEY_LEN, "the default key is a whole virtio RSS key");
 #define BURST 64                 /* completions taken per ring call */
 #define RING_MEM_ALIGN 4096u     /* every ring starts on a page: legacy PFNs need it */
 
@@ -1051,7 +1046,7 @@ static int enable_pairs(struct vnet *vn)
 	uint16_t i, pairs = vn->pairs;
 
 	if (has(vn, VIRTIO_NET_F_RSS)) {
-		memcpy(vn->rss_key, rss_default_key, sizeof vn->rss_key);
+		memcpy(vn->rss_key, unic_rss_default_key, sizeof vn->rss_key);
 		for (i = 0; i < vn->rss_reta_len; i++)
 			vn->rss_reta[i] = (uint16_t)(i % dev->cfg.rx_queues);
 		dev->rss_key_len = RSS_KEY_LEN;

@@ -25,12 +25,16 @@
 #define VMXNET3_REG_CMD 0x20  /* command; read back: its result */
 #define VMXNET3_REG_MACL 0x28
 #define VMXNET3_REG_MACH 0x30
+#define VMXNET3_REG_ICR 0x38  /* interrupt cause (INTx): a read lowers the line (QEMU: vector 0 only) */
+#define VMXNET3_REG_ECR 0x40  /* event cause: writing bits acknowledges them in DriverShared.ecr */
 /* BAR0 registers (defs.h, enum of BAR 0): one per queue / vector, 8 bytes apart */
 #define VMXNET3_REG_IMR 0x000    /* interrupt mask of vector n at IMR + 8n: 1 = masked */
 #define VMXNET3_REG_TXPROD 0x600 /* tx producer index of queue n at TXPROD + 8n */
 #define VMXNET3_REG_RXPROD 0x800 /* rx ring 1 producer index */
 #define VMXNET3_REG_ALIGN 8
 #define VMXNET3_IMR_MASKED 1u
+#define VMXNET3_IMR_UNMASKED 0u
+#define VMXNET3_MAX_INTRS 25u    /* defs.h VMXNET3_MAX_INTRS: MSI-X vectors and IMR registers */
 
 #define VMXNET3_REV1 0x1u /* VRRS / UVRS bit 0: revision 1, UPT version 1 */
 
@@ -41,6 +45,7 @@
 #define VMXNET3_CMD_UPDATE_RX_MODE 0xCAFE0003u
 #define VMXNET3_CMD_UPDATE_MAC_FILTERS 0xCAFE0004u
 #define VMXNET3_CMD_UPDATE_VLAN_FILTERS 0xCAFE0005u
+#define VMXNET3_CMD_UPDATE_RSSIDT 0xCAFE0006u /* the device reads the RSS indirection table again */
 #define VMXNET3_CMD_GET_STATS 0xF00D0001u
 #define VMXNET3_CMD_GET_LINK 0xF00D0002u
 #define VMXNET3_LINK_UP 0x1u         /* GET_LINK result: bit 0 up, speed in Mb/s in bits 31:16 */
@@ -85,7 +90,23 @@
 #define VMXNET3_RXM_MCAST 0x02u
 #define VMXNET3_RXM_BCAST 0x04u
 #define VMXNET3_RXM_PROMISC 0x10u
-#define VMXNET3_IC_DISABLE_ALL 0x1u      /* intrConf.intrCtrl: we poll */
+#define VMXNET3_IC_DISABLE_ALL 0x1u      /* intrConf.intrCtrl: no interrupts at all (polling) */
+#define VMXNET3_IML_NONE 0u              /* upt1_defs.h UPT1_IML_NONE: no moderation (intrConf.modLevels) */
+#define VMXNET3_ECR_RQERR (1u << 0)      /* defs.h event causes (DriverShared.ecr) */
+#define VMXNET3_ECR_TQERR (1u << 1)
+#define VMXNET3_ECR_LINK (1u << 2)
+#define VMXNET3_MAX_QUEUES 8u            /* defs.h VMXNET3_DEVICE_MAX_{TX,RX}_QUEUES (revision 1; QEMU's model) */
+/* RSS (upt1_defs.h UPT1_RSSConf, UPT1_F_RSS) */
+#define VMXNET3_UPT1_F_RSS 0x2u          /* misc.uptFeatures */
+#define VMXNET3_RSS_HASH_IPV4 0x01u      /* UPT1_RSS_HASH_TYPE_IPV4 */
+#define VMXNET3_RSS_HASH_TCP_IPV4 0x02u
+#define VMXNET3_RSS_HASH_IPV6 0x04u
+#define VMXNET3_RSS_HASH_TCP_IPV6 0x08u
+#define VMXNET3_RSS_FUNC_TOEPLITZ 0x01u  /* UPT1_RSS_HASH_FUNC_TOEPLITZ */
+#define VMXNET3_RSS_KEY_SIZE 40u         /* UPT1_RSS_MAX_KEY_SIZE */
+#define VMXNET3_RSS_MAX_IND 128u         /* UPT1_RSS_MAX_IND_TABLE_SIZE */
+#define VMXNET3_RSS_IND_SIZE (4u * VMXNET3_MAX_QUEUES) /* Linux's VMXNET3_RSS_IND_TABLE_SIZE for 8 queues */
+#define VMXNET3_RSS_CONF_VER 1u          /* rssConfDesc.confVer */
 #define VMXNET3_VFT_WORDS 128u           /* VLAN filter: one bit per VLAN id */
 #define VMXNET3_QUEUE_DESC_ALIGN 128u
 
@@ -128,6 +149,14 @@ _Static_assert(sizeof(struct vmx_intr_conf) == 40, "Vmxnet3_IntrConf is 40 bytes
 _Static_assert(offsetof(struct vmx_shared, rx_filter) == 120, "rxFilterConf at 120");
 _Static_assert(offsetof(struct vmx_shared, ecr) == 696, "ecr at 696");
 _Static_assert(sizeof(struct vmx_shared) == 720, "Vmxnet3_DriverShared is 720 bytes");
+
+struct vmx_rss_conf {             /* UPT1_RSSConf */
+	uint16_t hash_type, hash_func, hash_key_size, ind_table_size;
+	uint8_t hash_key[VMXNET3_RSS_KEY_SIZE];
+	uint8_t ind_table[VMXNET3_RSS_MAX_IND];
+};
+_Static_assert(sizeof(struct vmx_rss_conf) == 176, "UPT1_RSSConf is 176 bytes");
+_Static_assert(VMXNET3_RSS_KEY_SIZE == UNIC_RSS_KEY_LEN, "the default key is a whole vmxnet3 key");
 
 /* UPT1_TxStats / UPT1_RxStats (upt1_defs.h): the device writes them at GET_STATS */
 struct vmx_tx_stats {
@@ -197,6 +226,7 @@ struct vmx_rxq {
 	uint16_t comp_next;
 	uint8_t fill_gen, comp_gen;
 	uint16_t id, buf_len;
+	uint16_t vec;                        /* its wake-up: MSI-X vector / IMR index, and unic_irq_fd's index */
 	bool discarding;                     /* inside a frame spread over several buffers */
 	bool broken;                         /* the device wrote a completion that cannot be true */
 	uint32_t idle;
@@ -207,6 +237,7 @@ struct vmx_txq {
 	struct unic_dev *dev;
 	volatile struct vmx_desc *ring;
 	volatile struct vmx_comp *comp;
+	volatile struct vmx_tx_queue_desc *qd;
 	struct unic_buf **bufs;
 	volatile uint8_t *prod_reg;
 	uint16_t size, tail, clean, inflight, comp_next, id;
@@ -216,13 +247,26 @@ struct vmx_txq {
 	struct unic_qcounters stats;
 };
 
+/* How the device interrupts (chosen at start from what the access method offers). */
+enum vmx_irq_mode {
+	VMX_IRQ_NONE,   /* polling: every interrupt index 0 and masked */
+	VMX_IRQ_MSIX,   /* vector 0 events, vector 1 + q rx queue q, tx queues on a vector left masked */
+	VMX_IRQ_INTX,   /* the one line: every index 0 (QEMU aborts on any other without MSI-X) */
+};
+#define VMX_EVENT_VEC 0u /* the event interrupt (link) is vector 0 in both modes */
+
 struct vmx_priv {
 	volatile uint8_t *pt, *vd;           /* BAR0, BAR1 */
-	struct unic_dma mem;                 /* shared area, queue descriptors, rings */
+	struct unic_dma mem;                 /* shared area, queue descriptors, RSS config, rings */
 	volatile struct vmx_shared *shared;
-	struct vmx_rxq rxq;
-	struct vmx_txq txq;
+	volatile struct vmx_rss_conf *rss;   /* NULL with one rx queue */
+	struct vmx_rxq rxq[VMXNET3_MAX_QUEUES];
+	struct vmx_txq txq[VMXNET3_MAX_QUEUES];
+	uint16_t nrx, ntx;
 	bool active;
+	enum vmx_irq_mode irq;
+	bool link_seen;                      /* link state the last event reported */
+	char irq_err[96];                    /* why there are no interrupts, for the enable call's line */
 };
 
 /* Control path pieces the hostile-device test drives without a device behind BAR1. */
@@ -231,9 +275,24 @@ int vmx_queues_setup(struct unic_dev *dev);
 void vmx_queues_free(struct unic_dev *dev);
 bool vmx_check_removed(struct unic_dev *dev, uint32_t value);
 
+/* Interrupts (vmxnet3_irq.c). */
+void vmx_irq_choose(struct unic_dev *dev);
+uint8_t vmx_rxq_intr_idx(const struct vmx_priv *p, uint16_t q);
+uint8_t vmx_txq_intr_idx(const struct vmx_priv *p);
+void vmx_irq_intr_conf(const struct vmx_priv *p, volatile struct vmx_intr_conf *c);
+void vmx_irq_start(struct unic_dev *dev);
+int vmx_rx_intr_fd(struct unic_dev *dev, void *rxq);
+int vmx_rx_intr_enable(void *rxq);
+int vmx_rx_intr_disable(void *rxq);
+int vmx_event_fd(struct unic_dev *dev);
+int vmx_event_ack(struct unic_dev *dev);
+uint32_t vmx_link_word(struct unic_dev *dev);
+
 /* Data path (vmxnet3_rxtx.c). */
+bool vmx_rx_ready(const struct vmx_rxq *q);
 void vmx_rx_post_all(struct vmx_rxq *q);
 uint16_t vmx_rx_burst(void *rxq, struct unic_buf **bufs, uint16_t n);
 uint16_t vmx_tx_burst(void *txq, struct unic_buf **bufs, uint16_t n);
+uint16_t vmx_tx_reclaim(void *txq);
 
 #endif

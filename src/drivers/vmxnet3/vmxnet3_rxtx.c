@@ -115,6 +115,12 @@ static inline bool rx_frame_ok(struct vmx_rxq *q, uint32_t w0, uint32_t len, boo
 	return true;
 }
 
+/* Has the device written the next completion? (its gen word only; the burst checks the rest) */
+bool vmx_rx_ready(const struct vmx_rxq *q)
+{
+	return (q->comp[q->comp_next].w3 >> VMXNET3_CD_GEN_SHIFT) == q->comp_gen;
+}
+
 uint16_t vmx_rx_burst(void *rxq, struct unic_buf **out, uint16_t n)
 {
 	struct vmx_rxq *q = rxq;
@@ -177,9 +183,9 @@ uint16_t vmx_rx_burst(void *rxq, struct unic_buf **out, uint16_t n)
  * Completions name the EOP descriptor of the last frame done; frames complete in order.
  * An index outside the frames in flight is a lie: counted, queue broken.
  */
-static void tx_reclaim(struct vmx_txq *q)
+static uint16_t tx_reclaim(struct vmx_txq *q)
 {
-	uint16_t seen = 0;
+	uint16_t seen = 0, freed = 0;
 
 	while (seen < q->size) {
 		volatile struct vmx_comp *c = &q->comp[q->comp_next];
@@ -193,7 +199,7 @@ static void tx_reclaim(struct vmx_txq *q)
 		if (unic_unlikely(idx >= q->size || done > q->inflight)) {
 			UNIC_STAT_INC(q->stats.bad_device);
 			__atomic_store_n(&q->broken, true, __ATOMIC_RELAXED);
-			return;
+			return freed;
 		}
 		first = (uint32_t)(q->size - q->clean) < done ? (uint32_t)(q->size - q->clean) : done;
 		unic_buf_free_bulk(&q->bufs[q->clean], first);
@@ -201,11 +207,23 @@ static void tx_reclaim(struct vmx_txq *q)
 			unic_buf_free_bulk(&q->bufs[0], done - first);
 		q->clean = ring_inc((uint16_t)idx, q->size);
 		q->inflight = (uint16_t)(q->inflight - done);
+		freed = (uint16_t)(freed + done);
 		q->comp_next = ring_inc(q->comp_next, q->size);
 		if (q->comp_next == 0)
 			q->comp_gen ^= 1;
 		seen++;
 	}
+	return freed;
+}
+
+/* The driver op: completed tx buffers back to the pool without sending. */
+uint16_t vmx_tx_reclaim(void *txq)
+{
+	struct vmx_txq *q = txq;
+
+	if (unic_unlikely(q->broken || q->dev->removed))
+		return 0;
+	return tx_reclaim(q);
 }
 
 /* One frame, one descriptor: EOP and a completion request; the gen bit, which hands it over, last. */
