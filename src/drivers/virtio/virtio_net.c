@@ -45,6 +45,8 @@
 #define CTRL_TIMEOUT_MS 1000
 #define CTRL_QUEUE_SIZE 64
 #define CTRL_POLL_US 100          /* control path only: the data path never sleeps */
+#define RESET_WAIT_US 1000        /* virtio_status_reset: 1000 looks 1 ms apart */
+#define RESET_TRIES 1000
 
 /* Smallest receive buffer that holds a 1514-byte frame and its header without MRG_RXBUF (5.1.6.3.1) */
 #define ETH_FRAME_MAX 1514
@@ -629,6 +631,24 @@ static void read_mac(struct vnet *vn)
 	/* 5.1.5: without VIRTIO_NET_F_MAC the driver makes up an address: random, locally administered */
 	unic_random_mac(dev->mac);
 	UNIC_WARN("virtio-net %s: the device gives no MAC address; using a random one", virtio_dev_name(dev));
+}
+
+int virtio_status_reset(struct unic_dev *dev, uint8_t (*get)(void *), void (*set)(void *, uint8_t), void *ctx)
+{
+	uint8_t status = get(ctx);
+	int i;
+
+	if (status != VIRTIO_STATUS_GONE) {
+		set(ctx, 0);
+		for (i = 0; i < RESET_TRIES && !dev->removed && (status = get(ctx)) != VIRTIO_STATUS_GONE; i++) {
+			if (status == 0)
+				return 0;
+			unic_usleep(RESET_WAIT_US);
+		}
+	}
+	if (status == VIRTIO_STATUS_GONE)
+		dev->removed = true; /* not a reset under way: it would read so for ever */
+	return dev->removed ? -ENODEV : -ETIMEDOUT;
 }
 
 /*
