@@ -870,6 +870,9 @@ static int choose_pairs(struct vnet *vn)
 				      ? "the vhost-user backend offers no VIRTIO_NET_F_MQ or no protocol feature MQ, or GET_QUEUE_NUM "
 					"says 1; DPDK: "
 					"--vdev net_vhost0,iface=PATH,queues=N"
+				      : has(vn, VIRTIO_NET_F_MQ) || has(vn, VIRTIO_NET_F_RSS)
+				      ? "its max_virtqueue_pairs is 1; QEMU gives the device as many pairs as its netdev has "
+					"queues, e.g. -netdev tap,queues=N (a hub port has one)"
 				      : (vn->offered & VIRTIO_BIT(VIRTIO_NET_F_MQ))
 				      ? "its VIRTIO_NET_F_MQ needs VIRTIO_NET_F_CTRL_VQ, which it does not offer"
 				      : "it offers no VIRTIO_NET_F_MQ, bit 22; QEMU gives several with -device virtio-net-pci,"
