@@ -51,23 +51,6 @@ struct queue {
 static atomic_bool stop;
 static _Atomic int phase = PHASE_IDLE;
 
-/* utime + stime of the whole process in clock ticks: /proc/self/stat fields 14 and 15 */
-static long cpu_ticks(void)
-{
-	char buf[1024], *p;
-	unsigned long ut = 0, st = 0;
-	FILE *f = fopen("/proc/self/stat", "r");
-	size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-
-	if (f)
-		fclose(f);
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-		return -1;
-	return (long)(ut + st);
-}
-
 /* Arm, sleep on the descriptor, disarm: how the sleep ended, or -errno. */
 static int sleep_once(struct queue *w, int fd)
 {
