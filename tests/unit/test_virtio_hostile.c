@@ -1459,6 +1459,8 @@ static void test_mq_refused(enum kind kind)
 	opt_mq(1, 2);
 	opt.offer = 0;
 	expect_refused(kind, "no MQ", "one queue pair (it offers no VIRTIO_NET_F_MQ");
+	opt_mq(1, 2); /* MQ offered, one pair: QEMU's device on a one-queue netdev (a hub port) */
+	expect_refused(kind, "MQ with max_virtqueue_pairs 1", "one queue pair (its max_virtqueue_pairs is 1");
 	opt_mq(4, 2);
 	offer_mask = ~F(NET_F_CTRL_VQ);
 	expect_refused(kind, "MQ without CTRL_VQ", "needs VIRTIO_NET_F_CTRL_VQ");

@@ -16,7 +16,8 @@
  * Legacy: probe and MAC (with and without MSI-X), a control queue whose device does
  * not answer once and then answers late (the next command must work), a control queue
  * the device breaks (every later command says "broken"), and a device whose I/O BAR
- * stops working: rx/tx bursts then return 0, stats and link say the device is removed.
+ * stops working: rx/tx bursts then return 0, stats and link say the device is removed. Both
+ * transports' reset of a device that reads all-ones (gone) answers -ENODEV at once, unwritten.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +55,7 @@
 /* common config fields (4.1.4.3) the fake fills in */
 #define COMMON_DF 4
 #define COMMON_NUMQ 18
+#define COMMON_STATUS 20
 #define COMMON_Q_SIZE 24
 #define COMMON_Q_NOFF 30
 
@@ -800,6 +802,63 @@ static void test_legacy_removed(void)
 	CHECK(io_fd >= 0 && ftruncate(io_fd, IO_SIZE) == 0);
 }
 
+/*
+ * Resetting a device that vanished (hot unplug without warning): its registers read all-ones.
+ * The reset must say so (-ENODEV, dev->removed) at once and write nothing to it, not wait a
+ * second for a status that never reads 0, nor take a write that lands nowhere as a reset.
+ */
+static void reset_gone(const char *name, const struct virtio_transport *t, void *ctx, uint8_t (*status)(void))
+{
+	int r;
+
+	dev->removed = false;
+	r = t->reset(ctx);
+	printf("%s reset of a device reading all-ones: %d (%s), status after it 0x%02x\n", name, r,
+	       r == -ENODEV ? "ENODEV" : "not ENODEV", status());
+	CHECK(r == -ENODEV && dev->removed);
+	CHECK(status() == VIRTIO_STATUS_GONE); /* not written to */
+}
+
+static uint8_t modern_status(void) { return mbar[OFF_COMMON + COMMON_STATUS]; }
+static uint8_t legacy_status(void)
+{
+	uint8_t v = 0;
+
+	if (pread(io_fd, &v, 1, IO_STATUS) != 1)
+		CHECK(!"pread io");
+	return v;
+}
+
+static void test_reset_gone(void)
+{
+	const struct virtio_transport *t;
+	uint8_t ones = VIRTIO_STATUS_GONE;
+	void *ctx;
+
+	cfg_modern();
+	mbar_init();
+	dev_reset(DEV_MODERN);
+	cfg_store();
+	if (virtio_pci_modern_open(dev, &t, &ctx)) {
+		CHECK(!"modern open");
+		return;
+	}
+	mbar[OFF_COMMON + COMMON_STATUS] = VIRTIO_STATUS_DRIVER_OK;
+	CHECK(t->reset(ctx) == 0 && modern_status() == 0 && !dev->removed); /* a live one resets */
+	memset(mbar + OFF_COMMON, 0xff, LEN_COMMON);
+	reset_gone("modern", t, ctx, modern_status);
+	t->close(ctx);
+
+	legacy_dev(1u << NET_F_MAC, false);
+	if (virtio_pci_legacy_open(dev, &t, &ctx)) {
+		CHECK(!"legacy open");
+		return;
+	}
+	CHECK(pwrite(io_fd, &ones, 1, IO_STATUS) == 1);
+	reset_gone("legacy", t, ctx, legacy_status);
+	t->close(ctx);
+}
+
 int main(void)
 {
 	struct unic_dev scratch;
@@ -826,6 +885,7 @@ int main(void)
 	test_legacy_probe();
 	test_ctrl_timeout();
 	test_legacy_removed();
+	test_reset_gone();
 	test_fuzz();
 
 	unic_mempool_destroy(pool);

@@ -33,6 +33,12 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 #define VIRTIO_STATUS_FEATURES_OK 8u
 #define VIRTIO_STATUS_NEEDS_RESET 64u
 #define VIRTIO_STATUS_FAILED 128u
+/* What a PCI device that vanished reads (all-ones). No device sets every status bit (2.1: bits 4
+ * and 5 are reserved), so a status read of this means the device is gone. */
+#define VIRTIO_STATUS_GONE 0xffu
+/* What a PCI device that vanished reads (all-ones): no valid device_status sets every bit (2.1: bits
+ * 4 and 5 are reserved), so a status read of this means the device is gone. */
+#define VIRTIO_STATUS_GONE 0xffu
 
 /* ---- reserved feature bits, spec 6 ---- */
 #define VIRTIO_F_NOTIFY_ON_EMPTY 24
@@ -468,6 +474,14 @@ static inline const char *virtio_dev_name(const struct unic_dev *dev)
 {
 	return dev->spec.pci_addr[0] ? dev->spec.pci_addr : dev->spec.path;
 }
+
+/*
+ * The reset of the PCI transports over their status accessors (2.4, 4.1.4.3.2): write 0, then
+ * wait until status reads 0 (bounded: about a second). A device whose status reads all-ones
+ * (VIRTIO_STATUS_GONE), before the write or while waiting, is gone: dev->removed is raised and
+ * -ENODEV answered at once, never a wait on it. 0, -ENODEV or -ETIMEDOUT.
+ */
+int virtio_status_reset(struct unic_dev *dev, uint8_t (*get)(void *), void (*set)(void *, uint8_t), void *ctx);
 
 /*
  * Binds the virtio-net driver to dev over transport t (dev->priv set): reset,

@@ -45,6 +45,8 @@
 #define CTRL_TIMEOUT_MS 1000
 #define CTRL_QUEUE_SIZE 64
 #define CTRL_POLL_US 100          /* control path only: the data path never sleeps */
+#define RESET_WAIT_US 1000        /* virtio_status_reset: 1000 looks 1 ms apart */
+#define RESET_TRIES 1000
 
 /* Smallest receive buffer that holds a 1514-byte frame and its header without MRG_RXBUF (5.1.6.3.1) */
 #define ETH_FRAME_MAX 1514
@@ -651,6 +653,24 @@ static void read_mac(struct vnet *vn)
 	UNIC_WARN("virtio-net %s: the device gives no MAC address; using a random one", virtio_dev_name(dev));
 }
 
+int virtio_status_reset(struct unic_dev *dev, uint8_t (*get)(void *), void (*set)(void *, uint8_t), void *ctx)
+{
+	uint8_t status = get(ctx);
+	int i;
+
+	if (status != VIRTIO_STATUS_GONE) {
+		set(ctx, 0);
+		for (i = 0; i < RESET_TRIES && !dev->removed && (status = get(ctx)) != VIRTIO_STATUS_GONE; i++) {
+			if (status == 0)
+				return 0;
+			unic_usleep(RESET_WAIT_US);
+		}
+	}
+	if (status == VIRTIO_STATUS_GONE)
+		dev->removed = true; /* not a reset under way: it would read so for ever */
+	return dev->removed ? -ENODEV : -ETIMEDOUT;
+}
+
 /*
  * The largest cfg.mtu this device takes (dev->max_mtu). With VIRTIO_NET_F_MTU the device
  * says it (5.1.4.1: 68..65535; unic goes to MTU_MAX) and sends no larger frame (5.1.4.2).
@@ -870,6 +890,9 @@ static int choose_pairs(struct vnet *vn)
 				      ? "the vhost-user backend offers no VIRTIO_NET_F_MQ or no protocol feature MQ, or GET_QUEUE_NUM "
 					"says 1; DPDK: "
 					"--vdev net_vhost0,iface=PATH,queues=N"
+				      : has(vn, VIRTIO_NET_F_MQ) || has(vn, VIRTIO_NET_F_RSS)
+				      ? "its max_virtqueue_pairs is 1; QEMU gives the device as many pairs as its netdev has "
+					"queues, e.g. -netdev tap,queues=N (a hub port has one)"
 				      : (vn->offered & VIRTIO_BIT(VIRTIO_NET_F_MQ))
 				      ? "its VIRTIO_NET_F_MQ needs VIRTIO_NET_F_CTRL_VQ, which it does not offer"
 				      : "it offers no VIRTIO_NET_F_MQ, bit 22; QEMU gives several with -device virtio-net-pci,"

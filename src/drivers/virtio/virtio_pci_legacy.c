@@ -32,29 +32,11 @@
 #define PCI_MSIX_FLAGS 2
 #define PCI_MSIX_FLAGS_ENABLE 0x8000
 
-#define RESET_WAIT_US 1000
-#define RESET_TRIES 1000
-
 struct legacy {
 	struct unic_dev *dev;
 	uint32_t config_off;
 	struct virtio_msix msix;
 };
-
-static int legacy_reset(void *ctx)
-{
-	struct legacy *l = ctx;
-	int i;
-
-	unic_io_write8(l->dev, LEGACY_BAR, VIRTIO_PCI_STATUS, 0);
-	/* 0.9.5 2.2.2.1: reading the status back flushes the write and shows the reset is done */
-	for (i = 0; i < RESET_TRIES && !l->dev->removed; i++) {
-		if (unic_io_read8(l->dev, LEGACY_BAR, VIRTIO_PCI_STATUS) == 0)
-			return 0;
-		unic_usleep(RESET_WAIT_US);
-	}
-	return -ETIMEDOUT;
-}
 
 static uint8_t legacy_get_status(void *ctx)
 {
@@ -66,6 +48,12 @@ static void legacy_set_status(void *ctx, uint8_t status)
 {
 	struct legacy *l = ctx;
 	unic_io_write8(l->dev, LEGACY_BAR, VIRTIO_PCI_STATUS, status);
+}
+
+/* 0.9.5 2.2.2.1: reading the status back flushes the write and shows the reset is done. */
+static int legacy_reset(void *ctx)
+{
+	return virtio_status_reset(((struct legacy *)ctx)->dev, legacy_get_status, legacy_set_status, ctx);
 }
 
 static uint64_t legacy_get_features(void *ctx)

@@ -64,8 +64,6 @@
 #define COMMON_Q_USEDHI 52
 #define COMMON_CFG_MIN_LEN 56
 
-#define RESET_WAIT_US 1000
-#define RESET_TRIES 1000
 #define CONFIG_GENERATION_TRIES 16
 
 _Static_assert(VIRTIO_PCI_CAP_MAX == (PCI_CONFIG_SIZE - PCI_CAP_FIRST) / PCI_CAP_ALIGN,
@@ -285,21 +283,6 @@ static int parse_caps(struct modern *m)
 	return 0;
 }
 
-static int modern_reset(void *ctx)
-{
-	struct modern *m = ctx;
-	int i;
-
-	unic_write8(m->common, COMMON_STATUS, 0);
-	/* 4.1.4.3.2: the driver waits until device_status reads 0 before reinitializing */
-	for (i = 0; i < RESET_TRIES && !m->dev->removed; i++) {
-		if (unic_read8(m->common, COMMON_STATUS) == 0)
-			return 0;
-		unic_usleep(RESET_WAIT_US);
-	}
-	return -ETIMEDOUT;
-}
-
 static uint8_t modern_get_status(void *ctx)
 {
 	struct modern *m = ctx;
@@ -310,6 +293,12 @@ static void modern_set_status(void *ctx, uint8_t status)
 {
 	struct modern *m = ctx;
 	unic_write8(m->common, COMMON_STATUS, status);
+}
+
+/* 4.1.4.3.2: the driver waits until device_status reads 0 before reinitializing. */
+static int modern_reset(void *ctx)
+{
+	return virtio_status_reset(((struct modern *)ctx)->dev, modern_get_status, modern_set_status, ctx);
 }
 
 static uint64_t modern_get_features(void *ctx)
@@ -499,7 +488,7 @@ static int modern_check(void *ctx)
 {
 	struct modern *m = ctx;
 
-	if (!m->dev->removed && unic_read8(m->common, COMMON_STATUS) != UINT8_MAX)
+	if (!m->dev->removed && unic_read8(m->common, COMMON_STATUS) != VIRTIO_STATUS_GONE)
 		return 0;
 	m->dev->removed = true;
 	return unic_dev_error(m->dev, ENODEV, "virtio %s: device removed (its registers read all-ones): close it and "

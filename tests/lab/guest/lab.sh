@@ -87,6 +87,36 @@ lab_expect_output() {
 	fi
 }
 
+# lab_wait_for FILE TEXT: a program wrote TEXT into FILE (it holds its devices), at most 20 s.
+lab_wait_for() {
+	i=0
+	while ! grep -q "$2" "$1" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+	grep -q "$2" "$1"
+}
+
+# lab_cpu_ticks PID: utime + stime of PID in clock ticks (USER_HZ, LAB_HZ a second).
+LAB_HZ=100
+lab_cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# lab_cpu_over PID SECONDS: prints the ticks PID used over the next SECONDS.
+lab_cpu_over() {
+	t0=$(lab_cpu_ticks "$1")
+	sleep "$2"
+	echo $(($(lab_cpu_ticks "$1") - t0))
+}
+
+# lab_cpu_pct TICKS SECONDS: TICKS over SECONDS as "P.D" percent of a CPU.
+lab_cpu_pct() { echo "$(($1 * 100 / ($2 * LAB_HZ))).$(($1 * 1000 / ($2 * LAB_HZ) % 10))"; }
+
+# lab_jnum FILE KEY: the first number after "KEY": in a one-line JSON file (the tools' --json).
+lab_jnum() { grep -o "\"$2\":[0-9]*" "$1" | head -1 | cut -d: -f2; }
+
+# lab_queue_packets FILE DIR: packets of each queue's DIR ("rx" or "tx"), one a line, in queue order.
+lab_queue_packets() { grep -o "\"queue\":[0-9]*,\"$2\":{\"packets\":[0-9]*" "$1" | sed 's/.*://'; }
+
+# lab_all_positive N: N numbers on stdin, each above 0.
+lab_all_positive() { awk -v n="$1" '$1 > 0 {c++} END {exit !(NR == n && c == n)}'; }
+
 lab_done() {
 	echo "lab: $LAB_PASSES passed, $LAB_FAILS failed"
 	[ "$LAB_FAILS" = 0 ]
