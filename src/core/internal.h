@@ -264,6 +264,9 @@ int unic_irq_setup(struct unic_dev *dev, enum unic_irq_kind kind, unsigned n);
 int unic_irq_line_setup(struct unic_dev *dev, enum unic_irq_kind kind, unsigned n);
 int unic_irq_fd(struct unic_dev *dev, unsigned vec);       /* -ENOTSUP when vec is not set up */
 void unic_irq_drain(struct unic_dev *dev, unsigned vec);   /* consumes a pending wake-up, never blocks */
+/* Makes vector vec's descriptor readable, for a cause the driver read that raised no interrupt
+ * (an eventfd: MSI-X, a VFIO line's listener; a UIO listener cannot be woken this way). */
+void unic_irq_kick(struct unic_dev *dev, unsigned vec);
 /* INTx: lift the mask the kernel's handler set, after the cause is cleared (UIO: the PCI
  * INTx-disable bit; VFIO: VFIO_IRQ_SET_ACTION_UNMASK, which signals again if the line is still up). */
 int unic_irq_unmask(struct unic_dev *dev);

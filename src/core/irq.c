@@ -241,6 +241,16 @@ void unic_irq_drain(struct unic_dev *dev, unsigned vec)
 		(void)0; /* EAGAIN: nothing pending */
 }
 
+void unic_irq_kick(struct unic_dev *dev, unsigned vec)
+{
+	uint64_t one = 1;
+
+	if (vec >= dev->irq.n || (dev->irq.kind == UNIC_IRQ_INTX && dev->uio_path[0]))
+		return; /* a /dev/uioN file counts the kernel's interrupts only */
+	if (write(dev->irq.line_fd >= 0 ? dev->irq.wake_fds[vec] : dev->irq.fds[vec], &one, sizeof one) < 0)
+		(void)0; /* EAGAIN only at a count of 2^64 - 1: awake anyway */
+}
+
 /* VFIO INTx: the kernel masked the line when it fired; lifting the mask re-signals a line still up. */
 static int vfio_intx_unmask(struct unic_dev *dev)
 {

@@ -691,7 +691,8 @@ static void line_fires(void)
  * core gives each its own listener. The test plays the kernel by writing the line's eventfd. An
  * interrupt wakes both; the queue's disarm (which takes the line's count) leaves the link event
  * readable, and event_ack reports the LSC that ICR held; a frame wakes both again, and an
- * event_ack taken first leaves the queue readable and the frame there. Caught: with the old one
+ * event_ack taken first leaves the queue readable and the frame there; a link change the arm's ICR
+ * read finds (it came while the line was masked, raising nothing) wakes the link event. Caught: with the old one
  * eventfd for both, the queue's drain hid the link change from the event descriptor.
  */
 static void test_line(const struct unic_driver *drv, enum unic_irq_kind kind)
@@ -731,6 +732,13 @@ static void test_line(const struct unic_driver *drv, enum unic_irq_kind kind)
 	CHECK(unic_rx_burst(dev, 0, b, 4) == 1 && fake_data_is(b[0], 60, 0x3C));
 	unic_buf_free_bulk(b, 1);
 	CHECK(unic_rx_intr_enable(dev, 0) == 0 && !readable(rx_fd) && !readable(ev_fd));
+	CHECK(unic_rx_intr_disable(dev, 0) == 0);
+	set_reg(INTEL_STATUS, STATUS_UP_1000_FD);     /* link up while the line was masked: no interrupt */
+	set_reg(INTEL_ICR, INTEL_ICR_LSC);
+	CHECK(unic_rx_intr_enable(dev, 0) == 0);      /* the arm's ICR read takes the LSC ... */
+	CHECK(readable(ev_fd) && !readable(rx_fd));   /* ... and wakes the link event for it */
+	set_reg(INTEL_ICR, 0);
+	CHECK(unic_event_ack(dev) == UNIC_EVENT_LINK && !readable(ev_fd));
 	close_fake();
 	CHECK(dev->irq.line_fd == -1 && dev->irq.fds[0] == -1 && dev->irq.wake_fds[1] == -1);
 	CHECK(unic_mempool_free_count(pool) == POOL_SIZE);

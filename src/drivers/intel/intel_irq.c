@@ -52,12 +52,14 @@ static void icr_bits(struct unic_dev *dev, struct intel_priv *p)
 }
 
 /* ICR is clear on read: keep what it said for the link event. */
-static void icr_collect(struct intel_priv *p)
+static uint32_t icr_collect(struct intel_priv *p)
 {
 	uint32_t icr = intel_rd(p, INTEL_ICR);
 
-	if (icr != UINT32_MAX)
-		atomic_fetch_or_explicit(&p->icr_seen, icr, memory_order_relaxed);
+	if (icr == UINT32_MAX)
+		return 0;
+	atomic_fetch_or_explicit(&p->icr_seen, icr, memory_order_relaxed);
+	return icr;
 }
 
 /* The core's interrupts are set up (MSI-X, or listeners of one line): route and arm the device. */
@@ -134,10 +136,15 @@ int intel_rx_intr_enable(void *rxq)
 
 	if (unic_unlikely(!p->irq_on || dev->removed))
 		return -(dev->removed ? ENODEV : ENOTSUP);
-	if (p->icr_mode)
-		icr_collect(p);                  /* clears the line's causes: the next frame raises it */
-	else
+	if (p->icr_mode) {
+		/* clears the line's causes: the next frame raises it. A link change that came while
+		 * the line was masked (VFIO INTx between a wake and the next unmask) raised nothing:
+		 * wake the event descriptor for it here. */
+		if (icr_collect(p) & INTEL_ICR_LSC)
+			unic_irq_kick(dev, p->other.vec);
+	} else {
 		intel_wr(p, q->irq.ack, q->irq.bit); /* a cause left from polling would wake at once */
+	}
 	intel_wr(p, q->irq.arm, q->irq.bit);
 	if (unic_irq_unmask(dev))
 		return -EIO;
