@@ -236,14 +236,17 @@ int unic_pci_iommu_group(const char *bdf);
 enum unic_irq_kind {
 	UNIC_IRQ_NONE = 0,
 	UNIC_IRQ_MSIX,   /* VFIO: one eventfd per MSI-X vector */
-	UNIC_IRQ_MSI,    /* VFIO: MSI, one eventfd per vector (the device may offer only one) */
-	UNIC_IRQ_INTX,   /* UIO: the one INTx line; each "vector" is a listener that sees every interrupt */
+	UNIC_IRQ_MSI,    /* VFIO: MSI, one message shared by the listeners (as INTx, but edge-triggered) */
+	UNIC_IRQ_INTX,   /* the one INTx line (UIO or VFIO); each "vector" is a listener that sees every interrupt */
 };
 struct unic_irq {
 	bool ready;                 /* unic_irq_init ran: a zeroed (calloc'ed) handle has no descriptors */
 	enum unic_irq_kind kind;
-	unsigned n;                 /* vectors set up */
-	int fds[UNIC_IRQ_MAX];      /* per vector: an eventfd (VFIO) or an open file of /dev/uioN (UIO) */
+	unsigned n;                 /* vectors (listeners) set up */
+	int fds[UNIC_IRQ_MAX];      /* per vector: an eventfd (MSI-X), an open file of /dev/uioN (UIO), or
+				     * an epoll set of line_fd and wake_fds[v] (a VFIO line: INTx, MSI) */
+	int line_fd;                /* a VFIO line: the one eventfd the kernel signals, or -1 */
+	int wake_fds[UNIC_IRQ_MAX]; /* a VFIO line: per listener, what another listener's drain passed on */
 	int req_fd;                 /* VFIO device request (unplug) eventfd, or -1 */
 	int event_epoll;            /* unic_event_fd: the driver's event fd and req_fd in one set, or -1 */
 	atomic_bool unplugged;      /* the device request fired: the device is going away */
@@ -256,9 +259,16 @@ unsigned unic_irq_vectors(struct unic_dev *dev, enum unic_irq_kind kind);
  * 0 or -errno with dev->err set. Freed by unic_irq_free or at close.
  */
 int unic_irq_setup(struct unic_dev *dev, enum unic_irq_kind kind, unsigned n);
+/* A VFIO line's listeners without the VFIO call (unic_irq_setup's first half; tests play the kernel
+ * by writing line_fd). 0 or -errno with dev->err set. */
+int unic_irq_line_setup(struct unic_dev *dev, enum unic_irq_kind kind, unsigned n);
 int unic_irq_fd(struct unic_dev *dev, unsigned vec);       /* -ENOTSUP when vec is not set up */
 void unic_irq_drain(struct unic_dev *dev, unsigned vec);   /* consumes a pending wake-up, never blocks */
-/* INTx: clear the PCI INTx-disable bit the kernel's handler set (after the cause is cleared). */
+/* Makes vector vec's descriptor readable, for a cause the driver read that raised no interrupt
+ * (an eventfd: MSI-X, a VFIO line's listener; a UIO listener cannot be woken this way). */
+void unic_irq_kick(struct unic_dev *dev, unsigned vec);
+/* INTx: lift the mask the kernel's handler set, after the cause is cleared (UIO: the PCI
+ * INTx-disable bit; VFIO: VFIO_IRQ_SET_ACTION_UNMASK, which signals again if the line is still up). */
 int unic_irq_unmask(struct unic_dev *dev);
 void unic_irq_free(struct unic_dev *dev);
 /* VFIO device request interrupt as the removal channel (unic_vfio_open). 0 or -errno. */

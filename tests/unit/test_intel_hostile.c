@@ -16,7 +16,8 @@
  * a length above the buffer is bad_device; tx takes 9018 bytes in one descriptor
  * and drops (counts) a frame above the chip's longest. The e1000 (82540EM) runs
  * the same checks through its legacy receive write-back, and a byte-level one.
- * Interrupts on the INTx line (uio:):
+ * Interrupts on the INTx line (uio:; igb, e1000e, e1000), and on one VFIO line (MSI, INTx) whose
+ * one eventfd the core fans out to the rx queue's and the link event's listeners:
  * arm then look again (a frame that landed while arming is returned, not slept on), the
  * INTx-disable bit cleared in the config space, a link change read while arming still
  * reported by event_ack, a removed device refused.
@@ -26,6 +27,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
@@ -621,6 +623,10 @@ static void test_intx(const struct unic_driver *drv)
 	q = dev->rxq[0];
 	CHECK(unic_rx_fd(dev, 0) >= 0);
 	CHECK(unic_event_fd(dev) >= 0);
+	CHECK(unic_irq_vectors(dev, UNIC_IRQ_INTX) == UNIC_IRQ_MAX);
+	setenv("UNIC_IRQ", "msi", 1);                 /* the user limits the core to MSI: no INTx offered */
+	CHECK(unic_irq_vectors(dev, UNIC_IRQ_INTX) == 0);
+	unsetenv("UNIC_IRQ");
 	set_reg(INTEL_ICR, INTEL_ICR_LSC);           /* a link change waits in ICR */
 	set_reg(INTEL_IMS, 0);
 	CHECK(unic_rx_intr_enable(dev, 0) == 0);      /* empty ring: sleep */
@@ -665,6 +671,81 @@ static void test_intx(const struct unic_driver *drv)
 		fclose(f);
 }
 
+static bool readable(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) == 1;
+}
+
+/* The kernel signals the line: one count on the eventfd it was given. */
+static void line_fires(void)
+{
+	uint64_t one = 1;
+
+	CHECK(write(dev->irq.line_fd, &one, sizeof one) == sizeof one);
+}
+
+/*
+ * One VFIO line (MSI with one message; INTx alike) shared by the rx queue and the link event: the
+ * core gives each its own listener. The test plays the kernel by writing the line's eventfd. An
+ * interrupt wakes both; the queue's disarm (which takes the line's count) leaves the link event
+ * readable, and event_ack reports the LSC that ICR held; a frame wakes both again, and an
+ * event_ack taken first leaves the queue readable and the frame there; a link change the arm's ICR
+ * read finds (it came while the line was masked, raising nothing) wakes the link event. Caught: with the old one
+ * eventfd for both, the queue's drain hid the link change from the event descriptor.
+ */
+static void test_line(const struct unic_driver *drv, enum unic_irq_kind kind)
+{
+	struct intel_rxq *q;
+	struct unic_buf *b[4];
+	int rx_fd, ev_fd;
+
+	CHECK(open_fake(drv));
+	CHECK(unic_rx_intr_enable(dev, 0) == -ENOTSUP); /* no interrupt offered to the fake */
+	dev->err[0] = 0;
+	CHECK(unic_irq_line_setup(dev, kind, 2) == 0);
+	intel_irq_attach(dev);
+	q = dev->rxq[0];
+	rx_fd = unic_rx_fd(dev, 0);
+	ev_fd = unic_event_fd(dev);
+	CHECK(rx_fd >= 0 && ev_fd >= 0 && rx_fd != ev_fd);
+	CHECK(unic_rx_intr_enable(dev, 0) == 0);
+	CHECK(reg(INTEL_IMS) == INTEL_ICR_RXT0 && !readable(rx_fd) && !readable(ev_fd));
+	set_reg(INTEL_STATUS, 0);                     /* link down: LSC */
+	set_reg(INTEL_ICR, INTEL_ICR_LSC);
+	line_fires();
+	CHECK(readable(rx_fd) && readable(ev_fd));
+	CHECK(unic_rx_intr_disable(dev, 0) == 0);     /* the queue takes the line's count ... */
+	CHECK(!readable(rx_fd));
+	CHECK(readable(ev_fd));                       /* ... and the link event still sees it */
+	CHECK(unic_event_ack(dev) == UNIC_EVENT_LINK);
+	CHECK(!readable(ev_fd));
+	set_reg(INTEL_ICR, 0);                        /* as if the read cleared it */
+	CHECK(unic_rx_intr_enable(dev, 0) == 0);
+	device_rx(q, q->next, INTEL_RXD_STAT_DD | INTEL_RXD_STAT_EOP, 60, 0x3C);
+	set_reg(INTEL_ICR, INTEL_ICR_RXT0);
+	line_fires();
+	CHECK(unic_event_ack(dev) == 0);              /* the event side first: nothing for it ... */
+	CHECK(readable(rx_fd));                       /* ... and the queue is still woken */
+	CHECK(unic_rx_intr_disable(dev, 0) == 0 && !readable(rx_fd));
+	CHECK(unic_rx_burst(dev, 0, b, 4) == 1 && fake_data_is(b[0], 60, 0x3C));
+	unic_buf_free_bulk(b, 1);
+	CHECK(unic_rx_intr_enable(dev, 0) == 0 && !readable(rx_fd) && !readable(ev_fd));
+	CHECK(unic_rx_intr_disable(dev, 0) == 0);
+	set_reg(INTEL_STATUS, STATUS_UP_1000_FD);     /* link up while the line was masked: no interrupt */
+	set_reg(INTEL_ICR, INTEL_ICR_LSC);
+	CHECK(unic_rx_intr_enable(dev, 0) == 0);      /* the arm's ICR read takes the LSC ... */
+	CHECK(readable(ev_fd) && !readable(rx_fd));   /* ... and wakes the link event for it */
+	set_reg(INTEL_ICR, 0);
+	CHECK(unic_event_ack(dev) == UNIC_EVENT_LINK && !readable(ev_fd));
+	close_fake();
+	CHECK(dev->irq.line_fd == -1 && dev->irq.fds[0] == -1 && dev->irq.wake_fds[1] == -1);
+	CHECK(unic_mempool_free_count(pool) == POOL_SIZE);
+	printf("line %s (%s): one interrupt wakes the queue and the link event; each one's taking leaves the "
+	       "other's wake-up\n", drv->name, kind == UNIC_IRQ_MSI ? "MSI" : "INTx");
+}
+
 int main(void)
 {
 	struct unic_dev scratch;
@@ -703,6 +784,9 @@ int main(void)
 	test_jumbo_tx(&unic_driver_e1000, 16128 - 4);
 	test_intx(&unic_driver_igb);
 	test_intx(&unic_driver_e1000e);
+	test_intx(&unic_driver_e1000);
+	test_line(&unic_driver_e1000e, UNIC_IRQ_MSI);
+	test_line(&unic_driver_e1000, UNIC_IRQ_MSI);
 	test_jumbo_small_pool(&unic_driver_igb, "mtu 9000 needs receive buffers of 9216 bytes, the pool's hold 2048");
 	test_jumbo_small_pool(&unic_driver_e1000e, "mtu 9000 needs receive buffers of 16384 bytes, the pool's hold 2048");
 	test_jumbo_small_pool(&unic_driver_e1000, "mtu 9000 needs receive buffers of 16384 bytes, the pool's hold 2048");

@@ -9,7 +9,12 @@
  * intel_common.c. What is particular to it (8254x software developer's manual,
  * 14, general initialization):
  *   - conventional PCI: no GIO master disable before reset (conventional_pci);
- *     INTx only (no MSI): this driver polls and leaves interrupts masked.
+ *     INTx only, no MSI (the 82540EM has neither capability): the shared-line mode of
+ *     intel_irq.c, through uio: or vfio: (the core's VFIO INTx line). One read of ICR
+ *     (clear on read, 13.4.17) per arm and per event takes every cause; RXT0 wakes the
+ *     queue (IMS/IMC 13.4.20, 13.4.21), LSC the event descriptor. ITR is written 0
+ *     (13.4.18: no throttling); QEMU's model still holds a second interrupt back for
+ *     at least 128 us after one it raised (its mitigation), which only delays wake-ups.
  *   - receive: only the legacy descriptor (3.2.3), read by
  *     intel_rx_burst_legacy; the buffer size is RCTL.BSIZE/BSEX (13.4.22),
  *     from the same list of sizes as the 82574's.
@@ -57,6 +62,7 @@ static const struct intel_chip e1000_chip = {
 	.max_frame = E1000_MAX_FRAME,
 	.rx_buf_need = intel_rctl_buf_need,
 	.conventional_pci = true,
+	.legacy_rx = true,
 };
 
 static bool e1000_match(uint16_t vendor, uint16_t device)
@@ -98,6 +104,7 @@ static int e1000_start(struct unic_dev *dev)
 	if ((r = intel_link_setup(dev, E1000_LINK_TIMEOUT_MS)))
 		return r;
 	intel_describe(dev, "legacy rx / legacy tx");
+	intel_irq_start(dev);
 	return 0;
 }
 
@@ -112,4 +119,10 @@ const struct unic_driver unic_driver_e1000 = {
 	.stats = intel_stats,
 	.link = intel_link,
 	.set_promisc = intel_set_promisc,
+	.rx_intr_fd = intel_rx_intr_fd,
+	.rx_intr_enable = intel_rx_intr_enable,
+	.rx_intr_disable = intel_rx_intr_disable,
+	.tx_reclaim = intel_tx_reclaim,
+	.event_fd = intel_event_fd,
+	.event_ack = intel_event_ack,
 };

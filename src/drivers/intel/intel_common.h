@@ -242,6 +242,7 @@ struct intel_chip {
 	bool conventional_pci;           /* 8254x: no GIO master disable before reset (CTRL bit 2 and
 					  * STATUS bit 19 are reserved there, 8254x 13.4.1/13.4.2), no
 					  * EECD auto-read-done flag: a fixed wait for the NVM reload */
+	bool legacy_rx;                  /* 8254x: legacy receive write-back (DD in its status byte) */
 	/* MSI-X routing (intel_irq.c): vector 0 for link / other causes, vector q + 1 for rx
 	 * queue q; fills the arm / mask bits. NULL: the chip runs on one shared line (ICR). */
 	void (*msix_setup)(struct intel_priv *p);
@@ -365,6 +366,7 @@ void intel_close(struct unic_dev *dev);
 
 /* Interrupts (intel_irq.c): set up at the end of start; ops both chips use. */
 void intel_irq_start(struct unic_dev *dev);
+void intel_irq_attach(struct unic_dev *dev); /* after unic_irq_setup (or a test's unic_irq_line_setup) */
 int intel_rx_intr_fd(struct unic_dev *dev, void *rxq);
 int intel_rx_intr_enable(void *rxq);
 int intel_rx_intr_disable(void *rxq);

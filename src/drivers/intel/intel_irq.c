@@ -1,10 +1,11 @@
 /*
- * intel_irq.c - interrupts on the 82576 (igb) and the 82574L (e1000e): sleep when idle.
+ * intel_irq.c - interrupts on the 82576 (igb), the 82574L (e1000e) and the 82540EM (e1000): sleep when idle.
  *
  * Two ways, chosen at start from what the access method offers (src/core/irq.c):
  *   - MSI-X (VFIO): vector 0 for link and other causes, vector q + 1 for rx queue q; each
  *     queue has its own mask bit (igb EIMS/EIMC, 82576 7.3; 82574 IMS RXQn, 82574 7.4).
- *   - one shared line (UIO INTx, or VFIO MSI when MSI-X is missing): every queue's frames
+ *   - one shared line (INTx through UIO or VFIO, or VFIO MSI when MSI-X is missing or
+ *     UNIC_IRQ says so; the e1000 has only INTx): every queue's frames
  *     raise ICR.RXT0 (82576: RXDW, the same bit), link changes ICR.LSC; ICR is clear on read,
  *     so what a read saw is kept in icr_seen for the link event.
  * Arming never loses a wake-up: the stale cause is cleared first, then the mask bit is set,
@@ -19,20 +20,21 @@
 
 #define INTEL_OTHER_VEC 0u       /* MSI-X vector of link / other causes (DPDK and Linux do the same) */
 
-/* A wake-up descriptor for every rx queue and the link: MSI-X when there are enough vectors. */
+/*
+ * A wake-up descriptor for every rx queue and the link: MSI-X when there are enough vectors, then
+ * MSI (VFIO: one message, edge-triggered), then the INTx line (UIO, or VFIO); on MSI and INTx the
+ * core gives each queue and the link a listener of the one interrupt.
+ */
 static int irq_choose(struct unic_dev *dev, struct intel_priv *p)
 {
-	unsigned want = p->nrx + 1u;
+	static const enum unic_irq_kind lines[] = { UNIC_IRQ_MSI, UNIC_IRQ_INTX };
+	unsigned want = p->nrx + 1u, i;
 
-	if (p->chip->msix_setup && unic_irq_vectors(dev, UNIC_IRQ_MSIX) >= want) {
-		p->icr_mode = false;
+	if (p->chip->msix_setup && unic_irq_vectors(dev, UNIC_IRQ_MSIX) >= want)
 		return unic_irq_setup(dev, UNIC_IRQ_MSIX, want);
-	}
-	p->icr_mode = true;
-	if (unic_irq_vectors(dev, UNIC_IRQ_INTX) >= want)
-		return unic_irq_setup(dev, UNIC_IRQ_INTX, want); /* one listener each on the INTx line */
-	if (unic_irq_vectors(dev, UNIC_IRQ_MSI) >= 1)
-		return unic_irq_setup(dev, UNIC_IRQ_MSI, 1);
+	for (i = 0; i < sizeof lines / sizeof lines[0]; i++)
+		if (unic_irq_vectors(dev, lines[i]) >= want)
+			return unic_irq_setup(dev, lines[i], want);
 	return unic_dev_error(dev, ENOTSUP, "%s: offers no interrupt through %s", dev->spec.pci_addr,
 			      unic_access_name(dev->spec.access));
 }
@@ -50,12 +52,33 @@ static void icr_bits(struct unic_dev *dev, struct intel_priv *p)
 }
 
 /* ICR is clear on read: keep what it said for the link event. */
-static void icr_collect(struct intel_priv *p)
+static uint32_t icr_collect(struct intel_priv *p)
 {
 	uint32_t icr = intel_rd(p, INTEL_ICR);
 
-	if (icr != UINT32_MAX)
-		atomic_fetch_or_explicit(&p->icr_seen, icr, memory_order_relaxed);
+	if (icr == UINT32_MAX)
+		return 0;
+	atomic_fetch_or_explicit(&p->icr_seen, icr, memory_order_relaxed);
+	return icr;
+}
+
+/* The core's interrupts are set up (MSI-X, or listeners of one line): route and arm the device. */
+void intel_irq_attach(struct unic_dev *dev)
+{
+	struct intel_priv *p = intel_priv(dev);
+
+	p->icr_mode = dev->irq.kind != UNIC_IRQ_MSIX;
+	if (p->icr_mode)
+		icr_bits(dev, p);
+	else
+		p->chip->msix_setup(p);
+	p->link_seen = intel_rd(p, INTEL_STATUS) & INTEL_STATUS_LU;
+	icr_collect(p);
+	atomic_store(&p->icr_seen, 0);
+	intel_wr(p, INTEL_IMS, INTEL_ICR_LSC); /* link changes always wake the event descriptor */
+	intel_wr(p, p->other.arm, p->other.bit);
+	unic_irq_unmask(dev);
+	p->irq_on = true;
 }
 
 void intel_irq_start(struct unic_dev *dev)
@@ -73,17 +96,7 @@ void intel_irq_start(struct unic_dev *dev)
 		UNIC_DEBUG("%s: no interrupts: %s", dev->spec.pci_addr, p->irq_err);
 		return;
 	}
-	if (p->icr_mode)
-		icr_bits(dev, p);
-	else
-		p->chip->msix_setup(p);
-	p->link_seen = intel_rd(p, INTEL_STATUS) & INTEL_STATUS_LU;
-	icr_collect(p);
-	atomic_store(&p->icr_seen, 0);
-	intel_wr(p, INTEL_IMS, INTEL_ICR_LSC); /* link changes always wake the event descriptor */
-	intel_wr(p, p->other.arm, p->other.bit);
-	unic_irq_unmask(dev);
-	p->irq_on = true;
+	intel_irq_attach(dev);
 }
 
 static int irq_off(struct unic_dev *dev)
@@ -106,9 +119,13 @@ int intel_rx_intr_fd(struct unic_dev *dev, void *rxq)
 }
 
 /* Has the device written the next descriptor back? (read once; the burst checks the rest) */
-static int rx_ready(const struct intel_rxq *q)
+static int rx_ready(const struct intel_rxq *q, bool legacy)
 {
-	return (q->ring[q->next].wb.staterr & INTEL_RXD_STAT_DD) ? 1 : 0;
+	volatile union intel_rx_desc *d = &q->ring[q->next];
+
+	if (legacy) /* 8254x 3.2.3: the status byte sits after length and checksum */
+		return (d->legacy.staterr & INTEL_RXD_STAT_DD) ? 1 : 0;
+	return (d->wb.staterr & INTEL_RXD_STAT_DD) ? 1 : 0;
 }
 
 int intel_rx_intr_enable(void *rxq)
@@ -119,17 +136,22 @@ int intel_rx_intr_enable(void *rxq)
 
 	if (unic_unlikely(!p->irq_on || dev->removed))
 		return -(dev->removed ? ENODEV : ENOTSUP);
-	if (p->icr_mode)
-		icr_collect(p);                  /* clears the line's causes: the next frame raises it */
-	else
+	if (p->icr_mode) {
+		/* clears the line's causes: the next frame raises it. A link change that came while
+		 * the line was masked (VFIO INTx between a wake and the next unmask) raised nothing:
+		 * wake the event descriptor for it here. */
+		if (icr_collect(p) & INTEL_ICR_LSC)
+			unic_irq_kick(dev, p->other.vec);
+	} else {
 		intel_wr(p, q->irq.ack, q->irq.bit); /* a cause left from polling would wake at once */
+	}
 	intel_wr(p, q->irq.arm, q->irq.bit);
 	if (unic_irq_unmask(dev))
 		return -EIO;
 	unic_mb(); /* the arm reaches the device before the ring is looked at again */
 	if (intel_check_removed(dev, intel_rd(p, INTEL_STATUS)))
 		return -ENODEV;
-	return rx_ready(q);
+	return rx_ready(q, p->chip->legacy_rx);
 }
 
 int intel_rx_intr_disable(void *rxq)
