@@ -30,8 +30,9 @@ def main():
             v = [val.get((d, r, mode), (0, 0, 0))[k] for d, r in groups]
             ax.bar([i + (j - 0.5) * w for i in x], v, w, label="--idle " + mode, color=colors[mode])
         ax.set_title(title)
-        ax.legend(loc="upper right")
         ax.grid(axis="y", alpha=0.3)
+    # one legend, above the top chart: inside, it would hide the last group's bars
+    axes[0].legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, frameon=False)
     axes[2].set_xticks(list(x))
     axes[2].set_xticklabels(["%s\n%s pings/s" % g for g in groups], fontsize=8)
     fig.suptitle("unic-echo in the lab guest (TCG, vfio), poll vs hybrid (%s)" % date)
