@@ -1,11 +1,13 @@
 # bench_txonly.sh - host side of bench-txonly (bash): QEMU's own CPU time during each of the
 # guest's runs. For every "TXONLY-BEGIN MODEL WHO G" and "TXONLY-END MODEL WHO G" the guest prints,
 # it reads the host's clock and QEMU's CPU time (all its threads: utime + stime of
-# /proc/PID/stat, clock ticks; its vCPU thread "CPU 0/TCG": run and run-queue wait time of
+# /proc/PID/stat, clock ticks; its vCPU thread: run time and run-queue wait time of
 # /proc/PID/task/TID/schedstat, ns), and prints one line per run:
-# "TXCPU MODEL WHO G WALL_S QEMU_CPU_S VCPU_CPU_S VCPU_WAIT_S". Under TCG the guest's clock is the
-# host's (no -icount): when the host gives QEMU less CPU, the guest's seconds still pass and it
-# sends fewer frames in them; QEMU_CPU_S / WALL_S is the share it got. Ends at the guest's exit.
+# "TXCPU MODEL WHO G WALL_S QEMU_CPU_S VCPU_RUN_S VCPU_WAIT_S". Under TCG the guest's clock is the
+# host's (no -icount): when the host leaves QEMU's vCPU waiting for a CPU, the guest's seconds
+# still pass and it sends fewer frames in them. VCPU_RUN_S / (VCPU_RUN_S + VCPU_WAIT_S) is the
+# share of the time the vCPU wanted a CPU that it had one; the time it slept (the guest idle, e.g.
+# in unic-pktgen's device reset or the shell's sleeps) is in neither. Ends at the guest's exit.
 # Reads only builtins between the marker and /proc (no fork: the reading is as close to the
 # marker as this host lets it be).
 
@@ -20,14 +22,18 @@ txcpu_qemu_pid() {
 	return 1
 }
 
-# txcpu_vcpu_tid PID: the TID of QEMU's TCG vCPU thread (named "CPU 0/TCG")
+# txcpu_vcpu_tid PID: the TID of QEMU's TCG vCPU thread: the one named "CPU 0/TCG" (QEMU names
+# its threads only with -name debug-threads=on), else the one that has run longest (the guest has
+# one vCPU, and by the first run it has booted the kernel and started testpmd on it)
 txcpu_vcpu_tid() {
-	local t comm
+	local t comm run best="" most=-1
 	for t in /proc/"$1"/task/*; do
 		read -r comm <"$t/comm" 2>/dev/null || continue
 		[[ $comm == "CPU "*"/TCG" ]] && { echo "${t##*/}"; return 0; }
+		read -r run _ <"$t/schedstat" 2>/dev/null || continue
+		[ "$run" -gt "$most" ] && { most=$run; best=${t##*/}; }
 	done
-	return 1
+	[ -n "$best" ] && echo "$best"
 }
 
 # txcpu_sample: sets S_WALL (us), S_PROC (ticks), S_VRUN and S_VWAIT (ns)
@@ -48,16 +54,15 @@ txonly_host() {
 	local -A b_wall=() b_proc=() b_vrun=() b_vwait=()
 	hz=$(getconf CLK_TCK)
 	QPID=$(txcpu_qemu_pid) || { echo "TXCPU-NONE no QEMU at pid ${LAB_QEMU_PID:-?}"; return 0; }
-	# the vCPU thread appears once QEMU has started the machine
-	VTID=""
-	for _ in $(seq 1 100); do VTID=$(txcpu_vcpu_tid "$QPID") && break; sleep 0.1; done
-	echo "TXCPU-QEMU pid $QPID vcpu ${VTID:-none} hz $hz"
+	VTID=""   # found at the first run
+	echo "TXCPU-QEMU pid $QPID hz $hz"
 	exec {log}< <(exec tail -n +1 -F "$LAB_LOG" 2>/dev/null)
 	tail_pid=$!
 	while IFS= read -r -u "$log" line; do
 		line=${line%$'\r'}
 		case "$line" in
 		TXONLY-BEGIN\ *|TXONLY-END\ *)
+			[ -n "$VTID" ] || { VTID=$(txcpu_vcpu_tid "$QPID"); echo "TXCPU-VCPU tid ${VTID:-none}"; }
 			txcpu_sample || break
 			read -r kind model who g <<<"$line"
 			key="$model $who $g"
