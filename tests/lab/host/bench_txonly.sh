@@ -3,7 +3,10 @@
 # it reads the host's clock and QEMU's CPU time (all its threads: utime + stime of
 # /proc/PID/stat, clock ticks; its vCPU thread: run time and run-queue wait time of
 # /proc/PID/task/TID/schedstat, ns), and prints one line per run:
-# "TXCPU MODEL WHO G WALL_S QEMU_CPU_S VCPU_RUN_S VCPU_WAIT_S". Under TCG the guest's clock is the
+# "TXCPU MODEL WHO G WALL_S QEMU_CPU_S VCPU_RUN_S VCPU_WAIT_S GUEST_S BUSY_WALL_S BUSY_RUN_S
+# BUSY_WAIT_S" (GUEST_S: the same window on the guest's clock, from the uptime its lines carry,
+# 10 ms, "-" without; BUSY_*: the same sums over the window's 0.1 s intervals in which the vCPU
+# wanted a CPU all along, see txcpu_tick). Under TCG the guest's clock is the
 # host's (no -icount): when the host leaves QEMU's vCPU waiting for a CPU, the guest's seconds
 # still pass and it sends fewer frames in them. VCPU_RUN_S / (VCPU_RUN_S + VCPU_WAIT_S) is the
 # share of the time the vCPU wanted a CPU that it had one; the time it slept (the guest idle, e.g.
@@ -49,32 +52,60 @@ txcpu_sample() {
 	return 0
 }
 
+# txcpu_tick: adds the interval since the last sample to the open run's busy sums when the vCPU
+# wanted a CPU all through it (run + wait at least TXCPU_BUSY of the wall time): the tools' tx
+# loops busy-poll, while unic-pktgen's device reset and the shell between runs sleep, and each
+# wake-up from a sleep waits for a CPU too, a wait that the tx loop does not see
+TXCPU_BUSY=90   # percent
+txcpu_tick() {
+	local dw=$((S_WALL - L_WALL)) dr=$((S_VRUN - L_VRUN)) dq=$((S_VWAIT - L_VWAIT))
+	if [ "$dw" -gt 0 ] && [ $(((dr + dq) / 10)) -ge $((dw * TXCPU_BUSY)) ]; then   # ns / 10 against us * percent
+		B_WALL=$((B_WALL + dw)) B_VRUN=$((B_VRUN + dr)) B_VWAIT=$((B_VWAIT + dq))
+	fi
+	L_WALL=$S_WALL L_VRUN=$S_VRUN L_VWAIT=$S_VWAIT
+}
+
 txonly_host() {
-	local hz line kind model who g key log tail_pid
-	local -A b_wall=() b_proc=() b_vrun=() b_vwait=()
+	local hz line buf="" kind model who g gt key="" log tail_pid rc
+	local b_wall b_proc b_vrun b_vwait b_gt
 	hz=$(getconf CLK_TCK)
 	QPID=$(txcpu_qemu_pid) || { echo "TXCPU-NONE no QEMU at pid ${LAB_QEMU_PID:-?}"; return 0; }
 	VTID=""   # found at the first run
 	echo "TXCPU-QEMU pid $QPID hz $hz"
 	exec {log}< <(exec tail -n +1 -F "$LAB_LOG" 2>/dev/null)
 	tail_pid=$!
-	while IFS= read -r -u "$log" line; do
+	while :; do
+		# a line, or every 0.1 s without one a sample of the open run (a timeout keeps a partial line)
+		IFS= read -r -t 0.1 -u "$log" line
+		rc=$?
+		if [ $rc -gt 128 ]; then
+			buf+=$line
+			[ -n "$key" ] && txcpu_sample && txcpu_tick
+			continue
+		fi
+		[ $rc = 0 ] || break
+		line=$buf$line buf=""
 		line=${line%$'\r'}
 		case "$line" in
 		TXONLY-BEGIN\ *|TXONLY-END\ *)
 			[ -n "$VTID" ] || { VTID=$(txcpu_vcpu_tid "$QPID"); echo "TXCPU-VCPU tid ${VTID:-none}"; }
 			txcpu_sample || break
-			read -r kind model who g <<<"$line"
-			key="$model $who $g"
+			read -r kind model who g gt <<<"$line"
 			if [ "$kind" = TXONLY-BEGIN ]; then
-				b_wall[$key]=$S_WALL b_proc[$key]=$S_PROC b_vrun[$key]=$S_VRUN b_vwait[$key]=$S_VWAIT
-			elif [ -n "${b_wall[$key]:-}" ]; then
-				awk -v k="$key" -v w=$((S_WALL - b_wall[$key])) -v p=$((S_PROC - b_proc[$key])) -v hz="$hz" \
-					-v r=$((S_VRUN - b_vrun[$key])) -v q=$((S_VWAIT - b_vwait[$key])) \
-					'BEGIN {printf "TXCPU %s %.4f %.3f %.4f %.4f\n", k, w / 1e6, p / hz, r / 1e9, q / 1e9}'
-				unset "b_wall[$key]"
+				key="$model $who $g"
+				b_wall=$S_WALL b_proc=$S_PROC b_vrun=$S_VRUN b_vwait=$S_VWAIT b_gt=${gt:--}
+				L_WALL=$S_WALL L_VRUN=$S_VRUN L_VWAIT=$S_VWAIT B_WALL=0 B_VRUN=0 B_VWAIT=0
+			elif [ "$key" = "$model $who $g" ]; then
+				txcpu_tick
+				awk -v k="$key" -v w=$((S_WALL - b_wall)) -v p=$((S_PROC - b_proc)) -v hz="$hz" \
+					-v r=$((S_VRUN - b_vrun)) -v q=$((S_VWAIT - b_vwait)) -v g0="$b_gt" -v g1="${gt:--}" \
+					-v bw=$B_WALL -v br=$B_VRUN -v bq=$B_VWAIT \
+					'BEGIN {printf "TXCPU %s %.4f %.3f %.4f %.4f %s %.4f %.4f %.4f\n", k, w / 1e6, p / hz, r / 1e9, q / 1e9,
+						(g0 != "-" && g1 != "-" ? sprintf("%.2f", g1 - g0) : "-"), bw / 1e6, br / 1e9, bq / 1e9}'
+				key=""
 			fi ;;
 		UNIC-SCENARIO-EXIT*) break ;;
+		*) [ -n "$key" ] && txcpu_sample && txcpu_tick ;;
 		esac
 	done
 	kill "$tail_pid" 2>/dev/null
