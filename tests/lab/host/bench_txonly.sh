@@ -99,7 +99,7 @@ txonly_host() {
 				txcpu_tick
 				awk -v k="$key" -v w=$((S_WALL - b_wall)) -v p=$((S_PROC - b_proc)) -v hz="$hz" \
 					-v r=$((S_VRUN - b_vrun)) -v q=$((S_VWAIT - b_vwait)) -v g0="$b_gt" -v g1="${gt:--}" \
-					-v bw=$B_WALL -v br=$B_VRUN -v bq=$B_VWAIT \
+					-v bw="$B_WALL" -v br="$B_VRUN" -v bq="$B_VWAIT" \
 					'BEGIN {printf "TXCPU %s %.4f %.3f %.4f %.4f %s %.4f %.4f %.4f\n", k, w / 1e6, p / hz, r / 1e9, q / 1e9,
 						(g0 != "-" && g1 != "-" ? sprintf("%.2f", g1 - g0) : "-"), bw / 1e6, br / 1e9, bq / 1e9}'
 				key=""
