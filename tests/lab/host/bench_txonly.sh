@@ -1,6 +1,6 @@
 # bench_txonly.sh - host side of bench-txonly (bash): QEMU's own CPU time during each of the
-# guest's runs. For every "TXONLY-BEGIN MODEL WHO G" and "TXONLY-END MODEL WHO G" the guest prints,
-# it reads the host's clock and QEMU's CPU time (all its threads: utime + stime of
+# guest's runs. For every "TXONLY-BEGIN MODEL WHO G UPTIME" and "TXONLY-END MODEL WHO G UPTIME" the
+# guest prints, it reads the host's clock and QEMU's CPU time (all its threads: utime + stime of
 # /proc/PID/stat, clock ticks; its vCPU thread: run time and run-queue wait time of
 # /proc/PID/task/TID/schedstat, ns), and prints one line per run:
 # "TXCPU MODEL WHO G WALL_S QEMU_CPU_S VCPU_RUN_S VCPU_WAIT_S GUEST_S BUSY_WALL_S BUSY_RUN_S
