@@ -34,6 +34,7 @@ static uint8_t rooms[2 * SIZE][ROOM];
 static struct unic_buf bufs[2 * SIZE];
 static struct virtq vq;
 static struct virtq_rxv rxv;
+static bool packed_ring; /* the ring type of this pass */
 
 static volatile uint32_t *used_entry(uint16_t pos)
 {
@@ -47,7 +48,7 @@ static bool fresh(enum virtq_simd s, bool mrg, bool event_idx)
 	uint16_t i;
 
 	virtq_fini(&vq); /* the previous case's */
-	if (virtq_init(&vq, 0, SIZE, false, event_idx, ring_mem, (uintptr_t)ring_mem, 4))
+	if (virtq_init(&vq, 0, SIZE, packed_ring, event_idx, ring_mem, (uintptr_t)ring_mem, 4))
 		return false;
 	memset(&rxv, 0, sizeof rxv);
 	rxv.buf_len = BUF_LEN;
@@ -75,22 +76,42 @@ static bool fresh(enum virtq_simd s, bool mrg, bool event_idx)
  * the vector path reads, whatever id says).
  */
 static uint16_t dev_used;
-static void dev_put(uint32_t id, uint32_t len, uint16_t nb)
+static void dev_put_flags(uint32_t id, uint32_t len, uint16_t nb, bool used)
 {
 	uint8_t *hdr = ((struct unic_buf *)vq.token[dev_used & (SIZE - 1)])->room + UNIC_HEADROOM - HDR;
 
 	memcpy(hdr + NUM_BUFFERS_OFF, &nb, sizeof nb);
+	if (packed_ring) { /* 2.8.1: used when AVAIL and USED both equal the lap's wrap counter (1 first) */
+		volatile struct vring_packed_desc *d = &vq.pdesc[dev_used & (SIZE - 1)];
+		bool wrap = (dev_used / SIZE) % 2 == 0;
+		d->id = (uint16_t)id;
+		d->len = len;
+		d->flags = (uint16_t)(VRING_DESC_F_WRITE | (used == wrap ? VRING_PACKED_DESC_F_USED : 0) |
+				      (wrap ? VRING_PACKED_DESC_F_AVAIL : 0));
+		dev_used++;
+		return;
+	}
 	used_entry(dev_used)[0] = id;
 	used_entry(dev_used)[1] = len;
 	dev_used++;
 	vq.used[1] = dev_used;
 }
 
+static void dev_put(uint32_t id, uint32_t len, uint16_t nb) { dev_put_flags(id, len, nb, true); }
+
+/* The next used position, as the ring keeps it. */
+static uint16_t used_pos(void) { return virtq_used_pos(&vq); }
+
 /* What the vector path must decide for one entry (the scalar path's checks, and the order). */
-static bool entry_clean(uint16_t pos, uint32_t id, uint32_t len, uint16_t nb, bool mrg)
+static bool entry_clean(uint16_t pos, uint32_t id, uint32_t len, uint16_t nb, bool mrg, bool used)
 {
-	return id == (pos & (SIZE - 1)) && len > HDR && len <= BUF_LEN && (!mrg || nb == 1);
+	uint32_t id_bits = packed_ring ? (uint16_t)id : id; /* a packed descriptor's id is 16 bits */
+
+	return id_bits == (pos & (SIZE - 1)) && len > HDR && len <= BUF_LEN && (!mrg || nb == 1) &&
+	       (used || !packed_ring);
 }
+
+static const char *ring_name(void) { return packed_ring ? "packed" : "split"; }
 
 static unsigned batch_of(enum virtq_simd s) { return s == VIRTQ_SIMD_AVX2 ? 8 : 4; }
 
@@ -100,6 +121,15 @@ static void test_layout(enum virtq_simd s)
 	unsigned bad = 0, i;
 
 	CHECK(fresh(s, false, true));
+	if (packed_ring) { /* descriptor i: buffer i, id i; the first one's flags wait for the kick */
+		for (i = 0; i < SIZE; i++)
+			bad += vq.pdesc[i].id != i || vq.pdesc[i].len != BUF_LEN || vq.token[i] != &bufs[i] ||
+			       vq.pdesc[i].addr != (uintptr_t)rooms[i] + UNIC_HEADROOM - HDR ||
+			       vq.pdesc[i].flags != (i ? VRING_DESC_F_WRITE | VRING_PACKED_DESC_F_AVAIL : 0);
+		virtq_kick(&vq);
+		CHECK(bad == 0 && vq.pdesc[0].flags == (VRING_DESC_F_WRITE | VRING_PACKED_DESC_F_AVAIL) && vq.added == 0);
+		return;
+	}
 	for (i = 0; i < SIZE; i++)
 		bad += vq.avail[VRING_AVAIL_RING + i] != i || vq.desc[i].len != BUF_LEN ||
 		       vq.desc[i].flags != VRING_DESC_F_WRITE || vq.token[i] != &bufs[i] ||
@@ -126,25 +156,28 @@ static void test_clean(enum virtq_simd s, bool mrg)
 		wrong += out[i] != &bufs[i] || out[i]->len != 1 + i * 4 || out[i]->rx_queue != QID ||
 			 vq.token[i] != NULL;
 	CHECK(wrong == 0);
-	CHECK(vq.last_used == 32 && vq.in_flight == 32 && vq.num_free == 32);
-	CHECK(vq.avail[VRING_AVAIL_RING + SIZE] == 31); /* used_event one behind: no interrupts asked */
+	CHECK(used_pos() == 32 && vq.in_flight == 32 && vq.num_free == 32);
+	if (!packed_ring)
+		CHECK(vq.avail[VRING_AVAIL_RING + SIZE] == 31); /* used_event one behind: no interrupts asked */
 	CHECK(vq.token[32] == &bufs[32]);
 	/* nothing pending: nothing taken */
 	CHECK(virtq_rxv_get(&vq, &rxv, out, 32, &bytes) == 0);
 }
 
 /* Each kind of bad entry, at each place of the first two batches. */
-enum bad { ID_NEXT, ID_RANGE, ID_HUGE, LEN_HDR, LEN_SHORT, LEN_ZERO, LEN_OVER, LEN_HUGE, NB_ZERO, NB_TWO, NBAD };
+enum bad { ID_NEXT, ID_RANGE, ID_HUGE, LEN_HDR, LEN_SHORT, LEN_ZERO, LEN_OVER, LEN_HUGE, NB_ZERO, NB_TWO, NOT_USED, NBAD };
 static const char *const bad_name[] = { "id of the next slot", "id out of range", "id 0xffffffff", "length = header",
 					 "length < header", "length 0", "length > buffer", "length 2^31",
-					 "num_buffers 0", "num_buffers 2" };
+					 "num_buffers 0", "num_buffers 2", "packed flags not used yet" };
 
-static void bad_entry(enum bad b, uint16_t pos, uint32_t *id, uint32_t *len, uint16_t *nb)
+static void bad_entry(enum bad b, uint16_t pos, uint32_t *id, uint32_t *len, uint16_t *nb, bool *used)
 {
 	*id = pos;
 	*len = HDR + 100;
 	*nb = 1;
+	*used = true;
 	switch (b) {
+	case NOT_USED: *used = false; break;
 	case ID_NEXT: *id = pos + 1u; break;
 	case ID_RANGE: *id = pos + SIZE; break;
 	case ID_HUGE: *id = 0xffffffffu; break;
@@ -160,7 +193,7 @@ static void bad_entry(enum bad b, uint16_t pos, uint32_t *id, uint32_t *len, uin
 
 /* Entries 0..n-1 as given; the path must take exactly the clean batches before the first unclean one. */
 static bool run_case(enum virtq_simd s, bool mrg, const uint32_t *id, const uint32_t *len, const uint16_t *nb,
-		     unsigned n)
+		     const bool *used, unsigned n)
 {
 	struct unic_buf *out[SIZE];
 	unsigned w = batch_of(s), expect = 0, i, untouched = 0;
@@ -172,11 +205,11 @@ static bool run_case(enum virtq_simd s, bool mrg, const uint32_t *id, const uint
 		return false;
 	dev_used = 0;
 	for (i = 0; i < n; i++)
-		dev_put(id[i], len[i], nb[i]);
+		dev_put_flags(id[i], len[i], nb[i], used[i]);
 	for (i = 0; i + w <= n && clean; i += w) {
 		unsigned j;
 		for (j = i; j < i + w; j++)
-			clean = clean && entry_clean((uint16_t)j, id[j], len[j], nb[j], mrg);
+			clean = clean && entry_clean((uint16_t)j, id[j], len[j], nb[j], mrg, used[j]);
 		if (clean) {
 			expect = i + w;
 			for (j = i; j < i + w; j++)
@@ -186,7 +219,7 @@ static bool run_case(enum virtq_simd s, bool mrg, const uint32_t *id, const uint
 	got = virtq_rxv_get(&vq, &rxv, out, (uint16_t)n, &bytes);
 	for (i = expect; i < SIZE; i++) /* the rest is the scalar path's, as the device left it */
 		untouched += vq.token[i] != &bufs[i] || bufs[i].len != LEN_UNTOUCHED;
-	return got == expect && bytes == want && untouched == 0 && vq.last_used == expect &&
+	return got == expect && bytes == want && untouched == 0 && used_pos() == (packed_ring ? expect % SIZE : expect) &&
 	       vq.in_flight == SIZE - expect && vq.num_free == expect;
 }
 
@@ -194,29 +227,33 @@ static void test_bad(enum virtq_simd s)
 {
 	uint32_t id[16], len[16];
 	uint16_t nb[16];
+	bool used[16];
 	unsigned b, at, i, wrong = 0, cases = 0;
 
 	for (b = 0; b < NBAD; b++) {
 		unsigned wrong_b = 0;
+		if (b == NOT_USED && !packed_ring)
+			continue;
 		for (at = 0; at < 16; at++) {
 			for (i = 0; i < 16; i++) {
 				id[i] = i;
 				len[i] = HDR + 64;
 				nb[i] = 1;
+				used[i] = true;
 			}
-			bad_entry((enum bad)b, (uint16_t)at, &id[at], &len[at], &nb[at]);
+			bad_entry((enum bad)b, (uint16_t)at, &id[at], &len[at], &nb[at], &used[at]);
 			/* with MRG_RXBUF, and without (num_buffers is then not looked at) */
-			wrong_b += !run_case(s, true, id, len, nb, 16);
-			wrong_b += !run_case(s, false, id, len, nb, 16);
+			wrong_b += !run_case(s, true, id, len, nb, used, 16);
+			wrong_b += !run_case(s, false, id, len, nb, used, 16);
 			cases += 2;
 		}
 		if (wrong_b)
-			printf("FAIL %s: %s: %u of 32 cases\n", virtq_simd_name(s), bad_name[b], wrong_b);
+			printf("FAIL %s %s: %s: %u of 32 cases\n", ring_name(), virtq_simd_name(s), bad_name[b], wrong_b);
 		wrong += wrong_b;
 	}
 	CHECK(wrong == 0);
-	printf("%s: %u cases of one bad entry (%u kinds x 16 places x MRG_RXBUF on/off): the batch left whole\n",
-	       virtq_simd_name(s), cases, (unsigned)NBAD);
+	printf("%s %s: %u cases of one bad entry (%u kinds x 16 places x MRG_RXBUF on/off): the batch left whole\n",
+	       ring_name(), virtq_simd_name(s), cases, cases / 32);
 }
 
 /* Random entries, mostly clean: the path agrees with the reference on every one. */
@@ -224,9 +261,10 @@ static void test_random(enum virtq_simd s)
 {
 	uint32_t id[SIZE], len[SIZE];
 	uint16_t nb[SIZE];
+	bool used[SIZE];
 	unsigned t, i, wrong = 0, taken = 0;
 
-	srand(4242 + s);
+	srand(4242 + s + 16 * packed_ring);
 	for (t = 0; t < 3000; t++) {
 		unsigned n = 1 + (unsigned)rand() % SIZE;
 		for (i = 0; i < n; i++) {
@@ -234,14 +272,15 @@ static void test_random(enum virtq_simd s)
 			id[i] = r == 0 ? (unsigned)rand() : r == 1 ? i ^ 1u : i;
 			len[i] = r == 2 ? (unsigned)rand() % (BUF_LEN + 8) : r == 3 ? HDR : HDR + 1 + (unsigned)rand() % (BUF_LEN - HDR);
 			nb[i] = r == 4 ? (uint16_t)rand() : 1;
+			used[i] = r != 5;
 		}
-		wrong += !run_case(s, t & 1, id, len, nb, n);
-		taken += vq.last_used;
+		wrong += !run_case(s, t & 1, id, len, nb, used, n);
+		taken += SIZE - vq.in_flight;
 	}
 	CHECK(wrong == 0);
 	CHECK(taken > 0);
-	printf("%s: 3000 random used rings agree with the reference (%u entries taken by the vector path)\n",
-	       virtq_simd_name(s), taken);
+	printf("%s %s: 3000 random used rings agree with the reference (%u entries taken by the vector path)\n",
+	       ring_name(), virtq_simd_name(s), taken);
 }
 
 /* Short tails and the ring's end go to the scalar path; a used index that lies gives nothing. */
@@ -274,6 +313,8 @@ static void test_tail_wrap(enum virtq_simd s)
 	got = virtq_rxv_get(&vq, &rxv, out, 16, &bytes);
 	CHECK(got == 8 && out[0] == &bufs[SIZE] && out[0]->len == 10); /* then from slot 0 */
 
+	if (packed_ring)
+		return;
 	CHECK(fresh(s, false, true));
 	vq.used[1] = SIZE + 1; /* more than the device holds */
 	CHECK(virtq_rxv_get(&vq, &rxv, out, SIZE, &bytes) == 0 && vq.last_used == 0 && vq.in_flight == SIZE);
@@ -312,25 +353,27 @@ int main(void)
 {
 	static const enum virtq_simd paths[] = { VIRTQ_SIMD_SSE42, VIRTQ_SIMD_AVX2 };
 	enum virtq_simd cpu;
-	unsigned p, ran = 0;
+	unsigned p, r, ran = 0;
 
 	unsetenv("UNIC_SIMD");
 	cpu = virtq_simd_level();
-	for (p = 0; p < UNIC_ARRAY_SIZE(paths); p++) {
-		enum virtq_simd s = paths[p];
-		if (s > cpu) {
-			printf("%s: not on this CPU\n", virtq_simd_name(s));
-			continue;
+	for (r = 0; r < 2; r++)
+		for (p = 0; p < UNIC_ARRAY_SIZE(paths); p++) {
+			enum virtq_simd s = paths[p];
+			packed_ring = r;
+			if (s > cpu) {
+				printf("%s: not on this CPU\n", virtq_simd_name(s));
+				continue;
+			}
+			test_layout(s);
+			test_clean(s, false);
+			test_clean(s, true);
+			test_bad(s);
+			test_random(s);
+			test_tail_wrap(s);
+			test_check(s);
+			ran++;
 		}
-		test_layout(s);
-		test_clean(s, false);
-		test_clean(s, true);
-		test_bad(s);
-		test_random(s);
-		test_tail_wrap(s);
-		test_check(s);
-		ran++;
-	}
 	/* the scalar choice: no ordered mode, the queue stays as virtq_init left it */
 	virtq_fini(&vq);
 	CHECK(virtq_init(&vq, 0, SIZE, false, true, ring_mem, (uintptr_t)ring_mem, 4) == 0);
@@ -341,6 +384,6 @@ int main(void)
 	setenv("UNIC_SIMD", "sse4.2", 1);
 	CHECK(virtq_simd_level() == (cpu < VIRTQ_SIMD_SSE42 ? cpu : VIRTQ_SIMD_SSE42));
 	virtq_fini(&vq);
-	printf("vector rx paths tested: %u (this CPU: %s)\n", ran, virtq_simd_name(cpu));
+	printf("vector rx paths tested: %u, split and packed (this CPU: %s)\n", ran, virtq_simd_name(cpu));
 	return check_summary("virtio_rxvec");
 }

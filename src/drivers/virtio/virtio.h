@@ -257,10 +257,10 @@ int virtq_intr_enable(struct virtq *vq);
 void virtq_intr_disable(struct virtq *vq);
 
 /*
- * The vector receive path of the split ring (virtio_rx_vec.c: what "ordered mode" is
+ * The vector receive path of the split and packed rings (virtio_rx_vec.c: what "ordered mode" is
  * and why its checks are as strict as the scalar path's). Per rx queue, chosen once
  * at setup: virtq_simd_level is the best the CPU runs, capped by the environment
- * variable UNIC_SIMD=none|sse4.2|avx2; virtq_rxv_init puts an empty split queue in
+ * variable UNIC_SIMD=none|sse4.2|avx2; virtq_rxv_init puts an empty queue in
  * ordered mode (p->simd stays NONE when it cannot). In ordered mode refill with
  * virtq_rxv_put (not virtq_put); virtq_rxv_get takes clean frames, whole batches,
  * and leaves everything else to virtq_get_batch, after which virtq_rxv_check (first:
@@ -283,6 +283,8 @@ void virtq_rxv_put(struct virtq *vq, struct unic_buf *const *bufs, uint16_t n, u
 uint16_t virtq_rxv_get(struct virtq *vq, const struct virtq_rxv *p, struct unic_buf **out, uint16_t n,
 		       uint64_t *bytes);
 bool virtq_rxv_check(struct virtq *vq, struct virtq_rxv *p, uint16_t first, uint16_t got);
+/* The ring position of the next used buffer (split: last_used, packed: used_pos): "first" above. */
+static inline uint16_t virtq_used_pos(const struct virtq *vq) { return vq->packed ? vq->used_pos : vq->last_used; }
 
 /* ---- transport ops ---- */
 struct virtio_transport {

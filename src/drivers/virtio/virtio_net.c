@@ -250,7 +250,7 @@ static uint16_t vnet_rx_burst(void *rxq, struct unic_buf **out, uint16_t n)
 				break;
 		}
 		want = (uint16_t)(n - k) < BURST ? (uint16_t)(n - k) : BURST;
-		first = q->vq.last_used;
+		first = virtq_used_pos(&q->vq);
 		/* completions land in out[] directly; the frames that pass are packed down in place */
 		got = virtq_get_batch(&q->vq, (void **)(out + k), len, want);
 		kept = k;
@@ -966,7 +966,7 @@ static int setup_queues(struct vnet *vn)
 
 /*
  * The vector rx path (virtio_rx_vec.c) for each rx queue in use, when the CPU has one
- * and the ring is split without IN_ORDER (whose device may skip used entries); named
+ * and IN_ORDER is not negotiated (its split-ring device may skip used entries); named
  * in unic_info's features ("rx:avx2").
  */
 static void rx_vec_setup(struct vnet *vn)
