@@ -716,20 +716,6 @@ void unic_buf_free_bulk(struct unic_buf **bufs, uint32_t n)
 
 	if (unic_unlikely(!bufs))
 		return;
-#ifndef UNIC_DEBUG_BUILD
-	/* the usual burst: one pool, this thread's cache has room: one copy of the pointers */
-	if (n) {
-		struct unic_mempool *p = bufs[0]->pool;
-		struct unic_pool_cache *c = my_cache(p);
-		uint32_t len;
-		if (unic_likely(c && !atomic_load_explicit(&p->orphaned, memory_order_relaxed)) &&
-		    (len = atomic_load_explicit(&c->len, memory_order_relaxed)) + n <= c->cap && all_of_pool(bufs, n, p)) {
-			memcpy(c->objs + len, bufs, n * sizeof *bufs);
-			atomic_store_explicit(&c->len, len + n, memory_order_release);
-			return;
-		}
-	}
-#endif
 	while (i < n) {
 		/* a run of buffers of one pool goes to this thread's cache with its top in a register */
 		struct unic_mempool *p;
@@ -751,6 +737,16 @@ void unic_buf_free_bulk(struct unic_buf **bufs, uint32_t n)
 			continue;
 		}
 		objs = c->objs;
+		/* the usual burst: all of one pool, and the cache has room: one copy of the pointers */
+		if (i == 0 && all_of_pool(bufs, n, p)) {
+#ifdef UNIC_DEBUG_BUILD
+			for (i = 1; i < n; i++)
+				check_free(bufs[i]);
+#endif
+			memcpy(objs + len, bufs, n * sizeof *bufs);
+			atomic_store_explicit(&c->len, len + n, memory_order_release);
+			return;
+		}
 		objs[len++] = bufs[i];
 		while (++i < n && bufs[i]->pool == p) {
 #ifdef UNIC_DEBUG_BUILD
