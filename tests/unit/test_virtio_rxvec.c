@@ -383,6 +383,13 @@ int main(void)
 	CHECK(virtq_init(&vq, 0, SIZE, false, true, false, ring_mem, (uintptr_t)ring_mem, 4) == 0);
 	virtq_rxv_init(&vq, &rxv, VIRTQ_SIMD_NONE);
 	CHECK(rxv.simd == VIRTQ_SIMD_NONE && vq.avail[VRING_AVAIL_RING + 1] == 0);
+	/* VIRTIO_F_IN_ORDER: no ordered mode on either ring whatever the CPU runs (the in-order rules take over) */
+	for (r = 0; r < 2; r++) {
+		virtq_fini(&vq);
+		CHECK(virtq_init(&vq, 0, SIZE, r, true, true, ring_mem, (uintptr_t)ring_mem, 4) == 0);
+		virtq_rxv_init(&vq, &rxv, VIRTQ_SIMD_AVX2);
+		CHECK(rxv.simd == VIRTQ_SIMD_NONE && vq.slot[1].writable == 0);
+	}
 	setenv("UNIC_SIMD", "none", 1);
 	CHECK(virtq_simd_level() == VIRTQ_SIMD_NONE);
 	setenv("UNIC_SIMD", "sse4.2", 1);

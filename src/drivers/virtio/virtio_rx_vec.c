@@ -90,7 +90,10 @@ void virtq_rxv_init(struct virtq *vq, struct virtq_rxv *p, enum virtq_simd s)
 {
 	uint16_t i;
 
-	/* an empty queue only, of 2^n slots: slots are free from position 0 on */
+	/*
+	 * an empty queue only, of 2^n slots: slots are free from position 0 on; not in order
+	 * (VIRTIO_F_IN_ORDER: a used entry may stand for a batch, and ids go out by the in-order rules)
+	 */
 	if (s == VIRTQ_SIMD_NONE || vq->in_order || vq->in_flight || vq->avail_idx || vq->last_used || vq->next_avail ||
 	    vq->used_pos || (vq->size & (vq->size - 1))) {
 		p->simd = VIRTQ_SIMD_NONE;
