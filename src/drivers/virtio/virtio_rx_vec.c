@@ -147,6 +147,24 @@ static void packed_put(struct virtq *vq, struct unic_buf *const *bufs, uint16_t 
 	vq->added = (uint16_t)(vq->added + n);
 }
 
+/*
+ * Split: m buffers into the slots from d and t on. Plain stores into the descriptors: the
+ * device reads them only once virtq_kick's barrier has published the available index.
+ */
+static inline void split_fill(volatile struct vring_desc *d, struct virtq_slot *t, struct unic_buf *const *bufs,
+			      uint16_t m, uint32_t data_off)
+{
+	struct vring_desc *pd = (struct vring_desc *)(uintptr_t)d;
+	uint16_t i;
+
+#pragma GCC unroll 4
+	for (i = 0; i < m; i++) {
+		struct unic_buf *b = bufs[i];
+		pd[i].addr = b->room_iova + data_off;
+		t[i].token = b;
+	}
+}
+
 void virtq_rxv_put(struct virtq *vq, struct unic_buf *const *bufs, uint16_t n, uint32_t data_off)
 {
 	volatile struct vring_desc *desc = vq->desc;
@@ -160,12 +178,8 @@ void virtq_rxv_put(struct virtq *vq, struct unic_buf *const *bufs, uint16_t n, u
 		return;
 	}
 	while (left) { /* slots up to the end of the ring, then from 0 */
-		uint16_t m = (uint16_t)(vq->size - slot) < left ? (uint16_t)(vq->size - slot) : left, i;
-#pragma GCC unroll 4
-		for (i = 0; i < m; i++) {
-			desc[slot + i].addr = bufs[i]->room_iova + data_off;
-			ids[slot + i].token = bufs[i];
-		}
+		uint16_t m = (uint16_t)(vq->size - slot) < left ? (uint16_t)(vq->size - slot) : left;
+		split_fill(desc + slot, ids + slot, bufs, m, data_off);
 		bufs += m;
 		left = (uint16_t)(left - m);
 		slot = 0;
@@ -290,17 +304,20 @@ __attribute__((target("sse4.2"))) static inline void tokens4(const struct virtq_
 	_mm_storeu_si128((__m128i *)(out + 2), _mm_unpacklo_epi64(s2, s3));
 }
 
-/* The tokens of 8 slots in order into out: two slots per 256-bit load. */
+/*
+ * The tokens of 8 slots in order into out: slots 0 and 2 in one 256-bit value, 1 and 3 in
+ * another (each half its own 128-bit load, as an unaligned 256-bit load is anyway), so
+ * one unpack per 4 tokens puts them in order.
+ */
 __attribute__((target("avx2"))) static inline void tokens8(const struct virtq_slot *s, struct unic_buf **out)
 {
-	__m256i s01 = _mm256_loadu_si256((const __m256i *)&s[0]), s23 = _mm256_loadu_si256((const __m256i *)&s[2]);
-	__m256i s45 = _mm256_loadu_si256((const __m256i *)&s[4]), s67 = _mm256_loadu_si256((const __m256i *)&s[6]);
+	__m256i s02 = _mm256_loadu2_m128i((const __m128i *)&s[2], (const __m128i *)&s[0]);
+	__m256i s13 = _mm256_loadu2_m128i((const __m128i *)&s[3], (const __m128i *)&s[1]);
+	__m256i s46 = _mm256_loadu2_m128i((const __m128i *)&s[6], (const __m128i *)&s[4]);
+	__m256i s57 = _mm256_loadu2_m128i((const __m128i *)&s[7], (const __m128i *)&s[5]);
 
-	/* per 128-bit lane: tokens 0 2 | 1 3; the 64-bit permute puts them in order */
-	_mm256_storeu_si256((__m256i *)out,
-			    _mm256_permute4x64_epi64(_mm256_unpacklo_epi64(s01, s23), _MM_SHUFFLE(3, 1, 2, 0)));
-	_mm256_storeu_si256((__m256i *)(out + 4),
-			    _mm256_permute4x64_epi64(_mm256_unpacklo_epi64(s45, s67), _MM_SHUFFLE(3, 1, 2, 0)));
+	_mm256_storeu_si256((__m256i *)out, _mm256_unpacklo_epi64(s02, s13));
+	_mm256_storeu_si256((__m256i *)(out + 4), _mm256_unpacklo_epi64(s46, s57));
 }
 
 __attribute__((target("sse4.2"))) static uint16_t get_sse(struct virtq *vq, const struct virtq_rxv *p,
