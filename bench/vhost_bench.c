@@ -23,7 +23,12 @@
  * in_order=1, its default: its best scalar configuration); the rows are then named
  * RING-inorder. Without it IN_ORDER is withheld from both (the matched rows).
  *
- * Usage: vhost_bench --ring split|packed [--in-order] --mode instr|cycles --dir DIR
+ * --vec: the rx rows only ("rxvec"), against DPDK's vectorized rx: the backend offers
+ * neither front-end MRG_RXBUF nor IN_ORDER (unic's vector path is off in order), and
+ * virtio-user gets vectorized=1,mrg_rxbuf=0,in_order=0; the rx function DPDK chose is
+ * printed (from its own log line). Not with --in-order.
+ *
+ * Usage: vhost_bench --ring split|packed [--in-order | --vec] --mode instr|cycles --dir DIR
  *        [--packets N] [--groups G] [--window W] -- EAL-ARGS
  * Prints "RESULT ..." lines for bench/run.
  */
@@ -39,6 +44,7 @@
 #include <rte_eal.h>
 #include <rte_eth_vhost.h>
 #include <rte_ethdev.h>
+#include <rte_log.h>
 #include <rte_mbuf.h>
 #include <rte_vhost.h>
 #include <valgrind/callgrind.h>
@@ -54,6 +60,7 @@
 
 /* virtio feature bits (virtio spec 6, 5.1.3) the backend stops offering to both front-ends */
 #define F_ANY_LAYOUT 27     /* legacy-only: VERSION_1 implies it (spec 5.1.6.2); DPDK does not ask */
+#define F_MRG_RXBUF 15      /* off for both in the --vec rows: DPDK's vectorized rx needs it off */
 #define F_INDIRECT_DESC 28  /* unic does not use it; DPDK would not on these paths: off for both */
 #define F_EVENT_IDX 29      /* DPDK's virtio PMD does not implement it: off for unic too */
 #define F_RING_PACKED 34    /* off for the split rows */
@@ -72,6 +79,7 @@ static struct {
 	struct unic_dev *udev;
 	struct unic_mempool *upool;
 	bool instr;
+	bool vec;                   /* --vec: rx rows only, DPDK's vectorized rx */
 	uint64_t be_rx;             /* packets the backend took from the front-ends (sanity) */
 } g;
 
@@ -236,13 +244,13 @@ static void instr_mode(const char *ring, uint64_t packets)
 
 	for (r = 0; r < NROW; r++)
 		for (s = 0; s < 2; s++)
-			for (f = 0; f < NFE; f++) {
+			for (f = 0; f < NFE && (!g.vec || r == ROW_RX); f++) {
 				char name[64];
 				uint64_t pk;
 				run(f, r, sizes[s], WARMUP_ITERS, &dummy);
 				CALLGRIND_ZERO_STATS;
 				pk = run(f, r, sizes[s], iters, &dummy);
-				snprintf(name, sizeof name, "%s-%s-%s-%u", ring, fe_name[f], row_name[r], sizes[s]);
+				snprintf(name, sizeof name, "%s-%s-%s-%u", ring, fe_name[f], g.vec ? "rxvec" : row_name[r], sizes[s]);
 				CALLGRIND_DUMP_STATS_AT(name);
 				printf("RESULT instr %s packets %llu\n", name, (unsigned long long)pk);
 				fflush(stdout);
@@ -274,7 +282,7 @@ static void cycles_mode(const char *ring, unsigned groups, uint64_t window)
 	if (!ua || !db || !ratio || !aa)
 		die("out of memory");
 	for (r = 0; r < NROW; r++)
-		for (s = 0; s < 2; s++) {
+		for (s = 0; s < 2 && (!g.vec || r == ROW_RX); s++) {
 			double best_u = 1e18, best_d = 1e18, x, y;
 			run(FE_UNIC, r, sizes[s], WARMUP_ITERS, &dummy);
 			run(FE_DPDK, r, sizes[s], WARMUP_ITERS, &dummy);
@@ -288,7 +296,7 @@ static void cycles_mode(const char *ring, unsigned groups, uint64_t window)
 			}
 			printf("RESULT cycles %s-%s-%u unic_med %.1f dpdk_med %.1f unic_best %.1f dpdk_best %.1f "
 			       "ratio_med %.3f aa_med %.3f groups %u\n",
-			       ring, row_name[r], sizes[s], median(ua, groups), median(db, groups), best_u, best_d,
+			       ring, g.vec ? "rxvec" : row_name[r], sizes[s], median(ua, groups), median(db, groups), best_u, best_d,
 			       median(ratio, groups), median(aa, groups), groups);
 			fflush(stdout);
 		}
@@ -324,10 +332,50 @@ static uint16_t port_by_name(const char *name)
 static void disable_features(const char *sock, bool packed, bool in_order)
 {
 	uint64_t off = (1ull << F_ANY_LAYOUT) | (1ull << F_INDIRECT_DESC) | (1ull << F_EVENT_IDX) |
-		       (in_order ? 0 : 1ull << F_IN_ORDER) | (packed ? 0 : 1ull << F_RING_PACKED);
+		       (in_order ? 0 : 1ull << F_IN_ORDER) | (packed ? 0 : 1ull << F_RING_PACKED) |
+		       (g.vec ? 1ull << F_MRG_RXBUF : 0);
 
 	if (rte_vhost_driver_disable_features(sock, off))
 		die("rte_vhost_driver_disable_features failed");
+}
+
+/*
+ * DPDK names the rx function it chose in an INFO line of its virtio driver ("virtio: using
+ * vectorized Rx path on port 2"): its log goes to memory while the port starts, and that
+ * line is printed as RESULT dpdk-rx-path.
+ */
+static void dpdk_log_capture(bool on)
+{
+	static char *text;
+	static size_t len;
+	static FILE *mem;
+	static uint32_t global;
+	char *at, *end = NULL;
+
+	if (on) {
+		global = rte_log_get_global_level();
+		mem = open_memstream(&text, &len);
+		if (!mem || rte_openlog_stream(mem))
+			die("cannot capture DPDK's log");
+		rte_log_set_global_level(RTE_LOG_INFO);
+		rte_log_set_level_pattern("pmd.net.virtio.*", RTE_LOG_INFO);
+		return;
+	}
+	rte_openlog_stream(NULL);
+	rte_log_set_global_level(global);
+	fclose(mem);
+	for (at = text; at && (at = strstr(at, "virtio: using ")) != NULL; at = end + 1) {
+		if ((end = strchr(at, '\n')) == NULL)
+			break;
+		*end = 0; /* one line at a time */
+		if (strstr(at, "Rx path"))
+			break;
+	}
+	if (at)
+		printf("RESULT dpdk-rx-path %s\n", at + strlen("virtio: using "));
+	else
+		printf("RESULT dpdk-rx-path unknown (no line from its driver)\n");
+	free(text);
 }
 
 static void print_features(void)
@@ -349,7 +397,8 @@ int main(int argc, char **argv)
 		{ "ring", required_argument, NULL, 'r' },   { "mode", required_argument, NULL, 'm' },
 		{ "dir", required_argument, NULL, 'd' },    { "packets", required_argument, NULL, 'n' },
 		{ "groups", required_argument, NULL, 'g' }, { "window", required_argument, NULL, 'w' },
-		{ "in-order", no_argument, NULL, 'o' },     { NULL, 0, NULL, 0 },
+		{ "in-order", no_argument, NULL, 'o' },     { "vec", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *ring = "split", *mode = "instr", *dir = "/tmp";
 	uint64_t packets = 200000, window = 2000;
@@ -360,7 +409,7 @@ int main(int argc, char **argv)
 	int c, eal_argc = argc;
 	char **eal_argv = argv;
 
-	while ((c = getopt_long(argc, argv, "r:m:d:n:g:w:o", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:m:d:n:g:w:ov", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r': ring = optarg; break;
 		case 'm': mode = optarg; break;
@@ -369,11 +418,14 @@ int main(int argc, char **argv)
 		case 'g': groups = (unsigned)atoi(optarg); break;
 		case 'w': window = strtoull(optarg, NULL, 10); break;
 		case 'o': in_order = true; break;
+		case 'v': g.vec = true; break;
 		default: return 2;
 		}
 	}
 	if (!groups || !window || packets < BURST)
 		die("--groups, --window and --packets must be positive");
+	if (in_order && g.vec)
+		die("--vec compares the rx paths without IN_ORDER: not with --in-order");
 	packed = !strcmp(ring, "packed");
 	snprintf(label, sizeof label, "%s%s", ring, in_order ? "-inorder" : "");
 	g.instr = !strcmp(mode, "instr");
@@ -414,15 +466,17 @@ int main(int argc, char **argv)
 		die(err);
 	g.upool = unic_dev_mempool(g.udev);
 
-	/* DPDK's virtio-user: scalar paths, in_order as asked, mergeable rx buffers like unic */
-	snprintf(args, sizeof args, "path=%s,queues=1,queue_size=%d,packed_vq=%d,in_order=%d,mrg_rxbuf=1,vectorized=0",
-		 sock[1], RING, packed, in_order);
+	/* DPDK's virtio-user: scalar paths, in_order as asked, mergeable rx buffers like unic; or its vectorized rx */
+	snprintf(args, sizeof args, "path=%s,queues=1,queue_size=%d,packed_vq=%d,in_order=%d,%s", sock[1], RING, packed,
+		 in_order, g.vec ? "mrg_rxbuf=0,vectorized=1" : "mrg_rxbuf=1,vectorized=0");
+	dpdk_log_capture(true);
 	if (rte_eal_hotplug_add("vdev", "net_virtio_user0", args))
 		die("cannot hot-plug net_virtio_user0");
 	g.dpdk_port = port_by_name("net_virtio_user0");
 	port_start(g.dpdk_port, g.fe_pool);
 	if (rte_eth_dev_start(g.dpdk_port))
 		die("cannot start net_virtio_user0");
+	dpdk_log_capture(false);
 	wait_link(g.be_port[FE_UNIC]);
 	wait_link(g.be_port[FE_DPDK]);
 	{

@@ -620,6 +620,7 @@ uint32_t unic_buf_alloc_bulk(struct unic_mempool *p, struct unic_buf **bufs, uin
 	if (unic_unlikely(n > len))
 		return alloc_slow(p, c, bufs, n);
 	objs = c->objs; /* a local: the stores below cannot alias it for the compiler */
+#pragma GCC unroll 4
 	for (i = 0; i < n; i++) {
 		struct unic_buf *b = objs[--len];
 		hand_out(p, b);
@@ -697,6 +698,18 @@ static uint32_t free_run_slow(struct unic_mempool *p, struct unic_pool_cache *c,
 	return j;
 }
 
+/* Do all n buffers belong to p? One pass without an early exit: the common case is yes. */
+static inline bool all_of_pool(struct unic_buf *const *bufs, uint32_t n, const struct unic_mempool *p)
+{
+	uintptr_t diff = 0;
+	uint32_t i;
+
+#pragma GCC unroll 4
+	for (i = 0; i < n; i++)
+		diff |= (uintptr_t)bufs[i]->pool ^ (uintptr_t)p;
+	return diff == 0;
+}
+
 void unic_buf_free_bulk(struct unic_buf **bufs, uint32_t n)
 {
 	uint32_t i = 0;
@@ -724,6 +737,16 @@ void unic_buf_free_bulk(struct unic_buf **bufs, uint32_t n)
 			continue;
 		}
 		objs = c->objs;
+		/* the usual burst: all of one pool, and the cache has room: one copy of the pointers */
+		if (i == 0 && all_of_pool(bufs, n, p)) {
+#ifdef UNIC_DEBUG_BUILD
+			for (i = 1; i < n; i++)
+				check_free(bufs[i]);
+#endif
+			memcpy(objs + len, bufs, n * sizeof *bufs);
+			atomic_store_explicit(&c->len, len + n, memory_order_release);
+			return;
+		}
 		objs[len++] = bufs[i];
 		while (++i < n && bufs[i]->pool == p) {
 #ifdef UNIC_DEBUG_BUILD

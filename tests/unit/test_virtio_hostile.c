@@ -355,6 +355,18 @@ static const char *kname(enum kind kind)
 	return buf;
 }
 
+/* The rx path of this pass (UNIC_SIMD): scalar, sse4.2 or avx2; every ring type uses it but in order (scalar). */
+static const char *rx_path = "scalar";
+
+static void check_rx_path(void)
+{
+	char want[16];
+	bool vec = strcmp(rx_path, "scalar") != 0 && !(fk.accepted & F(VIRTIO_F_IN_ORDER));
+
+	snprintf(want, sizeof want, " rx:%s", rx_path);
+	CHECK(vec ? strstr(dev->features, want) != NULL : strstr(dev->features, " rx:") == NULL);
+}
+
 static bool setup(enum kind kind)
 {
 	static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
@@ -409,6 +421,7 @@ static bool setup(enum kind kind)
 		printf("start: %s\n", dev->err);
 		return false;
 	}
+	check_rx_path();
 	return true;
 }
 
@@ -1286,16 +1299,18 @@ static void random_writes(enum kind kind, bool event_idx, bool io, uint64_t targ
 	in_order = false;
 }
 
-static void test_random_writes(void)
+/* full: the million writes per ring type; else a tenth (the same on another rx path) */
+static void test_random_writes(bool full)
 {
 	/* in order: a quarter as many again (each configuration restarts the device ~40,000 times) */
-	static const struct { enum kind kind; bool event_idx, in_order; uint64_t writes; const char *name; } cfgs[] = {
-		{ SPLIT, true, false, RANDOM_WRITES / 2, "split" },
-		{ SPLIT, false, false, RANDOM_WRITES / 2, "split, no EVENT_IDX" },
-		{ SPLIT, true, true, RANDOM_WRITES / 4, "split, IN_ORDER (batches)" },
-		{ PACKED, true, false, RANDOM_WRITES / 2, "packed" },
-		{ PACKED, false, false, RANDOM_WRITES / 2, "packed, no EVENT_IDX" },
-		{ PACKED, true, true, RANDOM_WRITES / 4, "packed, IN_ORDER (batches)" },
+	uint64_t target = full ? RANDOM_WRITES : RANDOM_WRITES / 10;
+	static const struct { enum kind kind; bool event_idx, in_order; uint64_t parts; const char *name; } cfgs[] = {
+		{ SPLIT, true, false, 2, "split" },
+		{ SPLIT, false, false, 2, "split, no EVENT_IDX" },
+		{ SPLIT, true, true, 4, "split, IN_ORDER (batches)" },
+		{ PACKED, true, false, 2, "packed" },
+		{ PACKED, false, false, 2, "packed, no EVENT_IDX" },
+		{ PACKED, true, true, 4, "packed, IN_ORDER (batches)" },
 	};
 	uint64_t total[NKINDS] = { 0 };
 	struct random_run r;
@@ -1304,14 +1319,14 @@ static void test_random_writes(void)
 	rng_state = RANDOM_SEED;
 	printf("random device writes: seed %#llx\n", (unsigned long long)RANDOM_SEED);
 	for (c = 0; c < UNIC_ARRAY_SIZE(cfgs); c++) {
-		random_writes(cfgs[c].kind, cfgs[c].event_idx, cfgs[c].in_order, cfgs[c].writes, &r);
+		random_writes(cfgs[c].kind, cfgs[c].event_idx, cfgs[c].in_order, target / cfgs[c].parts, &r);
 		total[cfgs[c].kind] += r.writes;
 		CHECK(r.bad > 0 && r.frames > 0);
 		printf("  %s: %llu writes in %llu rounds, %llu frames delivered, %llu bad values counted, "
 		       "%llu new devices\n", cfgs[c].name, (unsigned long long)r.writes, (unsigned long long)r.rounds,
 		       (unsigned long long)r.frames, (unsigned long long)r.bad, (unsigned long long)r.restarts);
 	}
-	CHECK(total[SPLIT] >= RANDOM_WRITES && total[PACKED] >= RANDOM_WRITES);
+	CHECK(total[SPLIT] >= target && total[PACKED] >= target);
 	/* the sanitizer build stops at the first ASan or UBSan report: getting here means none */
 	printf("random device writes: split %llu, packed %llu, reports 0\n", (unsigned long long)total[SPLIT],
 	       (unsigned long long)total[PACKED]);
@@ -1896,7 +1911,10 @@ static void test_intr_none(void)
 int main(void)
 {
 	struct unic_mempool *jpool;
+	static const char *const rx_paths[] = { "scalar", "sse4.2", "avx2" };
+	const char *best;
 	struct unic_dev scratch;
+	size_t p;
 	int k, a;
 
 	memset(&scratch, 0, sizeof scratch);
@@ -1909,36 +1927,60 @@ int main(void)
 		return check_summary("virtio_hostile");
 	}
 	dev = calloc(1, sizeof *dev);
-	for (k = 0; k < NKINDS; k++) {
-		test_sane((enum kind)k);
-		for (a = 0; a < NATTACKS; a++)
-			test_attack((enum kind)k, (enum attack)a);
-		test_merged(k == LEGACY ? SPLIT : (enum kind)k);
-		test_garbage((enum kind)k, 200);
-		test_good_then_bad((enum kind)k, false);
-		test_good_then_bad((enum kind)k, true);
+	for (k = 0; k < (int)UNIC_ARRAY_SIZE(intr_fd); k++)
+		intr_fd[k] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	config_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	/* every receive test on each rx path this CPU runs: scalar first, the best last */
+	unsetenv("UNIC_SIMD");
+	best = virtq_simd_name(virtq_simd_level());
+	for (p = 0; p < UNIC_ARRAY_SIZE(rx_paths); p++) {
+		setenv("UNIC_SIMD", rx_paths[p], 1);
+		if (strcmp(virtq_simd_name(virtq_simd_level()), rx_paths[p])) {
+			printf("rx path %s: not on this CPU\n", rx_paths[p]);
+			continue;
+		}
+		rx_path = rx_paths[p];
+		printf("== rx path %s\n", rx_path);
+		for (k = 0; k < NKINDS; k++) {
+			test_sane((enum kind)k);
+			for (a = 0; a < NATTACKS; a++)
+				test_attack((enum kind)k, (enum attack)a);
+			test_merged(k == LEGACY ? SPLIT : (enum kind)k);
+			test_garbage((enum kind)k, strcmp(rx_path, best) ? 50 : 200);
+			test_good_then_bad((enum kind)k, false);
+			test_good_then_bad((enum kind)k, true);
+			test_intr((enum kind)k);
+			test_intr_hostile((enum kind)k);
+		}
+		test_numbuf_bound(SPLIT);
+		test_random_writes(!strcmp(rx_path, best)); /* in full on the path unic picks */
+		test_tolerant();
+		test_no_packed_ring();
+		/* the same with VIRTIO_F_IN_ORDER (split and packed: legacy devices have no bit 35; the rx path stays scalar) */
+		for (k = SPLIT; k <= PACKED; k++) {
+			in_order = true;
+			test_sane((enum kind)k);
+			for (a = 0; a < NATTACKS; a++)
+				test_attack((enum kind)k, (enum attack)a);
+			test_merged((enum kind)k);
+			test_garbage((enum kind)k, strcmp(rx_path, best) ? 25 : 100);
+			test_good_then_bad((enum kind)k, false);
+			test_good_then_bad((enum kind)k, true);
+			test_intr((enum kind)k);
+			test_intr_hostile((enum kind)k);
+			in_order = false;
+			test_in_order_batches((enum kind)k);
+			for (a = 0; a < NIO_LIES; a++)
+				test_in_order_lie((enum kind)k, (enum in_order_lie)a);
+		}
 	}
-	/* the same with VIRTIO_F_IN_ORDER (split and packed: legacy devices have no bit 35), and its own cases */
-	for (k = SPLIT; k <= PACKED; k++) {
-		in_order = true;
-		test_sane((enum kind)k);
-		for (a = 0; a < NATTACKS; a++)
-			test_attack((enum kind)k, (enum attack)a);
-		test_merged((enum kind)k);
-		test_garbage((enum kind)k, 100);
-		test_good_then_bad((enum kind)k, false);
-		test_good_then_bad((enum kind)k, true);
-		in_order = false;
-		test_in_order_batches((enum kind)k);
-		for (a = 0; a < NIO_LIES; a++)
-			test_in_order_lie((enum kind)k, (enum in_order_lie)a);
-	}
+	unsetenv("UNIC_SIMD"); /* the rest on the path unic chooses by itself */
+	rx_path = best;
 	for (k = 0; k < NKINDS; k++) {
 		test_mq((enum kind)k);
 		test_mq_refused((enum kind)k);
 		test_mq_reply((enum kind)k);
 	}
-	test_numbuf_bound(SPLIT);
 	test_numbuf_bound(PACKED);
 	test_rss();
 	jpool = unic_mempool_make(&scratch, 2 * RING, JUMBO_BUF);
@@ -1948,21 +1990,10 @@ int main(void)
 		unic_mempool_destroy(jpool);
 	}
 	test_packed_stale_event();
-	test_random_writes();
-	test_tolerant();
-	test_no_packed_ring();
-	for (k = 0; k < (int)UNIC_ARRAY_SIZE(intr_fd); k++)
-		intr_fd[k] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	config_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	for (k = 0; k < NKINDS; k++) {
-		test_intr((enum kind)k);
-		test_intr_hostile((enum kind)k);
+	for (k = 0; k < NKINDS; k++)
 		test_reclaim_and_events((enum kind)k);
-	}
 	for (k = SPLIT; k <= PACKED; k++) {
 		in_order = true;
-		test_intr((enum kind)k);
-		test_intr_hostile((enum kind)k);
 		test_reclaim_and_events((enum kind)k);
 		in_order = false;
 	}

@@ -337,6 +337,36 @@ uint16_t virtq_drain(struct virtq *vq, void **tokens, uint16_t n);
 int virtq_intr_enable(struct virtq *vq);
 void virtq_intr_disable(struct virtq *vq);
 
+/*
+ * The vector receive path of the split and packed rings (virtio_rx_vec.c: what "ordered mode" is
+ * and why its checks are as strict as the scalar path's). Per rx queue, chosen once
+ * at setup: virtq_simd_level is the best the CPU runs, capped by the environment
+ * variable UNIC_SIMD=none|sse4.2|avx2; virtq_rxv_init puts an empty queue in
+ * ordered mode (p->simd stays NONE when it cannot). In ordered mode refill with
+ * virtq_rxv_put (not virtq_put); virtq_rxv_get takes clean frames, whole batches,
+ * and leaves everything else to virtq_get_batch, after which virtq_rxv_check (first:
+ * last_used before it, got: what it returned) keeps ordered mode or leaves it for good.
+ */
+enum virtq_simd { VIRTQ_SIMD_NONE, VIRTQ_SIMD_SSE42, VIRTQ_SIMD_AVX2 };
+struct virtq_rxv {
+	uint32_t buf_len;  /* bytes each receive descriptor offers the device, header included */
+	uint16_t hdr_len;  /* the virtio-net header in front of each frame */
+	uint16_t qid;      /* written into each buffer's rx_queue */
+	bool mrg_rxbuf;    /* the header's num_buffers must be 1 */
+	uint8_t simd;      /* enum virtq_simd in use; NONE: the queue is not (or no longer) ordered */
+};
+enum virtq_simd virtq_simd_level(void);
+const char *virtq_simd_name(enum virtq_simd s);
+void virtq_rxv_init(struct virtq *vq, struct virtq_rxv *p, enum virtq_simd s);
+/* n buffers into the next slots; the device finds frames at room_iova + data_off. */
+void virtq_rxv_put(struct virtq *vq, struct unic_buf *const *bufs, uint16_t n, uint32_t data_off);
+/* Up to n received frames (len and rx_queue written), their payload bytes added to *bytes. */
+uint16_t virtq_rxv_get(struct virtq *vq, const struct virtq_rxv *p, struct unic_buf **out, uint16_t n,
+		       uint64_t *bytes);
+bool virtq_rxv_check(struct virtq *vq, struct virtq_rxv *p, uint16_t first, uint16_t got);
+/* The ring position of the next used buffer (split: last_used, packed: used_pos): "first" above. */
+static inline uint16_t virtq_used_pos(const struct virtq *vq) { return vq->packed ? vq->used_pos : vq->last_used; }
+
 /* ---- transport ops ---- */
 struct virtio_transport {
 	const char *name;                  /* "legacy", "modern", "vhost-user" */

@@ -104,6 +104,7 @@ struct vnet_queue {
 	uint16_t rx_skip;        /* buffers still to drop of a frame spread over several */
 	uint32_t tx_max;         /* longest frame tx may send (5.1.4.2 with F_MTU; else the buffer) */
 	bool mrg_rxbuf;
+	struct virtq_rxv rxv;    /* rx: the vector path (rxv.simd NONE: scalar) */
 };
 
 struct vnet {
@@ -162,6 +163,10 @@ static void rx_refill(struct vnet_queue *q)
 				break;
 		}
 		/* the header goes in the headroom so the frame lands at UNIC_HEADROOM */
+		if (q->rxv.simd) {
+			virtq_rxv_put(&q->vq, bufs, want, UNIC_HEADROOM - hdr);
+			continue;
+		}
 		virtq_put_begin(&q->vq, &p);
 		for (i = 0; i < want; i++)
 			virtq_put(&q->vq, &p, bufs[i]->room_iova + UNIC_HEADROOM - hdr,
@@ -237,10 +242,21 @@ static uint16_t vnet_rx_burst(void *rxq, struct unic_buf **out, uint16_t n)
 	if (unic_unlikely(atomic_load_explicit(q->gone, memory_order_relaxed)))
 		return queue_gone(q);
 	while (k < n && !q->vq.broken) {
-		uint16_t want = (uint16_t)(n - k) < BURST ? (uint16_t)(n - k) : BURST;
+		uint16_t want, got, i, kept, first;
+		bool odd; /* anything but one whole frame per buffer: rx_frame decides */
+		if (q->rxv.simd && !q->rx_skip) { /* clean frames, a batch at a time; the rest below */
+			k = (uint16_t)(k + virtq_rxv_get(&q->vq, &q->rxv, out + k, (uint16_t)(n - k), &bytes));
+			if (k == n)
+				break;
+		}
+		want = (uint16_t)(n - k) < BURST ? (uint16_t)(n - k) : BURST;
+		first = virtq_used_pos(&q->vq);
 		/* completions land in out[] directly; the frames that pass are packed down in place */
-		uint16_t got = virtq_get_batch(&q->vq, (void **)(out + k), len, want), i, kept = k;
-		bool odd = q->rx_skip != 0; /* anything but one whole frame per buffer: rx_frame decides */
+		got = virtq_get_batch(&q->vq, (void **)(out + k), len, want);
+		kept = k;
+		if (q->rxv.simd)
+			virtq_rxv_check(&q->vq, &q->rxv, first, got);
+		odd = q->rx_skip != 0;
 		for (i = 0; i < got; i++) {
 			struct unic_buf *b = out[k + i];
 			enum rx_verdict v;
@@ -993,6 +1009,30 @@ static int setup_queues(struct vnet *vn)
 	return 0;
 }
 
+/*
+ * The vector rx path (virtio_rx_vec.c) for each rx queue in use, when the CPU has one
+ * and IN_ORDER is not negotiated (its split-ring device may skip used entries); named
+ * in unic_info's features ("rx:avx2").
+ */
+static void rx_vec_setup(struct vnet *vn)
+{
+	enum virtq_simd s = has(vn, VIRTIO_F_IN_ORDER) ? VIRTQ_SIMD_NONE : virtq_simd_level();
+	size_t len = strlen(vn->dev->features);
+	uint16_t k;
+
+	for (k = 0; k < vn->dev->num_rxq; k++) {
+		struct vnet_queue *q = &vn->rxq[k];
+		q->rxv.buf_len = (uint32_t)vn->dev->pool->room_size - UNIC_HEADROOM + q->hdr_len;
+		q->rxv.hdr_len = q->hdr_len;
+		q->rxv.qid = q->qid;
+		q->rxv.mrg_rxbuf = q->mrg_rxbuf;
+		virtq_rxv_init(&q->vq, &q->rxv, s);
+	}
+	if (vn->rxq[0].rxv.simd && len < sizeof vn->dev->features)
+		snprintf(vn->dev->features + len, sizeof vn->dev->features - len, " rx:%s",
+			 virtq_simd_name((enum virtq_simd)vn->rxq[0].rxv.simd));
+}
+
 static void init_queue(struct vnet *vn, struct vnet_queue *q, uint16_t qid)
 {
 	q->vn = vn;
@@ -1113,6 +1153,7 @@ static int start_device(struct unic_dev *dev)
 	/* an rx queue beyond rx_queues (RSS sends it nothing) gets no buffers: none would come back */
 	dev->num_rxq = dev->cfg.rx_queues;
 	dev->num_txq = dev->cfg.tx_queues;
+	rx_vec_setup(vn);
 	for (k = 0; k < dev->num_rxq; k++) {
 		rx_refill(&vn->rxq[k]);
 		dev->rxq[k] = &vn->rxq[k];
