@@ -488,8 +488,11 @@ static void expect_failure(const char *name, uint64_t features, int fault_at, en
 static void test_hangup_during_negotiation(void)
 {
 	printf("hang-ups during the session:\n");
-	/* no protocol features: the next message after GET_FEATURES is SET_FEATURES, at start */
-	expect_failure("after GET_FEATURES", GOOD_FEATURES, 0, HANGUP_AFTER, "closed the connection", "SET_FEATURES");
+	/* no protocol features: the next message after GET_FEATURES is SET_FEATURES, which has no
+	 * reply: its write may land before the backend's close does, and a later request then finds
+	 * the socket closed. Which request names the close depends on that race (seen under load),
+	 * so only the cause is required here. */
+	expect_failure("after GET_FEATURES", GOOD_FEATURES, 0, HANGUP_AFTER, "closed the connection", NULL);
 	expect_failure("after GET_FEATURES+pf", GOOD_FEATURES | BIT(PROTOCOL_FEATURES_BIT), 0, HANGUP_AFTER,
 		       "closed the connection", "GET_PROTOCOL_FEATURES");
 	expect_failure("at GET_FEATURES", GOOD_FEATURES, 0, HANGUP, "closed the connection", "GET_FEATURES");
