@@ -327,10 +327,12 @@ static inline void split_free(struct get_state *g, uint16_t head)
 	g->free_head = head;
 }
 
-static uint16_t split_get(struct virtq *vq, void **tokens, uint32_t *lens, uint16_t n)
+/* How many used entries the device says it added since last_used, read once and checked
+ * against what it was given; 0 when none (or when it lied: the queue is then broken). *n is
+ * lowered to that count. The elements may be read after this returns (2.7.14). */
+static inline uint16_t split_pending(struct virtq *vq, uint16_t *n)
 {
-	uint16_t used_idx = vq->used[USED_IDX], last = vq->last_used, pending = (uint16_t)(used_idx - last), k;
-	struct get_state g;
+	uint16_t pending = (uint16_t)(vq->used[USED_IDX] - vq->last_used);
 
 	if (pending == 0)
 		return 0;
@@ -339,8 +341,18 @@ static uint16_t split_get(struct virtq *vq, void **tokens, uint32_t *lens, uint1
 		return 0;
 	}
 	unic_rmb(); /* the index before the elements (2.7.14) */
-	if (n > pending)
-		n = pending;
+	if (*n > pending)
+		*n = pending;
+	return pending;
+}
+
+static uint16_t split_get(struct virtq *vq, void **tokens, uint32_t *lens, uint16_t n)
+{
+	uint16_t last = vq->last_used, k;
+	struct get_state g;
+
+	if (split_pending(vq, &n) == 0)
+		return 0;
 	get_begin(vq, &g);
 	for (k = 0; k < n; k++) {
 		volatile struct vring_used_elem *e = used_elem(vq, (uint16_t)(last + k) & (g.size - 1));
@@ -554,20 +566,13 @@ static uint16_t get_in_order(struct virtq *vq, void **tokens, uint32_t *lens, ui
  */
 static uint16_t split_get_in_order(struct virtq *vq, void **tokens, uint32_t *lens, uint16_t n)
 {
-	uint16_t pending = (uint16_t)(vq->used[USED_IDX] - vq->last_used), head = vq->used_head, last = vq->last_used;
-	uint16_t mask = (uint16_t)(vq->size - 1), k;
+	uint16_t head = vq->used_head, last = vq->last_used, mask = (uint16_t)(vq->size - 1), k;
+	/* 2.7.9: the index counts every buffer of a batch, those without an entry too */
+	uint16_t pending = split_pending(vq, &n);
 	struct get_state g;
 
 	if (pending == 0)
 		return 0;
-	if (unic_unlikely(pending > vq->in_flight)) { /* the device used more than it was given */
-		bad_device(vq);
-		return 0;
-	}
-	unic_rmb(); /* the index before the elements (2.7.14) */
-	/* 2.7.9: the index counts every buffer of a batch, those without an entry too */
-	if (n > pending)
-		n = pending;
 	if (unic_unlikely(vq->in_batch))
 		return get_in_order(vq, tokens, lens, n, pending);
 	get_begin(vq, &g);
