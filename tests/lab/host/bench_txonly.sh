@@ -65,6 +65,21 @@ txcpu_tick() {
 	L_WALL=$S_WALL L_VRUN=$S_VRUN L_VWAIT=$S_VWAIT
 }
 
+# txcpu_pin PID TID: the vCPU thread alone on the host's last CPU, QEMU's other threads (its main
+# loop, which runs virtio-net's transmit and the hubs, and its RCU and I/O threads) and this
+# script on the others. Unpinned, the host's scheduler may put the vCPU and the main loop on one
+# CPU for a while or move them between CPUs: both rates move with it, from run to run.
+txcpu_pin() {
+	local last=$(($(nproc) - 1)) t
+	[ "$last" -ge 1 ] || { echo "TXCPU-PIN none: one host CPU"; return 0; }
+	for t in /proc/"$1"/task/*; do
+		t=${t##*/}
+		if [ "$t" = "$2" ]; then taskset -pc "$last" "$t" >/dev/null; else taskset -pc "0-$((last - 1))" "$t" >/dev/null; fi
+	done
+	taskset -pc "0-$((last - 1))" $$ >/dev/null
+	echo "TXCPU-PIN vcpu $2 on cpu $last, QEMU's other threads and the host side on cpus 0-$((last - 1))"
+}
+
 txonly_host() {
 	local hz line buf="" kind model who g gt key="" log tail_pid rc
 	local b_wall b_proc b_vrun b_vwait b_gt
@@ -88,7 +103,7 @@ txonly_host() {
 		line=${line%$'\r'}
 		case "$line" in
 		TXONLY-BEGIN\ *|TXONLY-END\ *)
-			[ -n "$VTID" ] || { VTID=$(txcpu_vcpu_tid "$QPID"); echo "TXCPU-VCPU tid ${VTID:-none}"; }
+			[ -n "$VTID" ] || { VTID=$(txcpu_vcpu_tid "$QPID"); echo "TXCPU-VCPU tid ${VTID:-none}"; [ -z "$VTID" ] || txcpu_pin "$QPID" "$VTID"; }
 			txcpu_sample || break
 			read -r kind model who g gt <<<"$line"
 			if [ "$kind" = TXONLY-BEGIN ]; then
